@@ -1,0 +1,83 @@
+"""One image in, faces out: detect -> align -> quality -> embed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from faceprint.analysis.align import align_face
+from faceprint.analysis.detect import YuNetDetector
+from faceprint.analysis.embed import Embedder, make_embedder
+from faceprint.analysis.quality import face_quality
+from faceprint.errors import InvalidParameter
+from faceprint.types import Faces, FacesMeta
+
+
+@dataclass(frozen=True)
+class Mode:
+    """An operating point: which embedder, and how small a face the detector looks for."""
+
+    embedder: str
+    min_face_px: float
+    description: str
+
+
+MODES = {
+    "fast": Mode("sface.2021dec", 32.0, "YuNet + SFace, one pass per face"),
+    "accurate": Mode(
+        "fusion.sface-flip+dlib", 16.0, "YuNet + SFace (flip-averaged) fused with dlib's ResNet"
+    ),
+}
+
+
+class Analyzer:
+    """The per-image pipeline, with its models loaded once.
+
+    Thread-safe: the detector keeps one network per thread and onnxruntime sessions
+    may be run from several threads.
+    """
+
+    def __init__(
+        self,
+        mode: str = "fast",
+        *,
+        embedder: str | None = None,
+        min_face_px: float | None = None,
+        score_threshold: float = 0.6,
+    ) -> None:
+        if mode not in MODES:
+            raise InvalidParameter(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        spec = MODES[mode]
+        self.mode = mode
+        self.detector = YuNetDetector(
+            score_threshold=score_threshold,
+            min_face_px=spec.min_face_px if min_face_px is None else min_face_px,
+        )
+        self.embedder_name = embedder or spec.embedder
+        self._embedder: Embedder | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        # Built on first use: detection alone should not pay for loading dlib.
+        if self._embedder is None:
+            self._embedder = make_embedder(self.embedder_name)
+        return self._embedder
+
+    def detect(self, image: np.ndarray) -> Faces:
+        """Faces with boxes, landmarks, confidence and quality, largest first."""
+        faces = self.detector.detect(image).sorted_by_area()
+        if len(faces) == 0:
+            return faces
+        wh = faces.meta.image_wh
+        quality = np.stack(
+            [face_quality(align_face(image, lm), box, lm, wh) for box, lm in zip(faces.xyxy, faces.landmarks)]
+        )
+        return faces.with_(quality=quality)
+
+    def embed(self, image: np.ndarray, faces: Faces) -> Faces:
+        """The same faces with ``embedding`` filled."""
+        emb = self.embedder
+        vectors = emb.embed(image, faces)
+        meta = FacesMeta(image_wh=faces.meta.image_wh, detector=faces.meta.detector, embedder=emb.contract)
+        return faces.with_(embedding=vectors, meta=meta)

@@ -1,0 +1,109 @@
+"""faceprint detect | compare | identify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image
+
+import faceprint as fp
+from faceprint.cli.common import echo_json, engine_options, expand_images, face_dict, handle_errors, make_engine
+from faceprint.imaging import draw_faces
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--annotate", type=click.Path(file_okay=False, path_type=Path), help="Write annotated copies into this folder.")
+@click.option("--min-face", type=float, default=None, help="Smallest face of interest in pixels (smaller: finds smaller faces, slower).")
+@handle_errors
+def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_face: float | None) -> None:
+    """Detect faces: box, 5 landmarks, confidence and quality for each face."""
+    files = expand_images(images)
+    out = []
+    with fp.Engine(min_face_px=min_face) as engine:
+        for path, faces in zip(files, engine.map(engine.detect, files)):
+            if isinstance(faces, fp.FaceprintError):
+                out.append({"image": str(path), "error": faces.code, "message": str(faces)})
+                if not as_json:
+                    click.echo(f"{path}: error: {faces} [{faces.code}]", err=True)
+                continue
+            out.append({"image": str(path), "faces": [face_dict(f) for f in faces]})
+            if not as_json:
+                click.echo(f"{path}: {len(faces)} face(s)")
+                for f in faces:
+                    q = f.quality
+                    x1, y1, x2, y2 = f.xyxy
+                    click.echo(
+                        f"  box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}) conf={f.score:.2f} "
+                        f"size={q.size_px:.0f}px sharp={q.sharpness:.0f} bright={q.brightness:.0f} "
+                        f"yaw={q.yaw:+.0f} pitch={q.pitch:+.0f} roll={q.roll:+.0f}"
+                    )
+            if annotate is not None:
+                annotate.mkdir(parents=True, exist_ok=True)
+                pixels = engine.load(path)
+                Image.fromarray(draw_faces(pixels, faces)).save(annotate / f"{path.stem}.jpg", quality=90)
+    if as_json:
+        echo_json(out)
+    if any("error" in r for r in out):
+        raise SystemExit(3)
+
+
+@click.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--min-similarity", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True, help="0-100; 10 x -log10(false-match rate).")
+@click.option("--json", "as_json", is_flag=True)
+@engine_options
+@handle_errors
+def compare(source: Path, target: Path, min_similarity: float, as_json: bool, accurate: bool, embedder: str | None) -> None:
+    """Compare the largest face in SOURCE with every face in TARGET."""
+    with make_engine(accurate, embedder) as engine:
+        result = engine.compare(source, target, min_similarity=min_similarity)
+    rows = [(fm, True) for fm in result.matches] + [(fm, False) for fm in result.unmatched]
+    if as_json:
+        echo_json({
+            "source_face": face_dict(result.source),
+            "threshold": min_similarity,
+            "faces": [{**face_dict(fm.face), "similarity": round(fm.match.similarity, 2), "false_match_rate": fm.match.false_match_rate, "cosine": round(fm.match.cosine, 4), "match": ok} for fm, ok in rows],
+        })
+        return
+    click.echo(f"{target}: {len(rows)} face(s); threshold similarity {min_similarity:g} (false-match rate {10 ** (-min_similarity / 10):.0e})")
+    for fm, ok in rows:
+        x1, y1, x2, y2 = fm.face.xyxy
+        click.echo(f"  {'MATCH   ' if ok else 'no match'} similarity={fm.match.similarity:5.1f} false_match_rate={fm.match.false_match_rate:.1e} box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})")
+
+
+@click.command()
+@click.option("--gallery", "gallery_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder of known people: DIR/<person>/<images>.")
+@click.argument("probes", nargs=-1, required=True)
+@click.option("--min-similarity", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@engine_options
+@handle_errors
+def identify(gallery_dir: Path, probes: tuple[str, ...], min_similarity: float, as_json: bool, accurate: bool, embedder: str | None) -> None:
+    """Name the faces in PROBE images (files or folders) from a gallery folder.
+
+    Prints one line per face: file, person or unknown, similarity, false-match rate.
+    """
+    files = expand_images(probes)
+    out = []
+    with make_engine(accurate, embedder) as engine:
+        gallery = fp.Gallery.from_folder(engine, gallery_dir, progress=not as_json)
+        for path, faces in zip(files, engine.analyze_many(files)):
+            if isinstance(faces, fp.FaceprintError):
+                click.echo(f"{path},error,{faces.code}", err=True)
+                continue
+            if len(faces) == 0:
+                out.append({"image": str(path), "person": None, "note": "no_face"})
+                if not as_json:
+                    click.echo(f"{path},no_persons_found")
+                continue
+            for ident in gallery.identify(engine, faces, min_similarity=min_similarity):
+                out.append({"image": str(path), "person": ident.label, "similarity": round(ident.match.similarity, 2), "false_match_rate": ident.match.false_match_rate, "xyxy": [round(v, 1) for v in ident.face.xyxy]})
+                if not as_json:
+                    click.echo(f"{path},{ident.label or 'unknown'},{ident.match.similarity:.1f},{ident.match.false_match_rate:.1e}")
+    if as_json:
+        echo_json(out)

@@ -1,0 +1,33 @@
+"""Entry point: ``faceprint <command>``."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from faceprint import __version__
+from faceprint.cli.demo import demo
+from faceprint.cli.evaluate import eval_group
+from faceprint.cli.faces import compare, detect, identify
+from faceprint.cli.models import models_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="faceprint")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+def cli(verbose: bool) -> None:
+    """faceprint: self-hosted face recognition."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+for command in (detect, compare, identify, models_cmd, eval_group, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="faceprint")
+
+
+if __name__ == "__main__":
+    main()

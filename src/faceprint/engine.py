@@ -1,0 +1,210 @@
+"""The Engine: models loaded once, a worker pool, and calibrated decisions."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from faceprint.analysis import Analyzer
+from faceprint.errors import FaceprintError, InvalidParameter, NoFaceFound
+from faceprint.imaging import DecodeLimits, ImageSource, load_image
+from faceprint.matching import CalibrationTable, cosine_matrix, load_calibration
+from faceprint.types import Comparison, Face, FaceMatch, Faces, FacesMeta, Match, Verification
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_MIN_SIMILARITY = 40.0  # 1 false match in 10,000 impostor pairs
+
+
+class Engine:
+    """Detect, embed and compare faces with models loaded once.
+
+    Args:
+        mode: ``"fast"`` (YuNet + SFace) or ``"accurate"`` (YuNet + flip-averaged
+            SFace fused with dlib's ResNet: about 4x slower, fewer errors).
+        embedder: override the mode's embedder (see ``faceprint.analysis.EMBEDDERS``).
+        min_face_px: the smallest face of interest; smaller values find smaller faces
+            but make detection slower on large images.
+        score_threshold: minimum detector confidence, 0-1.
+        workers: threads for batch work (default: one per CPU core).
+        limits: byte and pixel limits for decoding.
+
+    Example:
+        >>> with Engine() as engine:                          # doctest: +SKIP
+        ...     faces = engine.detect("group.jpg")
+        ...     result = engine.compare("id_card.jpg", "selfie.jpg")
+    """
+
+    def __init__(
+        self,
+        mode: str = "fast",
+        *,
+        embedder: str | None = None,
+        min_face_px: float | None = None,
+        score_threshold: float = 0.6,
+        workers: int | None = None,
+        limits: DecodeLimits = DecodeLimits(),
+    ) -> None:
+        self.analyzer = Analyzer(mode, embedder=embedder, min_face_px=min_face_px, score_threshold=score_threshold)
+        self.mode = mode
+        self.limits = limits
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._calibration: CalibrationTable | None = None
+
+    # -- lifecycle -------------------------------------------------------
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    @property
+    def embedder_name(self) -> str:
+        return self.analyzer.embedder_name
+
+    @property
+    def calibration(self) -> CalibrationTable:
+        if self._calibration is None:
+            self._calibration = load_calibration(self.embedder_name)
+        return self._calibration
+
+    # -- single images -----------------------------------------------------
+    def load(self, image: ImageSource) -> np.ndarray:
+        """Decode an image source with this engine's limits (RGB uint8)."""
+        return load_image(image, limits=self.limits)
+
+    def detect(self, image: ImageSource) -> Faces:
+        """Detect faces: boxes, five landmarks, confidence and quality, largest first.
+
+        Args:
+            image: a path, encoded bytes, or an ``HxWx3`` uint8 RGB array.
+
+        Returns:
+            ``Faces`` (empty when there is no face).
+
+        Raises:
+            InvalidImage, ImageTooLarge, InvalidParameter: the image cannot be used.
+        """
+        return self.analyzer.detect(self.load(image))
+
+    def embed(self, image: ImageSource, faces: Faces | Face | None = None) -> Faces:
+        """Embeddings (unit vectors) for the given faces, or for every face found.
+
+        Args:
+            image: the image the faces were detected in.
+            faces: faces from :meth:`detect` on the same image; detected if omitted.
+
+        Returns:
+            ``Faces`` with ``embedding`` filled (``meta.embedder`` names the contract).
+        """
+        pixels = self.load(image)
+        if faces is None:
+            faces = self.analyzer.detect(pixels)
+        elif isinstance(faces, Face):
+            faces = _single(faces, pixels)
+        return self.analyzer.embed(pixels, faces)
+
+    def analyze(self, image: ImageSource) -> Faces:
+        """Detect and embed every face in one step."""
+        pixels = self.load(image)
+        return self.analyzer.embed(pixels, self.analyzer.detect(pixels))
+
+    def score(self, a: np.ndarray, b: np.ndarray, *, threshold: float) -> Match:
+        """Score two embeddings: raw cosine, calibrated similarity and false-match rate."""
+        cos = float(cosine_matrix(a, b)[0, 0])
+        fmr = float(self.calibration.false_match_rate(cos))
+        sim = float(self.calibration.similarity(cos))
+        return Match(similarity=sim, false_match_rate=fmr, cosine=cos, is_match=sim >= threshold)
+
+    def compare(
+        self,
+        source: ImageSource,
+        target: ImageSource,
+        *,
+        min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    ) -> Comparison:
+        """Compare the largest face in ``source`` with every face in ``target``.
+
+        Args:
+            source: the image whose largest face is the reference.
+            target: the image whose faces are scored.
+            min_similarity: 0-100; faces at or above it are matches. 40 means one
+                false match in 10,000 impostor pairs, 50 one in 100,000.
+
+        Returns:
+            ``Comparison`` with matches and unmatched target faces, best first.
+
+        Raises:
+            NoFaceFound: the source image has no face.
+        """
+        _check_similarity(min_similarity)
+        src = self.analyze(source)
+        if len(src) == 0:
+            raise NoFaceFound("no face was found in the source image")
+        tgt = self.analyze(target)
+        ref = src[0:1]
+        scored = [FaceMatch(face=tgt[i], match=self.score(ref.embedding, tgt.embedding[i : i + 1], threshold=min_similarity)) for i in range(len(tgt))]  # type: ignore[arg-type, index]
+        scored.sort(key=lambda fm: -fm.match.cosine)
+        return Comparison(
+            source=src[0],  # type: ignore[arg-type]
+            matches=[m for m in scored if m.match.is_match],
+            unmatched=[m for m in scored if not m.match.is_match],
+            threshold=min_similarity,
+        )
+
+    def verify(self, a: ImageSource, b: ImageSource, *, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> Verification:
+        """1:1: are the largest faces of two images the same person?
+
+        Raises:
+            NoFaceFound: either image has no face.
+        """
+        _check_similarity(min_similarity)
+        fa, fb = self.analyze(a), self.analyze(b)
+        for name, f in (("first", fa), ("second", fb)):
+            if len(f) == 0:
+                raise NoFaceFound(f"no face was found in the {name} image")
+        m = self.score(fa.embedding[:1], fb.embedding[:1], threshold=min_similarity)  # type: ignore[index]
+        return Verification(**vars(m), threshold=min_similarity, source=fa[0], target=fb[0])  # type: ignore[arg-type]
+
+    # -- batches -------------------------------------------------------------
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R | FaceprintError]:
+        """Apply ``fn`` to items on the worker pool, in order; errors are yielded, not raised."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="faceprint")
+
+        def guarded(item: T) -> R | FaceprintError:
+            try:
+                return fn(item)
+            except FaceprintError as exc:
+                return exc
+
+        return self._pool.map(guarded, items)
+
+    def analyze_many(self, images: Iterable[ImageSource]) -> Iterator[Faces | FaceprintError]:
+        """:meth:`analyze` over many images on all cores, results in input order."""
+        return self.map(self.analyze, images)
+
+
+def _check_similarity(value: float) -> None:
+    if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 100.0:
+        raise InvalidParameter(f"min_similarity must be within 0-100, got {value!r}")
+
+
+def _single(face: Face, pixels: np.ndarray) -> Faces:
+    h, w = pixels.shape[:2]
+    return Faces(
+        xyxy=np.array([face.xyxy]),
+        score=np.array([face.score]),
+        landmarks=face.landmarks[None],
+        meta=FacesMeta(image_wh=(w, h)),
+    )

@@ -1,0 +1,125 @@
+"""The faceprint error tree.
+
+Every error the library raises on purpose is a :class:`FaceprintError` with a stable
+``code`` (used by the CLI's exit status and the HTTP layer), a ``retryable`` flag and
+the name of the Rekognition error it corresponds to (``aws_code``), so that the HTTP
+layer can map errors in one place without the library knowing about HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FaceprintError(Exception):
+    """Base class of every error faceprint raises on purpose."""
+
+    code: str = "internal"
+    aws_code: str = "InternalServerError"
+    retryable: bool = False
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidImage(FaceprintError):
+    """The bytes are not an image we can decode (empty, truncated, unknown format)."""
+
+    code = "invalid_image"
+    aws_code = "InvalidImageFormatException"
+
+
+class ImageTooLarge(FaceprintError):
+    """The image is larger than the configured byte or pixel limit."""
+
+    code = "image_too_large"
+    aws_code = "ImageTooLargeException"
+
+
+class InvalidParameter(FaceprintError):
+    """An argument is out of range or of the wrong kind."""
+
+    code = "invalid_parameter"
+    aws_code = "InvalidParameterException"
+
+
+class NoFaceFound(InvalidParameter):
+    """An operation needed a face (for example the source of a comparison) and found none."""
+
+    code = "no_face"
+
+
+class NotFound(FaceprintError):
+    code = "not_found"
+    aws_code = "ResourceNotFoundException"
+
+
+class AlreadyExists(FaceprintError):
+    code = "already_exists"
+    aws_code = "ResourceAlreadyExistsException"
+
+
+class LimitExceeded(FaceprintError):
+    code = "limit_exceeded"
+    aws_code = "LimitExceededException"
+
+
+class Overloaded(FaceprintError):
+    code = "overloaded"
+    aws_code = "ThrottlingException"
+    retryable = True
+
+
+class ModelError(FaceprintError):
+    """Base class of model registry and loading errors."""
+
+    code = "model_error"
+
+
+class UnknownModel(ModelError):
+    """No model card has that name."""
+
+    code = "unknown_model"
+    aws_code = "InvalidParameterException"
+
+
+class ModelNotAvailable(ModelError):
+    """The model's file is not installed; the message names the package to install."""
+
+    code = "model_not_available"
+
+
+class ModelChecksumError(ModelError):
+    """The model file on disk does not match the checksum on its card."""
+
+    code = "model_checksum"
+
+
+class LicenseError(ModelError):
+    """A model's licence does not allow the requested use."""
+
+    code = "model_license"
+    aws_code = "InvalidParameterException"
+
+
+__all__ = [
+    "FaceprintError",
+    "InvalidImage",
+    "ImageTooLarge",
+    "InvalidParameter",
+    "NoFaceFound",
+    "NotFound",
+    "AlreadyExists",
+    "LimitExceeded",
+    "Overloaded",
+    "ModelError",
+    "UnknownModel",
+    "ModelNotAvailable",
+    "ModelChecksumError",
+    "LicenseError",
+]

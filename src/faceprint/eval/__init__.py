@@ -1,0 +1,1 @@
+"""Accuracy, fairness and speed measurement. Nothing in the runtime imports this package."""

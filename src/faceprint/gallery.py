@@ -1,0 +1,90 @@
+"""A small in-memory gallery for 1:N identification from a folder of known people.
+
+For durable collections with millions of faces, consent and audit, see the store;
+this is the face_recognition-style "known people folder" workflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine
+from faceprint.errors import FaceprintError, InvalidParameter
+from faceprint.types import Faces, Identification
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+@dataclass
+class Gallery:
+    """Known faces: one vector per enrolled image, with its person's label.
+
+    Attributes:
+        labels: the person of each row.
+        vectors: ``(n, d)`` unit vectors.
+        contract: the embedding contract of the vectors.
+        skipped: files that were not enrolled, with the reason.
+    """
+
+    labels: list[str]
+    vectors: np.ndarray
+    contract: str
+    skipped: list[tuple[Path, str]]
+
+    @classmethod
+    def from_folder(cls, engine: Engine, root: Path, *, progress: bool = False) -> Gallery:
+        """Enrol ``root/<person>/<image>``: the largest face of each image.
+
+        Images without a face, or that cannot be read, are skipped and listed.
+
+        Raises:
+            InvalidParameter: the folder has no ``<person>/<image>`` files.
+        """
+        root = Path(root)
+        if not root.is_dir():
+            raise InvalidParameter(f"gallery folder {root} does not exist")
+        items = [
+            (person.name, f)
+            for person in sorted(p for p in root.iterdir() if p.is_dir())
+            for f in sorted(person.iterdir())
+            if f.suffix.lower() in IMAGE_SUFFIXES
+        ]
+        if not items:
+            raise InvalidParameter(f"gallery folder {root} has no <person>/<image> files")
+        labels, vectors, skipped = [], [], []
+        results = engine.map(lambda item: engine.analyze(item[1]), items)
+        for (person, path), faces in tqdm(zip(items, results), total=len(items), desc="gallery", disable=not progress, unit="img"):
+            if isinstance(faces, FaceprintError):
+                skipped.append((path, str(faces)))
+            elif len(faces) == 0:
+                skipped.append((path, "no face found"))
+            else:
+                labels.append(person)
+                vectors.append(faces.embedding[0])  # type: ignore[index]
+        for path, why in skipped:
+            log.warning("gallery: skipped %s: %s", path, why)
+        dim = engine.analyzer.embedder.dim
+        return cls(labels, np.array(vectors, np.float32).reshape(-1, dim), engine.analyzer.embedder.contract, skipped)
+
+    def identify(self, engine: Engine, faces: Faces, *, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> list[Identification]:
+        """The best-matching person for each face (``label`` None below the threshold)."""
+        if faces.embedding is None:
+            raise InvalidParameter("faces have no embeddings; use engine.analyze or engine.embed first")
+        if faces.meta.embedder and faces.meta.embedder != self.contract:
+            raise InvalidParameter(f"faces were embedded with {faces.meta.embedder}, the gallery with {self.contract}")
+        out = []
+        for i, face in enumerate(faces):
+            if len(self.labels) == 0:
+                continue
+            sims = self.vectors @ faces.embedding[i]
+            best = int(np.argmax(sims))
+            match = engine.score(faces.embedding[i : i + 1], self.vectors[best : best + 1], threshold=min_similarity)
+            out.append(Identification(face=face, label=self.labels[best] if match.is_match else None, match=match))
+        return out

@@ -1,0 +1,175 @@
+"""Turn a path, bytes or an array into an upright ``HxWx3`` uint8 RGB array.
+
+Decoding untrusted images is where image services usually crash, hang or run out
+of memory. The rules here:
+
+* the byte size is checked before anything is read into memory;
+* the pixel count is read from the header and checked *before* the pixels are
+  decoded, so a decompression bomb (a tiny PNG that claims 20000x20000) costs nothing;
+* every decoder failure becomes :class:`~faceprint.errors.InvalidImage`;
+* EXIF orientation is applied, so boxes refer to the image as a person sees it;
+* 16-bit, grayscale, palette, CMYK and alpha images are brought to 8-bit RGB
+  (alpha is composited over white); an animated image contributes its first frame.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from faceprint.errors import ImageTooLarge, InvalidImage, InvalidParameter
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Limits applied before decoding.
+
+    Attributes:
+        max_bytes: the largest encoded image accepted (Rekognition's own limit for
+            images read from storage is 15 MB).
+        max_pixels: the largest width x height accepted (80 MP, about 240 MB decoded).
+    """
+
+    max_bytes: int = 15 * 1024 * 1024
+    max_pixels: int = 80_000_000
+
+
+DEFAULT_LIMITS = DecodeLimits()
+
+
+def load_image(source: ImageSource, *, limits: DecodeLimits = DEFAULT_LIMITS) -> np.ndarray:
+    """Decode an image into an upright RGB array.
+
+    Args:
+        source: a file path, the encoded bytes, or an array that is already decoded
+            (``HxW`` gray, ``HxWx3`` RGB or ``HxWx4`` RGBA, uint8).
+        limits: byte and pixel limits checked before decoding.
+
+    Returns:
+        ``HxWx3`` uint8 array in RGB order, C-contiguous.
+
+    Raises:
+        InvalidImage: empty, truncated, or not an image format we read.
+        ImageTooLarge: over ``limits.max_bytes`` or ``limits.max_pixels``.
+        InvalidParameter: an array of the wrong shape or dtype, or a missing file.
+
+    Example:
+        >>> import numpy as np
+        >>> load_image(np.zeros((4, 4), np.uint8)).shape
+        (4, 4, 3)
+    """
+    if isinstance(source, np.ndarray):
+        return _from_array(source, limits)
+    data = _read_bytes(source, limits)
+    return _decode(data, limits)
+
+
+def _read_bytes(source: ImageSource, limits: DecodeLimits) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise InvalidParameter(f"no such image file: {path}") from None
+        except OSError as exc:
+            raise InvalidParameter(f"cannot read {path}: {exc.strerror}") from None
+        if size > limits.max_bytes:
+            raise ImageTooLarge(
+                f"{path.name} is {size:,} bytes; the limit is {limits.max_bytes:,}",
+                size_bytes=size,
+            )
+        data = path.read_bytes()
+    else:
+        raise InvalidParameter(f"expected a path, bytes or a numpy array, got {type(source).__name__}")
+    if not data:
+        raise InvalidImage("the image is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(
+            f"the image is {len(data):,} bytes; the limit is {limits.max_bytes:,}",
+            size_bytes=len(data),
+        )
+    return data
+
+
+def _decode(data: bytes, limits: DecodeLimits) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (or raises) about bombs using its own global limit; ours is
+            # checked just below from the header, before any pixel is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w * h > limits.max_pixels:
+                raise ImageTooLarge(
+                    f"the image is {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit is "
+                    f"{limits.max_pixels / 1e6:.0f} MP",
+                    width=w,
+                    height=h,
+                )
+            if w < 1 or h < 1:
+                raise InvalidImage(f"the image has no pixels ({w}x{h})")
+            if getattr(im, "is_animated", False):
+                im.seek(0)
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            return _to_rgb(im)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"the image is too large to decode safely: {exc}") from None
+    except UnidentifiedImageError:
+        raise InvalidImage("the bytes are not an image in a format faceprint reads (JPEG, PNG, GIF, BMP, TIFF, WebP)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage(f"the image could not be decoded: {exc}") from None
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit gray: scale to 8 bits rather than clip (Pillow's convert clips).
+        a = np.asarray(im, dtype=np.uint32)
+        peak = 65535 if im.mode.startswith("I;16") or a.max() > 255 else 255
+        gray = (a * 255 // max(peak, 1)).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float32)
+        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+        gray = ((a - lo) / (hi - lo if hi > lo else 1.0) * 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, rgba)
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+
+
+def _from_array(a: np.ndarray, limits: DecodeLimits) -> np.ndarray:
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise InvalidParameter(f"an image array must be HxW, HxWx3 or HxWx4, got shape {a.shape}")
+    h, w = a.shape[:2]
+    if h < 1 or w < 1:
+        raise InvalidImage(f"the image has no pixels ({w}x{h})")
+    if h * w > limits.max_pixels:
+        raise ImageTooLarge(f"the image is {w}x{h} pixels; the limit is {limits.max_pixels / 1e6:.0f} MP")
+    if a.dtype != np.uint8:
+        raise InvalidParameter(f"an image array must be uint8, got {a.dtype}")
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.shape[2] == 4:
+        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
+        a = (a[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(a)

@@ -1,0 +1,250 @@
+"""Typed containers passed between pipeline stages.
+
+``Faces`` is a batch holding one array per field; ``Face`` is a read-only view of one
+row. Boxes are always pixel ``xyxy`` in the coordinates of the decoded (EXIF-upright)
+image; landmarks are five ``(x, y)`` points in the order right eye, left eye, nose tip,
+right mouth corner, left mouth corner (the subject's right, so the first eye is on the
+image's left).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Iterator
+
+import numpy as np
+
+from faceprint.errors import InvalidParameter
+
+QUALITY_FIELDS = ("size_px", "sharpness", "brightness", "yaw", "pitch", "roll")
+
+
+@dataclass(frozen=True)
+class FacesMeta:
+    """Where a batch of faces came from and which models produced it."""
+
+    image_wh: tuple[int, int] = (0, 0)
+    detector: str = ""
+    embedder: str = ""  # the embedding contract, e.g. "sface.2021dec/fp32-prelu-v1"
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Image quality of one face.
+
+    Attributes:
+        size_px: the shorter side of the face box, in pixels.
+        sharpness: 0-100, from the variance of the Laplacian of the aligned crop.
+        brightness: 0-100, mean luma of the aligned crop.
+        yaw, pitch, roll: head pose in degrees (yaw > 0: the face turns to the image's
+            right; pitch > 0: chin up; roll > 0: clockwise in the image).
+    """
+
+    size_px: float
+    sharpness: float
+    brightness: float
+    yaw: float
+    pitch: float
+    roll: float
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: a read-only row of :class:`Faces`."""
+
+    xyxy: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray  # (5, 2)
+    embedding: np.ndarray | None
+    quality: Quality | None
+    track_id: int | None = None
+
+    @property
+    def size_wh(self) -> tuple[float, float]:
+        x1, y1, x2, y2 = self.xyxy
+        return (x2 - x1, y2 - y1)
+
+
+def _check(name: str, value: np.ndarray | None, shape: tuple[int | None, ...]) -> None:
+    if value is None:
+        return
+    ok = value.ndim == len(shape) and all(s is None or s == v for s, v in zip(shape, value.shape))
+    if not ok:
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise InvalidParameter(f"Faces.{name} must have shape {want}, got {tuple(value.shape)}")
+
+
+@dataclass(eq=False)
+class Faces:
+    """A batch of faces from one image, one array per field.
+
+    Example:
+        >>> faces = Faces.empty()
+        >>> len(faces)
+        0
+    """
+
+    xyxy: np.ndarray  # (n, 4) float32
+    score: np.ndarray  # (n,) float32, detector confidence 0-1
+    landmarks: np.ndarray  # (n, 5, 2) float32
+    embedding: np.ndarray | None = None  # (n, d) float32, L2-normalised
+    quality: np.ndarray | None = None  # (n, 6) float32, columns QUALITY_FIELDS
+    track_id: np.ndarray | None = None  # (n,) int64, video only
+    meta: FacesMeta = field(default_factory=FacesMeta)
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        n = len(self.xyxy)
+        self.score = np.asarray(self.score, dtype=np.float32)
+        _check("score", self.score, (n,))
+        self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
+        _check("landmarks", self.landmarks, (n, 5, 2))
+        _check("embedding", self.embedding, (n, None))
+        _check("quality", self.quality, (n, len(QUALITY_FIELDS)))
+        _check("track_id", self.track_id, (n,))
+
+    @classmethod
+    def empty(cls, meta: FacesMeta | None = None) -> Faces:
+        return cls(
+            xyxy=np.zeros((0, 4), np.float32),
+            score=np.zeros((0,), np.float32),
+            landmarks=np.zeros((0, 5, 2), np.float32),
+            meta=meta or FacesMeta(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __iter__(self) -> Iterator[Face]:
+        for i in range(len(self)):
+            yield self._row(i)
+
+    def __getitem__(self, index: int | slice | np.ndarray) -> Face | Faces:
+        if isinstance(index, (int, np.integer)):
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"face index {index} out of range for {len(self)} faces")
+            return self._row(int(index))
+        return self._select(index)
+
+    def _select(self, index: slice | np.ndarray) -> Faces:
+        kw = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kw[f.name] = value[index] if isinstance(value, np.ndarray) else value
+        return Faces(**kw)
+
+    def _row(self, i: int) -> Face:
+        q = None if self.quality is None else Quality(*(float(v) for v in self.quality[i]))
+        return Face(
+            xyxy=tuple(float(v) for v in self.xyxy[i]),  # type: ignore[arg-type]
+            score=float(self.score[i]),
+            landmarks=self.landmarks[i],
+            embedding=None if self.embedding is None else self.embedding[i],
+            quality=q,
+            track_id=None if self.track_id is None else int(self.track_id[i]),
+        )
+
+    @property
+    def area(self) -> np.ndarray:
+        wh = self.xyxy[:, 2:] - self.xyxy[:, :2]
+        return wh[:, 0] * wh[:, 1]
+
+    def largest(self) -> Face:
+        """The face with the largest box (the one Rekognition compares by default)."""
+        if len(self) == 0:
+            raise IndexError("no faces")
+        return self._row(int(np.argmax(self.area)))
+
+    def sorted_by_area(self) -> Faces:
+        return self._select(np.argsort(-self.area, kind="stable"))
+
+    def with_(self, **changes: object) -> Faces:
+        """A copy with some fields replaced (validated like a new batch)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @staticmethod
+    def concat(batches: list[Faces]) -> Faces:
+        if not batches:
+            return Faces.empty()
+        kw: dict[str, object] = {"meta": batches[0].meta}
+        for name in ("xyxy", "score", "landmarks", "embedding", "quality", "track_id"):
+            values = [getattr(b, name) for b in batches]
+            if any(v is None for v in values):
+                kw[name] = None
+                continue
+            kw[name] = np.concatenate(values)  # type: ignore[arg-type]
+        return Faces(**kw)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A scored pair: how alike two faces are and how often strangers score that high.
+
+    Attributes:
+        similarity: 0-100, ``10 * -log10(false_match_rate)`` clipped to [0, 100]: every
+            10 points is one more decade of rarity (50 means 1 false match in 100,000).
+        false_match_rate: the share of impostor pairs that score at least this high,
+            from the model's calibration table.
+        cosine: the raw model score (cosine of the embeddings).
+        is_match: ``similarity >= threshold``.
+    """
+
+    similarity: float
+    false_match_rate: float
+    cosine: float
+    is_match: bool
+
+
+@dataclass(frozen=True)
+class Verification(Match):
+    """The result of a 1:1 check of two images' largest faces."""
+
+    threshold: float = 0.0
+    source: Face | None = None
+    target: Face | None = None
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    """One target face scored against the source face."""
+
+    face: Face
+    match: Match
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """CompareFaces: the largest source face against every target face.
+
+    ``matches`` holds target faces at or above the threshold, best first;
+    ``unmatched`` the rest, best first.
+    """
+
+    source: Face
+    matches: list[FaceMatch]
+    unmatched: list[FaceMatch]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Identification:
+    """1:N result for one probe face: the best gallery label, or None when no gallery
+    entry reaches the threshold (``match`` still holds the best score)."""
+
+    face: Face
+    label: str | None
+    match: Match
+
+
+__all__ = [
+    "Identification",
+    "Face",
+    "Faces",
+    "FacesMeta",
+    "Quality",
+    "QUALITY_FIELDS",
+    "Match",
+    "Verification",
+    "FaceMatch",
+    "Comparison",
+]
