@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, TypeVar
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -53,7 +54,11 @@ class Engine:
         self.mode = mode
         self.limits = limits
         self.workers = max(1, workers or os.cpu_count() or 1)
-        self._pool: ThreadPoolExecutor | None = None
+        self._settings: dict[str, Any] = dict(
+            mode=mode, embedder=embedder, min_face_px=min_face_px, score_threshold=score_threshold, workers=1, limits=limits
+        )
+        self._threads: ThreadPoolExecutor | None = None
+        self._processes: ProcessPoolExecutor | None = None
         self._calibration: CalibrationTable | None = None
 
     # -- lifecycle -------------------------------------------------------
@@ -64,9 +69,11 @@ class Engine:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        """Stop the worker pools (models stay loaded until the engine is dropped)."""
+        for pool in (self._threads, self._processes):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._threads = self._processes = None
 
     @property
     def embedder_name(self) -> str:
@@ -178,21 +185,64 @@ class Engine:
 
     # -- batches -------------------------------------------------------------
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R | FaceprintError]:
-        """Apply ``fn`` to items on the worker pool, in order; errors are yielded, not raised."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="faceprint")
+        """Apply ``fn`` to items on a thread pool, in order; errors are yielded, not raised.
 
-        def guarded(item: T) -> R | FaceprintError:
-            try:
-                return fn(item)
-            except FaceprintError as exc:
-                return exc
+        Threads suit work that releases the GIL (OpenCV, onnxruntime). For work over
+        the whole pipeline use :meth:`map_engine`, which also covers dlib.
+        """
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="faceprint")
+        return self._threads.map(_Guarded(fn), items)
 
-        return self._pool.map(guarded, items)
+    def map_engine(self, fn: Callable[[Engine, T], R], items: Iterable[T]) -> Iterator[R | FaceprintError]:
+        """Apply a module-level ``fn(engine, item)`` to items on all cores, in order.
+
+        dlib holds Python's GIL while it runs, so when the embedder uses dlib the work
+        goes to worker processes, each with its own engine built with these settings
+        (``fn`` and the items must then be picklable); otherwise to threads sharing
+        this engine. Errors are yielded, not raised.
+        """
+        if not self.analyzer.gil_bound or self.workers == 1:
+            return self.map(lambda item: fn(self, item), items)
+        if self._processes is None:
+            self._processes = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._settings,),
+            )
+        return self._processes.map(_Guarded(_call_in_worker), ((fn, item) for item in items), chunksize=4)
 
     def analyze_many(self, images: Iterable[ImageSource]) -> Iterator[Faces | FaceprintError]:
         """:meth:`analyze` over many images on all cores, results in input order."""
-        return self.map(self.analyze, images)
+        return self.map_engine(Engine.analyze, images)
+
+
+class _Guarded:
+    """Calls a function and returns a FaceprintError instead of raising it (picklable)."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, item: Any) -> Any:
+        try:
+            return self.fn(item)
+        except FaceprintError as exc:
+            return exc
+
+
+_worker_engine: Engine | None = None
+
+
+def _init_worker(settings: dict[str, Any]) -> None:
+    global _worker_engine
+    _worker_engine = Engine(**settings)
+
+
+def _call_in_worker(job: tuple[Callable[[Engine, Any], Any], Any]) -> Any:
+    fn, item = job
+    assert _worker_engine is not None
+    return fn(_worker_engine, item)
 
 
 def _check_similarity(value: float) -> None:

@@ -59,7 +59,7 @@ class Gallery:
         if not items:
             raise InvalidParameter(f"gallery folder {root} has no <person>/<image> files")
         labels, vectors, skipped = [], [], []
-        results = engine.map(lambda item: engine.analyze(item[1]), items)
+        results = engine.analyze_many([path for _, path in items])
         for (person, path), faces in tqdm(zip(items, results), total=len(items), desc="gallery", disable=not progress, unit="img"):
             if isinstance(faces, FaceprintError):
                 skipped.append((path, str(faces)))

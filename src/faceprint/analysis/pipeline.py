@@ -64,6 +64,11 @@ class Analyzer:
             self._embedder = make_embedder(self.embedder_name)
         return self._embedder
 
+    @property
+    def gil_bound(self) -> bool:
+        """Whether embedding holds Python's GIL (dlib does), so threads cannot share it."""
+        return "dlib" in self.embedder_name
+
     def detect(self, image: np.ndarray) -> Faces:
         """Faces with boxes, landmarks, confidence and quality, largest first."""
         faces = self.detector.detect(image).sorted_by_area()

@@ -78,24 +78,11 @@ def embed_files(engine: Engine, files: list[Path], *, choose: str = "largest", c
             z = np.load(cache)
             return EmbeddedSet(z["vectors"], z["no_face"], z["failed"])
 
-    def one(path: Path) -> tuple[np.ndarray, bool]:
-        pixels = engine.load(path)
-        faces = engine.analyzer.detector.detect(pixels)
-        fallback = len(faces) == 0
-        if fallback:
-            w, h = pixels.shape[1], pixels.shape[0]
-            faces = fallback_face(w, h)
-        elif choose == "centre":
-            faces = pick_centre(faces)
-        else:
-            faces = faces.sorted_by_area()[0:1]  # type: ignore[assignment]
-        return engine.analyzer.embedder.embed(pixels, faces)[0], fallback
-
     dim = engine.analyzer.embedder.dim
     vectors = np.zeros((len(files), dim), np.float32)
     no_face = np.zeros(len(files), bool)
     failed = np.zeros(len(files), bool)
-    results = engine.map(one, files)
+    results = engine.map_engine(_embed_one, [(f, choose) for f in files])
     for i, res in enumerate(tqdm(results, total=len(files), desc=desc, disable=not progress, unit="img")):
         if isinstance(res, FaceprintError):
             failed[i] = True
@@ -107,3 +94,17 @@ def embed_files(engine: Engine, files: list[Path], *, choose: str = "largest", c
         np.savez(tmp, vectors=vectors, no_face=no_face, failed=failed)
         os.replace(tmp, cache)
     return EmbeddedSet(vectors, no_face, failed)
+
+
+def _embed_one(engine: Engine, job: tuple[Path, str]) -> tuple[np.ndarray, bool]:
+    path, choose = job
+    pixels = engine.load(path)
+    faces = engine.analyzer.detector.detect(pixels)
+    fallback = len(faces) == 0
+    if fallback:
+        faces = fallback_face(pixels.shape[1], pixels.shape[0])
+    elif choose == "centre":
+        faces = pick_centre(faces)
+    else:
+        faces = faces.sorted_by_area()[0:1]  # type: ignore[assignment]
+    return engine.analyzer.embedder.embed(pixels, faces)[0], fallback

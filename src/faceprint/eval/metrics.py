@@ -5,16 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def threshold_at_far(impostor: np.ndarray, far: float) -> float:
+    """The smallest score threshold that lets at most ``far`` of impostors through."""
+    imp = np.sort(np.asarray(impostor, np.float64))[::-1]
+    k = int(np.floor(far * len(imp)))  # impostors allowed at or above the threshold
+    return float(np.nextafter(imp[k], np.inf)) if k < len(imp) else float("-inf")
+
+
 def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[float, float]:
     """True-accept rate at the threshold where the false-accept rate is at most ``far``.
 
     Returns:
         ``(tar, threshold)``; the threshold is the smallest score accepted.
     """
-    imp = np.sort(np.asarray(impostor, np.float64))[::-1]
-    k = int(np.floor(far * len(imp)))  # impostors allowed at or above the threshold
-    thr = np.nextafter(imp[k], np.inf) if k < len(imp) else -np.inf
-    return float(np.mean(np.asarray(genuine) >= thr)), float(thr)
+    thr = threshold_at_far(impostor, far)
+    return float(np.mean(np.asarray(genuine) >= thr)), thr
 
 
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
@@ -73,6 +78,6 @@ def fnir_at_fpir(mated_best: np.ndarray, mated_rank1_correct: np.ndarray, nonmat
         ``(fnir, threshold)``: a mated search misses if its mate is not at rank 1 or
         scores below the threshold.
     """
-    _, thr = tar_at_far(np.zeros(0), nonmated_best, fpir)
+    thr = threshold_at_far(nonmated_best, fpir)
     hit = mated_rank1_correct & (mated_best >= thr)
     return float(1.0 - hit.mean()), thr

@@ -1,0 +1,30 @@
+# faceprint: `make demo` and `make test` set up .venv from nothing, then run.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export FACEPRINT_DATA ?= $(abspath ../shared/data)
+
+.PHONY: demo test bench serve-docs clean
+
+$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/bench.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements/bench.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/faceprint demo --out demo-output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Full measurements: LFW for every embedder, detection, identification, and the
+# peer benchmark against face_recognition. Results go to bench-output/ and docs/.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-output bench-output

@@ -1,0 +1,39 @@
+"""Shared fixtures: the real data folder (FACEPRINT_DATA, default ../shared/data) and
+one engine per mode for the whole session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("FACEPRINT_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    root = data_root()
+    if not (root / "people").is_dir():
+        pytest.skip(f"real face data not found at {root}; set FACEPRINT_DATA to run this test")
+    return root
+
+
+@pytest.fixture(scope="session")
+def engine():
+    import faceprint as fp
+
+    with fp.Engine() as e:
+        yield e
+
+
+@pytest.fixture(scope="session")
+def accurate_engine():
+    import faceprint as fp
+
+    with fp.Engine("accurate", workers=1) as e:
+        yield e
