@@ -115,9 +115,9 @@ def calibrate_cmd(lfw: Path, dry_run: bool, cache_dir: Path | None, no_cache: bo
 
 
 @eval_group.command("dlib-to-coco")
-@click.argument("xml", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def dlib_to_coco(xml: Path, out: Path) -> None:
-    """Convert dlib's imglab XML (e.g. dlib_faces/testing.xml) to COCO JSON."""
-    out.write_text(json.dumps(detection.dlib_xml_to_coco(xml), indent=1))
+@click.argument("xml", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def dlib_to_coco(xml: tuple[Path, ...], out: Path) -> None:
+    """Convert dlib's imglab XML files (e.g. dlib_faces/training.xml testing.xml) to one COCO JSON."""
+    out.write_text(json.dumps(detection.dlib_xml_to_coco(*xml), indent=1))
     echo_json({"written": str(out)})

@@ -103,11 +103,12 @@ def evaluate(engine: Engine, coco: Path, images_dir: Path, *, iou: float = 0.5, 
     }
 
 
-def dlib_xml_to_coco(xml_path: Path) -> dict[str, Any]:
-    """Convert dlib's imglab XML (``<box top left width height>``) to COCO JSON."""
-    root = ET.parse(xml_path).getroot()
-    images, anns = [], []
-    for i, im in enumerate(root.iter("image"), start=1):
+def dlib_xml_to_coco(*xml_paths: Path) -> dict[str, Any]:
+    """Convert dlib's imglab XML files (``<box top left width height>``) to one COCO JSON."""
+    elements = [im for p in xml_paths for im in ET.parse(p).getroot().iter("image")]
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    for i, im in enumerate(elements, start=1):
         images.append({"id": i, "file_name": im.get("file"), "width": int(im.get("width") or 0), "height": int(im.get("height") or 0)})
         for box in im.iter("box"):
             if box.get("ignore") == "1":

@@ -17,7 +17,7 @@ from onnx import helper, numpy_helper
 REWRITE_VERSION = "fold-dq+prelu-v1"
 
 
-def optimise(model_bytes: bytes, *, dynamic_batch: bool = True) -> bytes:
+def optimise(model_bytes: bytes, *, dynamic_batch: bool = True, rewrite_prelu: bool = True) -> bytes:
     """Fold constant dequantization and rewrite PRelu; returns a new serialized model."""
     model = onnx.load_from_string(model_bytes)
     graph = model.graph
@@ -27,7 +27,7 @@ def optimise(model_bytes: bytes, *, dynamic_batch: bool = True) -> bytes:
         if node.op_type == "DequantizeLinear" and all(x in inits for x in node.input if x):
             weight = _dequantize(node, inits)
             graph.initializer.append(numpy_helper.from_array(weight, node.output[0]))
-        elif node.op_type == "PRelu" and node.input[1] in inits:
+        elif rewrite_prelu and node.op_type == "PRelu" and node.input[1] in inits:
             nodes.extend(_prelu_as_relu_mix(node, inits, graph))
         else:
             nodes.append(node)
