@@ -123,8 +123,7 @@ class Engine:
 
     def analyze(self, image: ImageSource) -> Faces:
         """Detect and embed every face in one step."""
-        pixels = self.load(image)
-        return self.analyzer.embed(pixels, self.analyzer.detect(pixels))
+        return self.analyzer.analyze(self.load(image))
 
     def score(self, a: np.ndarray, b: np.ndarray, *, threshold: float) -> Match:
         """Score two embeddings: raw cosine, calibrated similarity and false-match rate."""

@@ -14,8 +14,9 @@ EX = Path("people/face_recognition/examples")
 
 
 def run(*args: str) -> tuple[int, str]:
+    """Exit status and everything printed (stdout, then stderr)."""
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout + result.stderr
 
 
 def test_models_lists_every_model_with_checksums() -> None:
@@ -54,20 +55,27 @@ def test_compare(data: Path) -> None:
 
 
 @pytest.mark.models
-def test_compare_without_source_face_exits_4(data: Path) -> None:
-    code, out = run("compare", str(data / "detection/dlib_faces/dogs.jpg"), str(data / EX / "obama.jpg"))
+def test_compare_without_source_face_exits_4(data: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.factories import gradient
+
+    blank = tmp_path / "blank.png"
+    Image.fromarray(gradient(200, 200)).save(blank)
+    code, out = run("compare", str(blank), str(data / EX / "obama.jpg"))
     assert code == 4 and "no face" in out
 
 
 @pytest.mark.models
 def test_identify_like_face_recognition(data: Path) -> None:
     knn = data / EX / "knn_examples"
-    code, out = run("identify", "--gallery", str(knn / "train"), str(knn / "test" / "obama1.jpg"), str(knn / "test" / "obama_and_biden.jpg"))
-    assert code == 0
-    lines = [ln.split(",") for ln in out.strip().splitlines() if ln.count(",") == 3]
+    result = CliRunner().invoke(cli, ["identify", "--gallery", str(knn / "train"), str(knn / "test" / "obama1.jpg"), str(knn / "test" / "obama_and_biden.jpg")])
+    assert result.exit_code == 0
+    lines = [ln.split(",") for ln in result.stdout.strip().splitlines()]
+    assert all(len(ln) == 4 for ln in lines)
     people = {(Path(f).name, p) for f, p, _, _ in lines}
     assert ("obama1.jpg", "obama") in people
-    assert {p for f, p in people if f == "obama_and_biden.jpg"} == {"obama", "biden"}
+    assert {p for f, p in people if f == "obama_and_biden.jpg"} >= {"obama", "biden"}
     for _, _, sim, fmr in lines:
         assert 0 <= float(sim) <= 100 and 0 < float(fmr) <= 1
 

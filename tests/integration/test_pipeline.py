@@ -36,18 +36,40 @@ def test_detects_one_face_with_quality(engine: fp.Engine, data: Path) -> None:
 
 def test_multi_face_and_no_face(engine: fp.Engine, data: Path) -> None:
     assert len(engine.detect(data / EX / "two_people.jpg")) == 2
-    assert len(engine.detect(data / "detection/dlib_faces/dogs.jpg")) == 0
     assert len(engine.detect(gradient(320, 240))) == 0
     assert len(engine.detect(np.zeros((1, 1, 3), np.uint8))) == 0
 
 
-def test_mirrored_face_has_opposite_yaw_and_roll(engine: fp.Engine, data: Path) -> None:
-    img = engine.load(data / "people/deepface/img2.jpg")
-    a = engine.detect(img)[0].quality
-    b = engine.detect(np.ascontiguousarray(img[:, ::-1])).largest().quality
-    assert a is not None and b is not None
-    assert b.yaw == pytest.approx(-a.yaw, abs=3.0)
-    assert b.roll == pytest.approx(-a.roll, abs=2.0)
+def test_score_threshold_trades_recall_for_false_positives(data: Path) -> None:
+    """YuNet scores one dog in dlib's dogs.jpg 0.84: the default threshold (0.6, for
+    small faces in crowds) returns it; a strict one does not, and still finds people."""
+    dogs = data / "detection/dlib_faces/dogs.jpg"
+    with fp.Engine(score_threshold=0.6) as loose, fp.Engine(score_threshold=0.88) as strict:
+        assert len(loose.detect(dogs)) >= 1
+        assert len(strict.detect(dogs)) == 0
+        assert len(strict.detect(data / EX / "two_people.jpg")) == 2
+
+
+def test_mirrored_faces_have_opposite_yaw_and_roll(engine: fp.Engine, data: Path) -> None:
+    """Five-point pose is coarse, so this is checked over deepface's portraits: the
+    mirrored photo's yaw and roll should be the negatives of the original's."""
+    pairs = []
+    for f in sorted((data / "people/deepface").glob("img*.jpg")):
+        img = engine.load(f)
+        a, b = engine.detect(img), engine.detect(np.ascontiguousarray(img[:, ::-1]))
+        if len(a) == 1 and len(b) == 1:
+            pairs.append((a[0].quality.yaw, b[0].quality.yaw, a[0].quality.roll, b[0].quality.roll))
+    yaw_a, yaw_b, roll_a, roll_b = np.array(pairs).T
+    assert len(pairs) >= 40
+    assert np.median(np.abs(yaw_a + yaw_b)) < 5.0
+    assert np.median(np.abs(roll_a + roll_b)) < 3.0
+    assert np.corrcoef(yaw_a, -yaw_b)[0, 1] > 0.7
+
+
+def test_tiny_faces_do_not_break_pose(data: Path) -> None:
+    with fp.Engine(min_face_px=8) as e:
+        faces = e.detect(data / "people/deepface/selfie-many-people.jpg")
+    assert len(faces) > 0 and faces.quality is not None
 
 
 def test_exif_rotated_photo_is_detected_upright(engine: fp.Engine, data: Path) -> None:
@@ -71,8 +93,9 @@ def test_verify_same_and_different_people(engine: fp.Engine, data: Path) -> None
 
 def test_compare_finds_the_right_face_in_a_group(engine: fp.Engine, data: Path) -> None:
     res = engine.compare(data / EX / "biden.jpg", data / EX / "knn_examples/test/obama_and_biden.jpg")
-    assert len(res.matches) == 1 and len(res.unmatched) == 1
-    assert res.matches[0].match.similarity > res.unmatched[0].match.similarity
+    assert len(res.matches) == 1 and len(res.unmatched) >= 1  # Obama, and a small face behind them
+    assert all(res.matches[0].match.similarity > u.match.similarity for u in res.unmatched)
+    assert all(not u.match.is_match for u in res.unmatched)
 
 
 def test_compare_without_a_source_face_is_a_typed_error(engine: fp.Engine, data: Path) -> None:

@@ -24,9 +24,20 @@ class Embedder(Protocol):
     contract: str
     dim: int
 
-    def embed(self, image: np.ndarray, faces: Faces) -> np.ndarray:
-        """``(len(faces), dim)`` float32 unit vectors for the faces of ``image``."""
+    def embed(self, image: np.ndarray, faces: Faces, crops: np.ndarray | None = None) -> np.ndarray:
+        """``(len(faces), dim)`` float32 unit vectors for the faces of ``image``.
+
+        ``crops`` are the faces already aligned to the 112 px template, when the
+        caller has them (embedders that need other crops ignore them).
+        """
         ...
+
+
+def align_all(image: np.ndarray, faces: Faces) -> np.ndarray:
+    """``(n, 112, 112, 3)`` aligned crops of every face."""
+    if len(faces) == 0:
+        return np.zeros((0, 112, 112, 3), np.uint8)
+    return np.stack([align_face(image, lm) for lm in faces.landmarks])
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -66,8 +77,9 @@ class SFaceEmbedder:
             out.append(vecs)
         return _normalise(np.stack(out))
 
-    def embed(self, image: np.ndarray, faces: Faces) -> np.ndarray:
-        crops = np.stack([align_face(image, lm) for lm in faces.landmarks]) if len(faces) else np.zeros((0, 112, 112, 3), np.uint8)
+    def embed(self, image: np.ndarray, faces: Faces, crops: np.ndarray | None = None) -> np.ndarray:
+        if crops is None:
+            crops = align_all(image, faces)
         return self.embed_crops(crops)
 
 
@@ -101,7 +113,7 @@ class DlibEmbedder:
         x1, y1 = centre - side / 2.0
         return self._dlib.rectangle(int(round(x1)), int(round(y1)), int(round(x1 + side)), int(round(y1 + side)))
 
-    def embed(self, image: np.ndarray, faces: Faces) -> np.ndarray:
+    def embed(self, image: np.ndarray, faces: Faces, crops: np.ndarray | None = None) -> np.ndarray:
         if len(faces) == 0:
             return np.zeros((0, self.dim), np.float32)
         out = []
@@ -135,8 +147,8 @@ class FusedEmbedder:
         self._scale = (np.sqrt(w["sface"]), np.sqrt(w["dlib"]))
         self.contract = f"{self.name}/{self._sface.contract}+{self._dlib.contract}/w{w['sface']:.3f}:{w['dlib']:.3f}"
 
-    def embed(self, image: np.ndarray, faces: Faces) -> np.ndarray:
-        a = self._sface.embed(image, faces) * self._scale[0]
+    def embed(self, image: np.ndarray, faces: Faces, crops: np.ndarray | None = None) -> np.ndarray:
+        a = self._sface.embed(image, faces, crops) * self._scale[0]
         b = self._dlib.embed(image, faces) * self._scale[1]
         return _normalise(np.concatenate([a, b], axis=1))
 

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceprint.analysis.align import align_face
 from faceprint.analysis.detect import YuNetDetector
-from faceprint.analysis.embed import Embedder, make_embedder
+from faceprint.analysis.embed import Embedder, align_all, make_embedder
 from faceprint.analysis.quality import face_quality
 from faceprint.errors import InvalidParameter
 from faceprint.types import Faces, FacesMeta
@@ -71,18 +70,25 @@ class Analyzer:
 
     def detect(self, image: np.ndarray) -> Faces:
         """Faces with boxes, landmarks, confidence and quality, largest first."""
-        faces = self.detector.detect(image).sorted_by_area()
-        if len(faces) == 0:
-            return faces
-        wh = faces.meta.image_wh
-        quality = np.stack(
-            [face_quality(align_face(image, lm), box, lm, wh) for box, lm in zip(faces.xyxy, faces.landmarks)]
-        )
-        return faces.with_(quality=quality)
+        return self._detect(image)[0]
 
-    def embed(self, image: np.ndarray, faces: Faces) -> Faces:
+    def embed(self, image: np.ndarray, faces: Faces, crops: np.ndarray | None = None) -> Faces:
         """The same faces with ``embedding`` filled."""
         emb = self.embedder
-        vectors = emb.embed(image, faces)
+        vectors = emb.embed(image, faces, crops)
         meta = FacesMeta(image_wh=faces.meta.image_wh, detector=faces.meta.detector, embedder=emb.contract)
         return faces.with_(embedding=vectors, meta=meta)
+
+    def analyze(self, image: np.ndarray) -> Faces:
+        """Detect, assess and embed every face, aligning each face once."""
+        faces, crops = self._detect(image)
+        return self.embed(image, faces, crops)
+
+    def _detect(self, image: np.ndarray) -> tuple[Faces, np.ndarray]:
+        faces = self.detector.detect(image).sorted_by_area()
+        crops = align_all(image, faces)
+        if len(faces) == 0:
+            return faces, crops
+        wh = faces.meta.image_wh
+        quality = np.stack([face_quality(c, box, lm, wh) for c, box, lm in zip(crops, faces.xyxy, faces.landmarks)])
+        return faces.with_(quality=quality), crops

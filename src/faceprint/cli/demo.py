@@ -22,7 +22,7 @@ def _data_dir() -> Path:
     return Path(os.environ.get("FACEPRINT_DATA", "../shared/data"))
 
 
-def _bundled_sample(out: Path) -> tuple[Path, list[Path]]:
+def _bundled_sample(out: Path) -> tuple[Path, Path]:
     """A gallery and probes made from a public-domain portrait shipped inside an
     installed package (matplotlib's photograph of Grace Hopper, a U.S. Navy photo)."""
     import matplotlib
@@ -40,7 +40,7 @@ def _bundled_sample(out: Path) -> tuple[Path, list[Path]]:
     canvas = Image.new("RGB", (im.width * 2, im.height), (200, 200, 200))
     canvas.paste(im.rotate(8, expand=False, fillcolor=(200, 200, 200)), (im.width // 2, 0))
     canvas.save(probes / "rotated_on_canvas.jpg")
-    return gallery.parent, sorted(probes.iterdir())
+    return gallery.parent, probes
 
 
 @click.command()
@@ -58,7 +58,7 @@ def demo(out: Path, gallery_dir: Path | None, probe_dir: Path | None, accurate: 
             gallery_dir, probe_dir = data / "train", data / "test"
             click.echo(f"gallery: {gallery_dir}\nprobes:  {probe_dir}")
         else:
-            gallery_dir, probes = _bundled_sample(out)
+            gallery_dir, probe_dir = _bundled_sample(out)
             click.echo(f"shared data not found at {_data_dir()} (set FACEPRINT_DATA); using a portrait shipped with matplotlib.")
             click.echo("Point the demo at your own photos with: faceprint demo --gallery DIR/<person>/<images> --probes DIR")
     if probe_dir is None:
