@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import numbers
 import os
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
 from faceprint.analysis import Analyzer
-from faceprint.errors import FaceprintError, InvalidParameter, NoFaceFound
+from faceprint.errors import FaceprintError, InvalidParameter, ModelNotAvailable, NoFaceFound
 from faceprint.imaging import DecodeLimits, ImageSource, load_image
 from faceprint.matching import CalibrationTable, cosine_matrix, load_calibration
 from faceprint.types import Comparison, Face, FaceMatch, Faces, FacesMeta, Match, Verification
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -60,6 +65,7 @@ class Engine:
         self._threads: ThreadPoolExecutor | None = None
         self._processes: ProcessPoolExecutor | None = None
         self._calibration: CalibrationTable | None = None
+        self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------
     def __enter__(self) -> Engine:
@@ -81,8 +87,21 @@ class Engine:
 
     @property
     def calibration(self) -> CalibrationTable:
+        """The embedder's shipped calibration table.
+
+        Raises:
+            ModelNotAvailable: there is none, or it was measured with other weights or
+                preprocessing than this embedder uses (a stale table).
+        """
         if self._calibration is None:
-            self._calibration = load_calibration(self.embedder_name)
+            table = load_calibration(self.embedder_name)
+            contract = self.analyzer.embedder.contract
+            if table.contract != contract:
+                raise ModelNotAvailable(
+                    f"the calibration table for {self.embedder_name} was measured with {table.contract}, "
+                    f"but the embedder is {contract}; re-measure it with `{table.command}`"
+                )
+            self._calibration = table
         return self._calibration
 
     # -- single images -----------------------------------------------------
@@ -119,6 +138,8 @@ class Engine:
             faces = self.analyzer.detect(pixels)
         elif isinstance(faces, Face):
             faces = _single(faces, pixels)
+        if not np.isfinite(faces.landmarks).all():
+            raise InvalidParameter("face landmarks must be finite numbers")
         return self.analyzer.embed(pixels, faces)
 
     def analyze(self, image: ImageSource) -> Faces:
@@ -127,7 +148,12 @@ class Engine:
 
     def score(self, a: np.ndarray, b: np.ndarray, *, threshold: float) -> Match:
         """Score two embeddings: raw cosine, calibrated similarity and false-match rate."""
+        a, b = np.atleast_2d(a), np.atleast_2d(b)
+        if a.shape[-1] != b.shape[-1]:
+            raise InvalidParameter(f"embeddings of different sizes cannot be compared ({a.shape[-1]} and {b.shape[-1]})")
         cos = float(cosine_matrix(a, b)[0, 0])
+        if not np.isfinite(cos):
+            raise InvalidParameter("the embeddings contain non-finite values")
         fmr = float(self.calibration.false_match_rate(cos))
         sim = float(self.calibration.similarity(cos))
         return Match(similarity=sim, false_match_rate=fmr, cosine=cos, is_match=sim >= threshold)
@@ -189,8 +215,9 @@ class Engine:
         Threads suit work that releases the GIL (OpenCV, onnxruntime). For work over
         the whole pipeline use :meth:`map_engine`, which also covers dlib.
         """
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="faceprint")
+        with self._lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="faceprint")
         return self._threads.map(_Guarded(fn), items)
 
     def map_engine(self, fn: Callable[[Engine, T], R], items: Iterable[T]) -> Iterator[R | FaceprintError]:
@@ -203,13 +230,14 @@ class Engine:
         """
         if not self.analyzer.gil_bound or self.workers == 1:
             return self.map(lambda item: fn(self, item), items)
-        if self._processes is None:
-            self._processes = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self._settings,),
-            )
+        with self._lock:
+            if self._processes is None:
+                self._processes = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(self._settings,),
+                )
         return self._processes.map(_Guarded(_call_in_worker), ((fn, item) for item in items), chunksize=4)
 
     def analyze_many(self, images: Iterable[ImageSource]) -> Iterator[Faces | FaceprintError]:
@@ -218,7 +246,8 @@ class Engine:
 
 
 class _Guarded:
-    """Calls a function and returns a FaceprintError instead of raising it (picklable)."""
+    """Calls a function and returns an error instead of raising it (picklable), so one
+    bad item never stops a batch. Unexpected errors become a retryable internal error."""
 
     def __init__(self, fn: Callable[[Any], Any]) -> None:
         self.fn = fn
@@ -228,6 +257,11 @@ class _Guarded:
             return self.fn(item)
         except FaceprintError as exc:
             return exc
+        except Exception as exc:  # noqa: BLE001
+            log.exception("unexpected error in a batch item")
+            err = FaceprintError(f"internal error: {type(exc).__name__}: {exc}")
+            err.retryable = True
+            return err
 
 
 _worker_engine: Engine | None = None
@@ -245,7 +279,7 @@ def _call_in_worker(job: tuple[Callable[[Engine, Any], Any], Any]) -> Any:
 
 
 def _check_similarity(value: float) -> None:
-    if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 100.0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 100.0:
         raise InvalidParameter(f"min_similarity must be within 0-100, got {value!r}")
 
 

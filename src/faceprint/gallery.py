@@ -70,6 +70,8 @@ class Gallery:
                 vectors.append(faces.embedding[0])  # type: ignore[index]
         for path, why in skipped:
             log.warning("gallery: skipped %s: %s", path, why)
+        if not labels:
+            raise InvalidParameter(f"no face could be enrolled from {root} ({len(skipped)} image(s) skipped)")
         dim = engine.analyzer.embedder.dim
         return cls(labels, np.array(vectors, np.float32).reshape(-1, dim), engine.analyzer.embedder.contract, skipped)
 
@@ -77,12 +79,13 @@ class Gallery:
         """The best-matching person for each face (``label`` None below the threshold)."""
         if faces.embedding is None:
             raise InvalidParameter("faces have no embeddings; use engine.analyze or engine.embed first")
-        if faces.meta.embedder and faces.meta.embedder != self.contract:
-            raise InvalidParameter(f"faces were embedded with {faces.meta.embedder}, the gallery with {self.contract}")
+        for who, contract in (("faces were", faces.meta.embedder), ("the engine is", engine.analyzer.embedder.contract)):
+            if contract and contract != self.contract:
+                raise InvalidParameter(f"{who} embedded with {contract}, the gallery with {self.contract}")
+        if len(self.labels) == 0:
+            raise InvalidParameter("the gallery is empty")
         out = []
         for i, face in enumerate(faces):
-            if len(self.labels) == 0:
-                continue
             sims = self.vectors @ faces.embedding[i]
             best = int(np.argmax(sims))
             match = engine.score(faces.embedding[i : i + 1], self.vectors[best : best + 1], threshold=min_similarity)

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from faceprint.errors import InvalidParameter
+from faceprint.errors import InvalidParameter, NoFaceFound
 
 QUALITY_FIELDS = ("size_px", "sharpness", "brightness", "yaw", "pitch", "roll")
 
@@ -48,7 +48,8 @@ class Quality:
     roll: float
 
 
-@dataclass(frozen=True)
+# Rows hold numpy arrays, so dataclass equality (which would compare arrays) is off.
+@dataclass(frozen=True, eq=False)
 class Face:
     """One detected face: a read-only row of :class:`Faces`."""
 
@@ -93,12 +94,19 @@ class Faces:
     meta: FacesMeta = field(default_factory=FacesMeta)
 
     def __post_init__(self) -> None:
-        self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        self.xyxy = np.asarray(self.xyxy, dtype=np.float32)
+        if self.xyxy.size == 0:
+            self.xyxy = self.xyxy.reshape(0, 4)
+        _check("xyxy", self.xyxy, (None, 4))
         n = len(self.xyxy)
         self.score = np.asarray(self.score, dtype=np.float32)
         _check("score", self.score, (n,))
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
         _check("landmarks", self.landmarks, (n, 5, 2))
+        for name in ("embedding", "quality", "track_id"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, np.asarray(value))
         _check("embedding", self.embedding, (n, None))
         _check("quality", self.quality, (n, len(QUALITY_FIELDS)))
         _check("track_id", self.track_id, (n,))
@@ -152,7 +160,7 @@ class Faces:
     def largest(self) -> Face:
         """The face with the largest box (the one Rekognition compares by default)."""
         if len(self) == 0:
-            raise IndexError("no faces")
+            raise NoFaceFound("there are no faces to choose the largest from")
         return self._row(int(np.argmax(self.area)))
 
     def sorted_by_area(self) -> Faces:
@@ -195,7 +203,7 @@ class Match:
     is_match: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Verification(Match):
     """The result of a 1:1 check of two images' largest faces."""
 
@@ -204,7 +212,7 @@ class Verification(Match):
     target: Face | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FaceMatch:
     """One target face scored against the source face."""
 
@@ -212,7 +220,7 @@ class FaceMatch:
     match: Match
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Comparison:
     """CompareFaces: the largest source face against every target face.
 
@@ -226,7 +234,7 @@ class Comparison:
     threshold: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Identification:
     """1:N result for one probe face: the best gallery label, or None when no gallery
     entry reaches the threshold (``match`` still holds the best score)."""

@@ -38,10 +38,11 @@ def test_detect_json_and_annotate(data: Path, tmp_path: Path) -> None:
     assert (tmp_path / "two_people.jpg").is_file()
 
 
-@pytest.mark.parametrize(("payload", "code"), [(b"", 3), (b"\xff\xd8\xff\xe0 truncated", 3)])
-def test_detect_bad_input_exits_with_status(tmp_path: Path, payload: bytes, code: int) -> None:
+@pytest.mark.parametrize(("payload", "code"), [(b"", 3), (b"\xff\xd8\xff\xe0 truncated", 3), (None, 2)])
+def test_detect_bad_input_exits_with_status(tmp_path: Path, payload: bytes | None, code: int) -> None:
     bad = tmp_path / "bad.jpg"
-    bad.write_bytes(payload)
+    if payload is not None:
+        bad.write_bytes(payload)  # None: the file does not exist
     status, out = run("detect", str(bad))
     assert status == code
 

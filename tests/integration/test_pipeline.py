@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import faceprint as fp
+from faceprint import errors as fp_errors
 from faceprint.analysis.align import align_face
 from faceprint.models import card, locate
 from tests.factories import encode, gradient
@@ -136,6 +137,29 @@ def test_analyze_many_keeps_order_and_reports_errors(engine: fp.Engine, data: Pa
     items = [data / EX / "obama.jpg", b"not an image", data / EX / "two_people.jpg"]
     out = list(engine.analyze_many(items))
     assert len(out[0]) == 1 and isinstance(out[1], fp.InvalidImage) and len(out[2]) == 2
+
+
+def test_stale_calibration_table_is_refused(engine: fp.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    import faceprint.engine as engine_mod
+
+    good = engine_mod.load_calibration("sface.2021dec")
+    monkeypatch.setattr(engine_mod, "load_calibration", lambda name: replace(good, contract="sface.2021dec/other-weights"))
+    with fp.Engine() as fresh:
+        with pytest.raises(fp_errors.ModelNotAvailable, match="re-measure"):
+            fresh.calibration  # noqa: B018
+
+
+def test_gallery_refuses_empty_folders_and_other_engines(engine: fp.Engine, data: Path, tmp_path: Path) -> None:
+    (tmp_path / "nobody").mkdir()
+    Image.fromarray(gradient(120, 120)).save(tmp_path / "nobody" / "blank.png")
+    with pytest.raises(fp.InvalidParameter, match="no face could be enrolled"):
+        fp.Gallery.from_folder(engine, tmp_path)
+    gallery = fp.Gallery.from_folder(engine, data / EX / "knn_examples/train")
+    with fp.Engine(embedder="sface.2021dec+flip") as other:
+        with pytest.raises(fp.InvalidParameter, match="gallery"):
+            gallery.identify(other, other.analyze(data / EX / "obama.jpg"))
 
 
 def test_public_verbs(data: Path) -> None:

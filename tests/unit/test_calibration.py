@@ -66,7 +66,7 @@ def test_too_few_impostors_is_refused() -> None:
         CalibrationTable.measure("x", "x", np.zeros(10), dataset="-", command="-")
 
 
-@pytest.mark.parametrize("embedder", ["sface.2021dec", "fusion.sface-flip+dlib"])
+@pytest.mark.parametrize("embedder", ["sface.2021dec", "sface.2021dec+flip", "dlib.resnet_v1", "fusion.sface-flip+dlib"])
 def test_shipped_tables_are_sane(embedder: str) -> None:
     t = load_calibration(embedder)
     assert t.embedder == embedder

@@ -65,9 +65,13 @@ def test_pixel_limit() -> None:
         load_image(_jpeg(), limits=DecodeLimits(max_pixels=100))
 
 
-def test_missing_file_and_wrong_type() -> None:
+def test_missing_file_folder_device_and_wrong_type(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter):
         load_image("/no/such/file.jpg")
+    with pytest.raises(InvalidParameter, match="not a regular file"):
+        load_image(tmp_path)
+    with pytest.raises(InvalidParameter, match="not a regular file"):
+        load_image("/dev/zero")  # would never end if read
     with pytest.raises(InvalidParameter):
         load_image(12345)  # type: ignore[arg-type]
 

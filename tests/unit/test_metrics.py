@@ -3,7 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceprint.eval.detection import average_precision, dlib_xml_to_coco, iou_matrix
+import json
+from pathlib import Path
+
+from faceprint.errors import InvalidParameter
+from faceprint.eval.detection import average_precision, dlib_xml_to_coco, evaluate, iou_matrix
+from faceprint.types import Faces
 from faceprint.eval.metrics import best_threshold, fnir_at_fpir, kfold_accuracy, rank_k, rates_at, tar_at_far
 
 
@@ -61,4 +66,46 @@ def test_dlib_xml_conversion(tmp_path) -> None:  # noqa: ANN001
                    "<box top='0' left='0' width='1' height='1' ignore='1'/></image></images></dataset>")
     coco = dlib_xml_to_coco(xml)
     assert coco["images"][0]["file_name"] == "a.jpg"
-    assert [a["bbox"] for a in coco["annotations"]] == [[2.0, 1.0, 3.0, 4.0]]
+    assert [(a["bbox"], a["iscrowd"]) for a in coco["annotations"]] == [([2.0, 1.0, 3.0, 4.0], 0), ([0.0, 0.0, 1.0, 1.0], 1)]
+
+
+def test_degenerate_inputs_are_refused_or_nan() -> None:
+    with pytest.raises(InvalidParameter):
+        kfold_accuracy(np.array([0.1, 0.9]), np.array([False, True]), np.zeros(2))
+    with pytest.raises(InvalidParameter):
+        best_threshold(np.zeros(0), np.zeros(0, bool))
+    assert np.isnan(tar_at_far(np.array([0.9]), np.zeros(0), 0.01)[0])
+
+
+class _FakeEngine:
+    """Just enough of an Engine for detection.evaluate: fixed detections per image."""
+
+    def __init__(self, detections: dict[str, Faces]) -> None:
+        self.detections = detections
+
+    def detect(self, path: Path) -> Faces:
+        return self.detections[path.name]
+
+    def map(self, fn, items):  # noqa: ANN001, ANN201
+        return map(fn, items)
+
+
+def _faces(boxes: list[list[float]], scores: list[float]) -> Faces:
+    return Faces(xyxy=np.array(boxes, np.float32).reshape(-1, 4), score=np.array(scores), landmarks=np.zeros((len(boxes), 5, 2)))
+
+
+def test_detection_matching_uses_free_faces_and_ignore_regions(tmp_path: Path) -> None:
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg"}],
+        "annotations": [
+            {"image_id": 1, "bbox": [0, 0, 10, 10]},
+            {"image_id": 1, "bbox": [4, 0, 10, 10]},  # overlaps the first face
+            {"image_id": 1, "bbox": [50, 50, 10, 10], "iscrowd": 1},  # ignored region
+        ],
+    }
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(coco))
+    # the second detection's best box is taken by the first: it must fall back to the free one
+    dets = _faces([[0, 0, 10, 10], [2, 0, 12, 10], [50, 50, 60, 60]], [0.9, 0.8, 0.7])
+    res = evaluate(_FakeEngine({"a.jpg": dets}), path, tmp_path, progress=False)  # type: ignore[arg-type]
+    assert res["recall_iou50"] == 1.0 and res["false_positives"] == 0 and res["ap_iou50"] == pytest.approx(1.0)

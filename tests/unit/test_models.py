@@ -6,8 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from faceprint.errors import ModelChecksumError, ModelNotAvailable, UnknownModel
+from faceprint.errors import AlreadyExists, InvalidParameter, ModelChecksumError, ModelNotAvailable, UnknownModel
 from faceprint.models import Task, card, list_models, read_verified, register
+from faceprint.models import registry
+
+
+@pytest.fixture(autouse=True)
+def _restore_registry():
+    """Cards registered by a test are removed after it."""
+    card("sface.2021dec")  # load the catalog first
+    before = dict(registry._CARDS)
+    yield
+    registry._CARDS.clear()
+    registry._CARDS.update(before)
 
 
 def test_cards_are_declared_with_licences_and_checksums() -> None:
@@ -22,6 +33,13 @@ def test_cards_are_declared_with_licences_and_checksums() -> None:
 def test_unknown_model_suggests_close_names() -> None:
     with pytest.raises(UnknownModel, match="sface.2021dec"):
         card("sface.2021")
+    with pytest.raises(InvalidParameter):
+        list_models(task="segmentation")
+
+
+def test_a_different_card_cannot_silently_take_a_name() -> None:
+    with pytest.raises(AlreadyExists):
+        register(replace(card("sface.2021dec"), sha256="0" * 64))
 
 
 def test_altered_file_is_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from faceprint import errors as fp_errors
 from faceprint.errors import InvalidParameter
 from faceprint.types import Face, Faces
 from tests.factories import make_faces
@@ -45,3 +46,12 @@ def test_empty_and_concat() -> None:
 def test_typo_in_field_raises() -> None:
     with pytest.raises(AttributeError):
         make_faces(1).embeding  # noqa: B018
+
+
+def test_boxes_must_be_n_by_4_and_rows_compare_safely() -> None:
+    with pytest.raises(InvalidParameter, match="xyxy"):
+        Faces(xyxy=np.zeros((2, 2)), score=np.zeros(1), landmarks=np.zeros((1, 5, 2)))
+    faces = make_faces(2, dim=4)
+    assert (faces[0] == faces[0]) is False  # identity semantics, no array comparison error
+    with pytest.raises(fp_errors.NoFaceFound):
+        Faces.empty().largest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,12 +56,16 @@ class Analyzer:
         )
         self.embedder_name = embedder or spec.embedder
         self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
-        # Built on first use: detection alone should not pay for loading dlib.
+        # Built on first use (detection alone should not pay for loading dlib), once,
+        # even when the first calls come from several pool threads at the same time.
         if self._embedder is None:
-            self._embedder = make_embedder(self.embedder_name)
+            with self._lock:
+                if self._embedder is None:
+                    self._embedder = make_embedder(self.embedder_name)
         return self._embedder
 
     @property

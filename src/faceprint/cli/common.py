@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -71,14 +72,16 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return to_jsonable(value.tolist())
     if isinstance(value, (np.floating, np.integer)):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN: an unmeasurable value is null
     return value
 
 
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(to_jsonable(value), indent=2))
+    click.echo(json.dumps(to_jsonable(value), indent=2, allow_nan=False))
 
 
 def face_dict(face: fp.Face) -> dict[str, Any]:

@@ -100,15 +100,16 @@ def detect_cmd(coco: Path, images: Path, min_face: float | None, as_json: bool, 
 
 @eval_group.command("calibrate")
 @click.option("--lfw", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--dry-run", is_flag=True, help="Print the table summary without writing it into the package.")
+@click.option("--dry-run", is_flag=True, help="Print the table summary without writing it.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the table here instead of into the package.")
 @cache_option
 @nocache_option
 @engine_options
 @handle_errors
-def calibrate_cmd(lfw: Path, dry_run: bool, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
+def calibrate_cmd(lfw: Path, dry_run: bool, out: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
     """Measure the score -> false-match-rate table on all LFW impostor pairs."""
     with make_engine(accurate, embedder) as engine:
-        t = calibrate_mod.calibrate_lfw(engine, lfw, cache_dir=_cache(cache_dir, no_cache), write=not dry_run)
+        t = calibrate_mod.calibrate_lfw(engine, lfw, cache_dir=_cache(cache_dir, no_cache), out=out, write=not dry_run)
     rows = [[f"1e-{k}", t.threshold(max_false_match_rate=10.0**-k)] for k in range(1, 8)]
     click.echo(f"{t.embedder}: {t.impostor_pairs:,} impostor pairs; measured down to FMR {t.measured_down_to:.1e}, extrapolated beyond")
     click.echo(table(rows, ["false-match rate", "cosine threshold"]))
@@ -117,6 +118,7 @@ def calibrate_cmd(lfw: Path, dry_run: bool, cache_dir: Path | None, no_cache: bo
 @eval_group.command("dlib-to-coco")
 @click.argument("xml", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@handle_errors
 def dlib_to_coco(xml: tuple[Path, ...], out: Path) -> None:
     """Convert dlib's imglab XML files (e.g. dlib_faces/training.xml testing.xml) to one COCO JSON."""
     out.write_text(json.dumps(detection.dlib_xml_to_coco(*xml), indent=1))

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 import faceprint as fp
-from faceprint.cli.common import echo_json, engine_options, expand_images, face_dict, handle_errors, make_engine
+from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_images, face_dict, handle_errors, make_engine
 from faceprint.imaging import draw_faces
 
 
@@ -47,8 +47,9 @@ def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_fa
                 Image.fromarray(draw_faces(pixels, faces)).save(annotate / f"{path.stem}.jpg", quality=90)
     if as_json:
         echo_json(out)
-    if any("error" in r for r in out):
-        raise SystemExit(3)
+    failed = [EXIT_CODES.get(r["error"], 1) for r in out if "error" in r]
+    if failed:
+        raise SystemExit(max(failed))
 
 
 @click.command()

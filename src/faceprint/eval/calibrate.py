@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from faceprint.engine import Engine
+from faceprint.errors import InvalidParameter
 from faceprint.eval.datasets import lfw_pairs
 from faceprint.eval.embeddings import embed_files
 from faceprint.matching.calibration import CalibrationTable, calibration_path
@@ -24,8 +25,12 @@ def impostor_scores(vectors: np.ndarray, labels: np.ndarray, block: int = 1024) 
     return np.concatenate(out)
 
 
-def calibrate_lfw(engine: Engine, root: Path, *, cache_dir: Path | None = None, write: bool = True, progress: bool = True) -> CalibrationTable:
-    """All cross-identity pairs among the LFW View 2 images (about 29.6 million)."""
+def calibrate_lfw(engine: Engine, root: Path, *, cache_dir: Path | None = None, out: Path | None = None, write: bool = True, progress: bool = True) -> CalibrationTable:
+    """All cross-identity pairs among the LFW View 2 images (about 29.6 million).
+
+    Writes the table to ``out``, or by default into the package's own calibration
+    folder (where the engine reads it; that needs a writable, e.g. editable, install).
+    """
     ps = lfw_pairs(root)
     emb = embed_files(engine, ps.files, choose="centre", cache_dir=cache_dir, progress=progress, desc="LFW")
     ok = ~emb.failed
@@ -39,5 +44,9 @@ def calibrate_lfw(engine: Engine, root: Path, *, cache_dir: Path | None = None, 
         command=f"faceprint eval calibrate --lfw LFW_DIR --embedder {engine.embedder_name}",
     )
     if write:
-        calibration_path(engine.embedder_name).write_text(table.to_json() + "\n")
+        target = out or calibration_path(engine.embedder_name)
+        try:
+            target.write_text(table.to_json() + "\n")
+        except OSError as exc:
+            raise InvalidParameter(f"cannot write the calibration table to {target}: {exc.strerror}; pass --out FILE") from None
     return table

@@ -39,7 +39,10 @@ def lfw_pairs(root: Path) -> PairSet:
     if not pairs_txt.is_file():
         raise InvalidParameter(f"{root} has no pairs.txt (expected LFW View 2 layout)")
     lines = [ln.split() for ln in pairs_txt.read_text().splitlines() if ln.strip()]
-    folds, per_fold = int(lines[0][0]), int(lines[0][1])
+    try:
+        folds, per_fold = int(lines[0][0]), int(lines[0][1])
+    except (IndexError, ValueError):
+        raise InvalidParameter(f"{pairs_txt} must start with a line 'FOLDS PAIRS_PER_FOLD'") from None
     rows = lines[1:]
     if len(rows) != folds * per_fold * 2:
         raise InvalidParameter(f"pairs.txt declares {folds}x{per_fold}x2 pairs but has {len(rows)}")

@@ -32,24 +32,32 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def load_coco(path: Path) -> tuple[dict[int, str], dict[int, np.ndarray]]:
-    """``(image id -> file name, image id -> (n, 4) xyxy ground truth)``."""
+def load_coco(path: Path) -> tuple[dict[int, str], dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """``(image id -> file name, image id -> (n, 4) xyxy faces, image id -> ignore regions)``.
+
+    Annotations marked ``iscrowd`` (or ``ignore``) are regions where a detection counts
+    neither as a hit nor as a false positive.
+    """
     try:
         doc = json.loads(Path(path).read_text())
         images = {int(im["id"]): str(im["file_name"]) for im in doc["images"]}
         boxes: dict[int, list[list[float]]] = {i: [] for i in images}
+        ignore: dict[int, list[list[float]]] = {i: [] for i in images}
         for ann in doc["annotations"]:
             x, y, w, h = (float(v) for v in ann["bbox"])
-            boxes[int(ann["image_id"])].append([x, y, x + w, y + h])
+            target = ignore if ann.get("iscrowd") or ann.get("ignore") else boxes
+            target[int(ann["image_id"])].append([x, y, x + w, y + h])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidParameter(f"{path} is not a COCO detection file: {exc}") from None
-    return images, {i: np.array(b, np.float32).reshape(-1, 4) for i, b in boxes.items()}
+    as_array = lambda d: {i: np.array(b, np.float32).reshape(-1, 4) for i, b in d.items()}  # noqa: E731
+    return images, as_array(boxes), as_array(ignore)
 
 
 def average_precision(scores: np.ndarray, is_tp: np.ndarray, n_truth: int) -> float:
     """Area under the interpolated precision-recall curve (all points, VOC 2010+)."""
     if n_truth == 0:
         return float("nan")
+    is_tp = np.asarray(is_tp, bool)
     order = np.argsort(-scores, kind="stable")
     tp = np.cumsum(is_tp[order])
     fp = np.cumsum(~is_tp[order])
@@ -66,7 +74,7 @@ def evaluate(engine: Engine, coco: Path, images_dir: Path, *, iou: float = 0.5, 
     Keys: ``recall_iou50``, ``ap_iou50``, ``recall_by_size`` (bucket -> recall) and
     ``false_positives``.
     """
-    names, truth = load_coco(coco)
+    names, truth, ignored = load_coco(coco)
     all_scores, all_tp = [], []
     hit_sizes, miss_sizes = [], []
     ids = sorted(names)
@@ -76,12 +84,17 @@ def evaluate(engine: Engine, coco: Path, images_dir: Path, *, iou: float = 0.5, 
             raise InvalidParameter(f"{names[image_id]}: {faces}")
         gt = truth[image_id]
         ious = iou_matrix(faces.xyxy, gt)
+        in_ignored = iou_matrix(faces.xyxy, ignored[image_id]).max(axis=1, initial=0.0) >= iou
         matched = np.zeros(len(gt), bool)
         for d in np.argsort(-faces.score):
-            j = int(np.argmax(ious[d])) if len(gt) else -1
-            ok = j >= 0 and ious[d, j] >= iou and not matched[j]
+            # the best ground-truth face not yet taken by a more confident detection
+            free = np.where(matched, -1.0, ious[d]) if len(gt) else np.zeros(0)
+            j = int(np.argmax(free)) if len(gt) else -1
+            ok = j >= 0 and free[j] >= iou
             if ok:
                 matched[j] = True
+            elif in_ignored[d]:
+                continue
             all_scores.append(float(faces.score[d]))
             all_tp.append(ok)
         size = np.sqrt((gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])) if len(gt) else np.zeros(0)
@@ -105,14 +118,16 @@ def evaluate(engine: Engine, coco: Path, images_dir: Path, *, iou: float = 0.5, 
 
 def dlib_xml_to_coco(*xml_paths: Path) -> dict[str, Any]:
     """Convert dlib's imglab XML files (``<box top left width height>``) to one COCO JSON."""
-    elements = [im for p in xml_paths for im in ET.parse(p).getroot().iter("image")]
+    try:
+        elements = [im for p in xml_paths for im in ET.parse(p).getroot().iter("image")]
+    except (OSError, ET.ParseError) as exc:
+        raise InvalidParameter(f"cannot read dlib XML: {exc}") from None
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
     for i, im in enumerate(elements, start=1):
         images.append({"id": i, "file_name": im.get("file"), "width": int(im.get("width") or 0), "height": int(im.get("height") or 0)})
         for box in im.iter("box"):
-            if box.get("ignore") == "1":
-                continue
             x, y, w, h = (float(box.get(k) or 0) for k in ("left", "top", "width", "height"))
-            anns.append({"id": len(anns) + 1, "image_id": i, "bbox": [x, y, w, h], "area": w * h, "category_id": 1, "iscrowd": 0})
+            crowd = 1 if box.get("ignore") == "1" else 0
+            anns.append({"id": len(anns) + 1, "image_id": i, "bbox": [x, y, w, h], "area": w * h, "category_id": 1, "iscrowd": crowd})
     return {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "face"}]}

@@ -66,9 +66,11 @@ def embed_files(engine: Engine, files: list[Path], *, choose: str = "largest", c
     Images with no detected face use :func:`fallback_face` and are flagged in
     ``no_face``; unreadable images get a zero vector and are flagged in ``failed``.
     """
-    key = hashlib.sha256(
-        "\n".join([engine.analyzer.detector.name, str(engine.analyzer.detector.min_face_px), choose] + [str(f.resolve()) for f in files]).encode()
-    ).hexdigest()[:20]
+    det = engine.analyzer.detector
+    settings = [det.name, str(det.min_face_px), str(det.score_threshold), str(det.max_side_px), choose]
+    # each file's size and modification time too, so an edited image is re-embedded
+    stamps = [f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}" for f in files for st in [_stat(f)]]
+    key = hashlib.sha256("\n".join(settings + stamps).encode()).hexdigest()[:20]
     cache = None
     if cache_dir is not None:
         contract = engine.analyzer.embedder.contract
@@ -94,6 +96,13 @@ def embed_files(engine: Engine, files: list[Path], *, choose: str = "largest", c
         np.savez(tmp, vectors=vectors, no_face=no_face, failed=failed)
         os.replace(tmp, cache)
     return EmbeddedSet(vectors, no_face, failed)
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return path.stat()
+    except OSError:
+        return os.stat_result((0,) * 10)
 
 
 def _embed_one(engine: Engine, job: tuple[Path, str]) -> tuple[np.ndarray, bool]:

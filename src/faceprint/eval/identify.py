@@ -28,7 +28,8 @@ def identify(engine: Engine, root: Path, *, holdout: float = 0.1, seed: int = 0,
     for i, name in enumerate(labels):
         first.setdefault(name, i)
     g_idx = np.array(sorted(first.values()))
-    p_idx = np.array([i for i in range(len(files)) if i not in set(g_idx.tolist())])
+    in_gallery = set(g_idx.tolist())
+    p_idx = np.array([i for i in range(len(files)) if i not in in_gallery])
     if len(p_idx) == 0:
         return {"rank1": float("nan"), "rank5": float("nan"), "fnir_at_fpir": {"0.01": float("nan")}, "_probes": 0}
     sim = emb.vectors[p_idx] @ emb.vectors[g_idx].T

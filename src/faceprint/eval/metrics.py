@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from faceprint.errors import InvalidParameter
+
 
 def threshold_at_far(impostor: np.ndarray, far: float) -> float:
     """The smallest score threshold that lets at most ``far`` of impostors through."""
@@ -18,12 +20,16 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[f
     Returns:
         ``(tar, threshold)``; the threshold is the smallest score accepted.
     """
+    if len(impostor) == 0 or len(genuine) == 0:
+        return float("nan"), float("nan")
     thr = threshold_at_far(impostor, far)
     return float(np.mean(np.asarray(genuine) >= thr)), thr
 
 
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     """The threshold maximising accuracy on a labelled set (midpoints between scores)."""
+    if len(scores) == 0:
+        raise InvalidParameter("no scores to choose a threshold from")
     s = np.sort(np.unique(scores))
     candidates = np.concatenate([[s[0] - 1e-6], (s[:-1] + s[1:]) / 2.0, [s[-1] + 1e-6]])
     # accuracy for each candidate, vectorised through sorting
@@ -42,6 +48,8 @@ def kfold_accuracy(scores: np.ndarray, same: np.ndarray, folds: np.ndarray) -> t
     Returns:
         ``(mean accuracy, standard deviation, per-fold accuracies)``.
     """
+    if len(np.unique(folds)) < 2:
+        raise InvalidParameter("k-fold accuracy needs at least two folds")
     accs = []
     for f in np.unique(folds):
         test = folds == f

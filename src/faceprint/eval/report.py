@@ -7,6 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from faceprint.eval.metrics import tar_at_far
+
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     """A plain-text table with aligned columns (also valid Markdown)."""
@@ -33,10 +35,11 @@ def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title
     fig = Figure(figsize=(6, 4.5), dpi=110)
     ax = fig.subplots()
     for label, (scores, same) in curves.items():
-        imp = np.sort(scores[~same])[::-1]
-        gen = scores[same]
+        imp, gen = scores[~same], scores[same]
+        if len(imp) == 0 or len(gen) == 0:
+            continue
         fars = np.logspace(np.log10(max(1.0 / len(imp), 1e-6)), 0, 200)
-        tars = [np.mean(gen >= imp[min(int(f * len(imp)), len(imp) - 1)]) for f in fars]
+        tars = [tar_at_far(gen, imp, f)[0] for f in fars]
         ax.semilogx(fars, tars, label=label)
     ax.set_xlabel("false accept rate")
     ax.set_ylabel("true accept rate")

@@ -81,15 +81,20 @@ def folder(engine: Engine, root: Path, *, impostor_ratio: int = 100, seed: int =
     emb = embed_files(engine, files, cache_dir=cache_dir, progress=progress, desc=root.name)
     lab = np.array(labels)
     genuine = [(i, j) for i, j in itertools.combinations(range(len(files)), 2) if lab[i] == lab[j]]
-    total_imp = sum(1 for i, j in itertools.combinations(range(len(files)), 2) if lab[i] != lab[j]) if len(files) < 5000 else None
-    want = max(1, len(genuine)) * impostor_ratio
+    n = len(files)
+    total_imp = n * (n - 1) // 2 - len(genuine)
+    want = min(max(1, len(genuine)) * impostor_ratio, total_imp)
     rng = np.random.default_rng(seed)
-    if total_imp is not None and total_imp <= want:
-        impostors = [(i, j) for i, j in itertools.combinations(range(len(files)), 2) if lab[i] != lab[j]]
+    if n < 2000 or want * 2 >= total_imp:
+        impostors = [(i, j) for i, j in itertools.combinations(range(n), 2) if lab[i] != lab[j]]
+        if len(impostors) > want:
+            keep = rng.choice(len(impostors), size=want, replace=False)
+            impostors = [impostors[k] for k in sorted(keep)]
     else:
+        # at most half of the impostor pairs are wanted, so rejection sampling ends fast
         seen: set[tuple[int, int]] = set()
         while len(seen) < want:
-            i, j = (int(x) for x in rng.integers(0, len(files), 2))
+            i, j = (int(x) for x in rng.integers(0, n, 2))
             if lab[i] != lab[j]:
                 seen.add((min(i, j), max(i, j)))
         impostors = sorted(seen)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -24,7 +24,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from faceprint.errors import ImageTooLarge, InvalidImage, InvalidParameter
+from faceprint.errors import FaceprintError, ImageTooLarge, InvalidImage, InvalidParameter
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 
@@ -77,19 +77,7 @@ def _read_bytes(source: ImageSource, limits: DecodeLimits) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise InvalidParameter(f"no such image file: {path}") from None
-        except OSError as exc:
-            raise InvalidParameter(f"cannot read {path}: {exc.strerror}") from None
-        if size > limits.max_bytes:
-            raise ImageTooLarge(
-                f"{path.name} is {size:,} bytes; the limit is {limits.max_bytes:,}",
-                size_bytes=size,
-            )
-        data = path.read_bytes()
+        data = _read_file(Path(source), limits)
     else:
         raise InvalidParameter(f"expected a path, bytes or a numpy array, got {type(source).__name__}")
     if not data:
@@ -102,42 +90,63 @@ def _read_bytes(source: ImageSource, limits: DecodeLimits) -> bytes:
     return data
 
 
+def _read_file(path: Path, limits: DecodeLimits) -> bytes:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InvalidParameter(f"no such image file: {path}") from None
+    except OSError as exc:
+        raise InvalidParameter(f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        # a folder, FIFO or device (/dev/zero) would block or never end
+        raise InvalidParameter(f"{path} is not a regular file")
+    if st.st_size > limits.max_bytes:
+        raise ImageTooLarge(f"{path.name} is {st.st_size:,} bytes; the limit is {limits.max_bytes:,}", size_bytes=st.st_size)
+    try:
+        with open(path, "rb") as fh:
+            # read one byte past the limit: a file that grew since stat() is caught below
+            return fh.read(limits.max_bytes + 1)
+    except OSError as exc:
+        raise InvalidParameter(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _decode(data: bytes, limits: DecodeLimits) -> np.ndarray:
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (or raises) about bombs using its own global limit; ours is
-            # checked just below from the header, before any pixel is decoded.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-            w, h = im.size
-            if w * h > limits.max_pixels:
-                raise ImageTooLarge(
-                    f"the image is {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit is "
-                    f"{limits.max_pixels / 1e6:.0f} MP",
-                    width=w,
-                    height=h,
-                )
-            if w < 1 or h < 1:
-                raise InvalidImage(f"the image has no pixels ({w}x{h})")
-            if getattr(im, "is_animated", False):
-                im.seek(0)
-            im.load()
-            im = ImageOps.exif_transpose(im) or im
-            return _to_rgb(im)
+        # Pillow checks bombs against its own global limit in open() (and may warn);
+        # ours is checked just below from the header, before any pixel is decoded.
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        if w * h > limits.max_pixels:
+            raise ImageTooLarge(
+                f"the image is {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit is {limits.max_pixels / 1e6:.0f} MP",
+                width=w,
+                height=h,
+            )
+        if w < 1 or h < 1:
+            raise InvalidImage(f"the image has no pixels ({w}x{h})")
+        if getattr(im, "is_animated", False):
+            im.seek(0)
+        im.load()
+        im = ImageOps.exif_transpose(im) or im
+        return _to_rgb(im)
+    except FaceprintError:
+        raise
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"the image is too large to decode safely: {exc}") from None
     except UnidentifiedImageError:
         raise InvalidImage("the bytes are not an image in a format faceprint reads (JPEG, PNG, GIF, BMP, TIFF, WebP)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except MemoryError:
+        raise ImageTooLarge("the image needs more memory to decode than is available") from None
+    except Exception as exc:  # noqa: BLE001 - malformed files raise many kinds of errors inside Pillow
         raise InvalidImage(f"the image could not be decoded: {exc}") from None
 
 
 def _to_rgb(im: Image.Image) -> np.ndarray:
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16-bit gray: scale to 8 bits rather than clip (Pillow's convert clips).
-        a = np.asarray(im, dtype=np.uint32)
-        peak = 65535 if im.mode.startswith("I;16") or a.max() > 255 else 255
-        gray = (a * 255 // max(peak, 1)).astype(np.uint8)
+        # 16- or 32-bit gray: scale to 8 bits rather than clip (Pillow's convert clips).
+        a = np.clip(np.asarray(im, dtype=np.int64), 0, None)
+        peak = 65535 if im.mode.startswith("I;16") else max(int(a.max()), 255)
+        gray = (np.minimum(a, peak) * 255 // peak).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     if im.mode == "F":
         a = np.asarray(im, dtype=np.float32)

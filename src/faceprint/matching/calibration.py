@@ -84,6 +84,8 @@ class CalibrationTable:
     def measure(cls, embedder: str, contract: str, impostor_scores: np.ndarray, *, dataset: str, command: str) -> CalibrationTable:
         """Build a table from impostor scores (any order)."""
         s = np.sort(np.asarray(impostor_scores, dtype=np.float64))[::-1]
+        if not np.isfinite(s).all():
+            raise InvalidParameter("impostor scores must be finite")
         n = len(s)
         if n < 1000:
             raise InvalidParameter(f"calibration needs at least 1,000 impostor pairs, got {n}")

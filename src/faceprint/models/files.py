@@ -46,7 +46,10 @@ def read_verified(card: ModelCard) -> bytes:
         ModelChecksumError: the bytes do not match the card.
     """
     path = locate(card)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelNotAvailable(f"model {card.name}: cannot read {path}: {exc.strerror}", model=card.name) from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != card.sha256:
         raise ModelChecksumError(

@@ -10,7 +10,7 @@ import difflib
 import enum
 from dataclasses import dataclass
 
-from faceprint.errors import UnknownModel
+from faceprint.errors import AlreadyExists, InvalidParameter, UnknownModel
 
 
 class Task(str, enum.Enum):
@@ -68,10 +68,10 @@ def register(card: ModelCard, *, replace: bool = False) -> ModelCard:
     """Add a card to the registry (for example a user's own ONNX embedder).
 
     Raises:
-        ValueError: a card with that name exists and ``replace`` is False.
+        AlreadyExists: a different card with that name exists and ``replace`` is False.
     """
     if card.name in _CARDS and not replace and _CARDS[card.name] != card:
-        raise ValueError(f"a model named {card.name!r} is already registered")
+        raise AlreadyExists(f"a model named {card.name!r} is already registered")
     _CARDS[card.name] = card
     return card
 
@@ -105,7 +105,11 @@ def list_models(task: Task | str | None = None, *, commercial: bool | None = Non
     _load_catalog()
     cards = sorted(_CARDS.values(), key=lambda c: (c.task.value, c.name))
     if task is not None:
-        cards = [c for c in cards if c.task == Task(task)]
+        try:
+            wanted = Task(task)
+        except ValueError:
+            raise InvalidParameter(f"unknown task {task!r}; one of {', '.join(t.value for t in Task)}") from None
+        cards = [c for c in cards if c.task == wanted]
     if commercial is not None:
         cards = [c for c in cards if c.commercial_use == commercial]
     return cards
