@@ -154,9 +154,10 @@ class Engine:
         cos = float(cosine_matrix(a, b)[0, 0])
         if not np.isfinite(cos):
             raise InvalidParameter("the embeddings contain non-finite values")
-        fmr = float(self.calibration.false_match_rate(cos))
-        sim = float(self.calibration.similarity(cos))
-        return Match(similarity=sim, false_match_rate=fmr, cosine=cos, is_match=sim >= threshold)
+        table = self.calibration
+        fmr = float(table.false_match_rate(cos))
+        sim = float(table.similarity(cos))
+        return Match(similarity=sim, false_match_rate=fmr, cosine=cos, is_match=sim >= threshold, extrapolated=fmr < table.measured_down_to)
 
     def compare(
         self,

@@ -195,12 +195,15 @@ class Match:
             from the model's calibration table.
         cosine: the raw model score (cosine of the embeddings).
         is_match: ``similarity >= threshold``.
+        extrapolated: the rate is below what the calibration measured (fewer than 100
+            impostor pairs scored this high), so it comes from the fitted tail.
     """
 
     similarity: float
     false_match_rate: float
     cosine: float
     is_match: bool
+    extrapolated: bool = False
 
 
 @dataclass(frozen=True, eq=False)

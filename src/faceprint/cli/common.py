@@ -84,6 +84,11 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(to_jsonable(value), indent=2, allow_nan=False))
 
 
+def fmt_fmr(match: fp.Match) -> str:
+    """A false-match rate for people; ``~...*`` marks a value from the extrapolated tail."""
+    return f"~{match.false_match_rate:.0e}*" if match.extrapolated else f"{match.false_match_rate:.1e}"
+
+
 def face_dict(face: fp.Face) -> dict[str, Any]:
     q = face.quality
     return {

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 import faceprint as fp
-from faceprint.cli.common import expand_images, handle_errors
+from faceprint.cli.common import expand_images, fmt_fmr, handle_errors
 from faceprint.imaging import draw_faces
 
 KNN = Path("people/face_recognition/examples/knn_examples")
@@ -79,7 +79,7 @@ def demo(out: Path, gallery_dir: Path | None, probe_dir: Path | None, accurate: 
             out_name = f"{path.stem}.annotated.jpg"
             Image.fromarray(annotated).save(out / out_name, quality=88)
             for i in ids:
-                click.echo(f"{path.name}: {i.label or 'unknown':<16} similarity {i.match.similarity:5.1f}  false-match rate {i.match.false_match_rate:.1e}")
+                click.echo(f"{path.name}: {i.label or 'unknown':<16} similarity {i.match.similarity:5.1f}  false-match rate {fmt_fmr(i.match)}")
             if not ids:
                 click.echo(f"{path.name}: no faces")
             rows.append((path.name, out_name, ids))
@@ -94,7 +94,7 @@ def _html(rows: list, gallery_dir: Path, embedder: str, elapsed: float) -> str:
     for name, out_name, ids in rows:
         items = "".join(
             f"<li><b>{html.escape(i.label or 'unknown')}</b> similarity {i.match.similarity:.1f}, "
-            f"false-match rate {i.match.false_match_rate:.1e}</li>"
+            f"false-match rate {html.escape(fmt_fmr(i.match))}</li>"
             for i in ids
         ) or "<li>no faces</li>"
         body.append(f"<figure><img src='{html.escape(out_name)}' style='max-width:480px'><figcaption>{html.escape(name)}<ul>{items}</ul></figcaption></figure>")
