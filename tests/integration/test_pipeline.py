@@ -133,6 +133,20 @@ def test_accurate_mode_fuses_two_models(accurate_engine: fp.Engine, data: Path) 
     assert not accurate_engine.verify(data / EX / "obama.jpg", data / EX / "biden.jpg").is_match
 
 
+def test_accurate_mode_batches_run_in_worker_processes(accurate_engine: fp.Engine, data: Path) -> None:
+    """dlib holds the GIL, so accurate-mode batches go to worker processes; their
+    results must equal the in-process ones, in input order, with errors passed back."""
+    items = [data / EX / "obama.jpg", b"not an image", data / EX / "two_people.jpg"]
+    with fp.Engine("accurate", workers=2) as pooled:
+        assert pooled.analyzer.gil_bound
+        out = list(pooled.analyze_many(items))
+    assert isinstance(out[1], fp.InvalidImage)
+    for got, path in ((out[0], items[0]), (out[2], items[2])):
+        want = accurate_engine.analyze(path)
+        assert len(got) == len(want)
+        assert np.allclose(got.embedding, want.embedding, atol=1e-5)
+
+
 def test_analyze_many_keeps_order_and_reports_errors(engine: fp.Engine, data: Path) -> None:
     items = [data / EX / "obama.jpg", b"not an image", data / EX / "two_people.jpg"]
     out = list(engine.analyze_many(items))

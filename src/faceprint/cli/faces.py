@@ -93,11 +93,13 @@ def identify(gallery_dir: Path, probes: tuple[str, ...], min_similarity: float, 
     """
     files = expand_images(probes)
     out = []
+    failed: list[int] = []
     with make_engine(accurate, embedder) as engine:
         gallery = fp.Gallery.from_folder(engine, gallery_dir, progress=not as_json)
         for path, faces in zip(files, engine.analyze_many(files)):
             if isinstance(faces, fp.FaceprintError):
                 click.echo(f"{path},error,{faces.code}", err=True)
+                failed.append(EXIT_CODES.get(faces.code, 1))
                 continue
             if len(faces) == 0:
                 out.append({"image": str(path), "person": None, "note": "no_face"})
@@ -110,3 +112,5 @@ def identify(gallery_dir: Path, probes: tuple[str, ...], min_similarity: float, 
                     click.echo(f"{path},{ident.label or 'unknown'},{ident.match.similarity:.1f},{fmt_fmr(ident.match)}")
     if as_json:
         echo_json(out)
+    if failed:
+        raise SystemExit(max(failed))

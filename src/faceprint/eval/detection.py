@@ -71,8 +71,8 @@ def average_precision(scores: np.ndarray, is_tp: np.ndarray, n_truth: int) -> fl
 def evaluate(engine: Engine, coco: Path, images_dir: Path, *, iou: float = 0.5, progress: bool = True) -> dict[str, Any]:
     """Run the engine's detector over a COCO set.
 
-    Keys: ``recall_iou50``, ``ap_iou50``, ``recall_by_size`` (bucket -> recall) and
-    ``false_positives``.
+    Keys: ``recall_iou50``, ``ap_iou50`` and ``recall_by_size`` (bucket -> recall);
+    ``_false_positives`` (not in the CLI's JSON) counts unmatched detections.
     """
     names, truth, ignored = load_coco(coco)
     all_scores, all_tp = [], []
@@ -112,7 +112,7 @@ def evaluate(engine: Engine, coco: Path, images_dir: Path, *, iou: float = 0.5, 
         "recall_iou50": len(hits) / n_truth if n_truth else float("nan"),
         "ap_iou50": average_precision(np.array(all_scores), tp, n_truth),
         "recall_by_size": by_size,
-        "false_positives": int((~tp).sum()),
+        "_false_positives": int((~tp).sum()),
     }
 
 
