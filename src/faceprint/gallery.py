@@ -14,12 +14,31 @@ import numpy as np
 from tqdm import tqdm
 
 from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine
+from faceprint.imaging.decode import IMAGE_SUFFIXES
 from faceprint.errors import FaceprintError, InvalidParameter
 from faceprint.types import Faces, Identification
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+def person_images(root: Path) -> list[tuple[str, Path]]:
+    """``(person, image path)`` for every image in ``root/<person>/``, sorted.
+
+    Raises:
+        InvalidParameter: no such folder, or no ``<person>/<image>`` files in it.
+    """
+    if not root.is_dir():
+        raise InvalidParameter(f"{root} is not a folder")
+    items = [
+        (person.name, f)
+        for person in sorted(p for p in root.iterdir() if p.is_dir())
+        for f in sorted(person.iterdir())
+        if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+    ]
+    if not items:
+        raise InvalidParameter(f"{root} has no <person>/<image> files")
+    return items
 
 
 @dataclass
@@ -47,17 +66,7 @@ class Gallery:
         Raises:
             InvalidParameter: the folder has no ``<person>/<image>`` files.
         """
-        root = Path(root)
-        if not root.is_dir():
-            raise InvalidParameter(f"gallery folder {root} does not exist")
-        items = [
-            (person.name, f)
-            for person in sorted(p for p in root.iterdir() if p.is_dir())
-            for f in sorted(person.iterdir())
-            if f.suffix.lower() in IMAGE_SUFFIXES
-        ]
-        if not items:
-            raise InvalidParameter(f"gallery folder {root} has no <person>/<image> files")
+        items = person_images(Path(root))
         labels, vectors, skipped = [], [], []
         results = engine.analyze_many([path for _, path in items])
         for (person, path), faces in tqdm(zip(items, results), total=len(items), desc="gallery", disable=not progress, unit="img"):

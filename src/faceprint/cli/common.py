@@ -13,6 +13,7 @@ import click
 import numpy as np
 
 import faceprint as fp
+from faceprint.imaging.decode import IMAGE_SUFFIXES
 from faceprint.errors import FaceprintError
 
 # One place maps library error codes to exit statuses.
@@ -28,7 +29,6 @@ EXIT_CODES = {
     "not_found": 6,
 }
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

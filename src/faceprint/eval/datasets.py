@@ -6,9 +6,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from faceprint.gallery import person_images
 from faceprint.errors import InvalidParameter
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True)
@@ -79,17 +79,9 @@ def identity_folders(root: Path) -> tuple[list[Path], list[str]]:
     Raises:
         InvalidParameter: no such folder, or no images in it.
     """
-    if not root.is_dir():
-        raise InvalidParameter(f"{root} is not a folder")
-    files: list[Path] = []
-    labels: list[str] = []
-    for person in sorted(p for p in root.iterdir() if p.is_dir()):
-        for f in sorted(person.iterdir()):
-            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
-                files.append(f)
-                labels.append(person.name)
-    if not files:
-        raise InvalidParameter(f"{root} has no <identity>/<image> files")
+    items = person_images(root)
+    files = [f for _, f in items]
+    labels = [person for person, _ in items]
     return files, labels
 
 

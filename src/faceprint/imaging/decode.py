@@ -28,6 +28,9 @@ from faceprint.errors import FaceprintError, ImageTooLarge, InvalidImage, Invali
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 
+# File name endings treated as images when a folder is scanned.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
+
 
 @dataclass(frozen=True)
 class DecodeLimits:
