@@ -7,7 +7,7 @@ import multiprocessing
 import numbers
 import os
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
@@ -31,7 +31,7 @@ class Engine:
 
     Args:
         mode: ``"fast"`` (YuNet + SFace) or ``"accurate"`` (YuNet + flip-averaged
-            SFace fused with dlib's ResNet: about 4x slower, fewer errors).
+            SFace fused with dlib's ResNet: about 5x slower, fewer errors).
         embedder: override the mode's embedder (see ``faceprint.analysis.EMBEDDERS``).
         min_face_px: the smallest face of interest; smaller values find smaller faces
             but make detection slower on large images.

@@ -46,7 +46,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def engine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--accurate", is_flag=True, help="Accurate mode: SFace (flip-averaged) fused with dlib's ResNet; about 4x slower.")(fn)
+    fn = click.option("--accurate", is_flag=True, help="Accurate mode: SFace (flip-averaged) fused with dlib's ResNet; about 5x slower.")(fn)
     fn = click.option("--embedder", default=None, help="Override the embedder (sface.2021dec, sface.2021dec+flip, dlib.resnet_v1, fusion.sface-flip+dlib).")(fn)
     return fn
 
