@@ -93,10 +93,10 @@ class Gallery:
                 raise InvalidParameter(f"{who} embedded with {contract}, the gallery with {self.contract}")
         if len(self.labels) == 0:
             raise InvalidParameter("the gallery is empty")
+        best_rows = np.argmax(faces.embedding @ self.vectors.T, axis=1)
         out = []
         for i, face in enumerate(faces):
-            sims = self.vectors @ faces.embedding[i]
-            best = int(np.argmax(sims))
+            best = int(best_rows[i])
             match = engine.score(faces.embedding[i : i + 1], self.vectors[best : best + 1], threshold=min_similarity)
             out.append(Identification(face=face, label=self.labels[best] if match.is_match else None, match=match))
         return out
