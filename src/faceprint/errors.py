@@ -75,6 +75,29 @@ class Overloaded(FaceprintError):
     retryable = True
 
 
+class ConsentRequired(FaceprintError):
+    """The collection requires consent and the subject has no valid record for its purpose."""
+
+    code = "consent_required"
+    aws_code = "AccessDeniedException"
+
+
+class EncryptionKeyError(FaceprintError):
+    """The store's encryption key is missing or is not the key the store was made with."""
+
+    code = "encryption_key"
+    aws_code = "AccessDeniedException"
+
+
+class StorageError(FaceprintError):
+    """The store could not be written (disk full, read-only, locked too long); nothing was
+    changed by the failed operation."""
+
+    code = "storage"
+    aws_code = "InternalServerError"
+    retryable = True
+
+
 class ModelError(FaceprintError):
     """Base class of model registry and loading errors."""
 
@@ -117,6 +140,9 @@ __all__ = [
     "AlreadyExists",
     "LimitExceeded",
     "Overloaded",
+    "ConsentRequired",
+    "EncryptionKeyError",
+    "StorageError",
     "ModelError",
     "UnknownModel",
     "ModelNotAvailable",

@@ -1,0 +1,26 @@
+"""Collections of face templates: durable records, encrypted embeddings, a vector
+index, consent, retention, erasure and an audit log (see ``store.Store``)."""
+
+from faceprint.store.audit import AuditEntry, AuditReport
+from faceprint.store.consent import BASES, ConsentRecord
+from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
+from faceprint.store.store import HOME_ENV, Store, default_home
+from faceprint.store.vectors import VectorIndex
+
+__all__ = [
+    "Store",
+    "default_home",
+    "HOME_ENV",
+    "VectorIndex",
+    "CollectionInfo",
+    "Box",
+    "NewFace",
+    "StoredFace",
+    "FaceHit",
+    "UserInfo",
+    "UserHit",
+    "ConsentRecord",
+    "BASES",
+    "AuditEntry",
+    "AuditReport",
+]

@@ -1,0 +1,141 @@
+"""The audit log: who did what, when, to which collection, for which purpose.
+
+Entries never hold an embedding, an image or a subject's id: only the action, the
+collection, the purpose and how many faces it touched. Each entry carries an HMAC over
+its content and the previous entry's HMAC (keyed by the store key), and the newest
+entry's position is kept, signed, in ``meta``: editing, removing or reordering an entry,
+or cutting the tail off, breaks the chain and :func:`verify` says where. SQLite triggers
+refuse UPDATE and DELETE on the table, so only a deliberate edit of the file can try.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from faceprint.store.crypto import Cipher
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One logged operation."""
+
+    seq: int
+    ts: float
+    actor: str
+    action: str
+    collection: str | None
+    purpose: str | None
+    count: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The result of :func:`verify`: ``ok`` and, when not, the first problems found."""
+
+    ok: bool
+    entries: int
+    problems: list[str]
+
+
+def default_actor() -> str:
+    """``FACEPRINT_ACTOR`` if set (the HTTP layer sets the caller), else the OS user."""
+    if os.environ.get("FACEPRINT_ACTOR"):
+        return os.environ["FACEPRINT_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def append(
+    conn: sqlite3.Connection,
+    cipher: Cipher,
+    action: str,
+    *,
+    actor: str,
+    collection: str | None = None,
+    purpose: str | None = None,
+    count: int = 0,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Append one entry; call inside the write transaction of the operation it records,
+    so the entry exists exactly when the operation does."""
+    seq, prev = _head(conn)
+    entry = AuditEntry(seq + 1, time.time(), actor, action, collection, purpose, int(count), json.dumps(detail or {}, sort_keys=True))
+    mac = cipher.mac(prev.encode() + _canonical(entry))
+    conn.execute(
+        "INSERT INTO audit(seq, ts, actor, action, collection, purpose, count, detail, mac) VALUES (?,?,?,?,?,?,?,?,?)",
+        (entry.seq, entry.ts, entry.actor, entry.action, entry.collection, entry.purpose, entry.count, entry.detail, mac),
+    )
+    head = f"{entry.seq}:{mac}"
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (f"{head}:{cipher.mac(b'head:' + head.encode())}",))
+
+
+def verify(conn: sqlite3.Connection, cipher: Cipher) -> AuditReport:
+    """Recompute the chain; report edited, missing or reordered entries and a cut tail."""
+    problems: list[str] = []
+    prev, expected_seq, n = GENESIS, 1, 0
+    for row in conn.execute("SELECT seq, ts, actor, action, collection, purpose, count, detail, mac FROM audit ORDER BY seq"):
+        entry, mac = AuditEntry(*row[:8]), row[8]
+        n += 1
+        if entry.seq != expected_seq:
+            problems.append(f"entries {expected_seq}..{entry.seq - 1} are missing")
+        if cipher.mac(prev.encode() + _canonical(entry)) != mac:
+            problems.append(f"entry {entry.seq} was altered (or the one before it was)")
+        prev, expected_seq = mac, entry.seq + 1
+        if len(problems) >= 20:
+            break
+    row = conn.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()
+    if row is None:
+        if n:
+            problems.append("the signed head of the log is missing")
+    else:
+        seq_s, head_mac, sig = row[0].split(":")
+        if cipher.mac(b"head:" + f"{seq_s}:{head_mac}".encode()) != sig:
+            problems.append("the signed head of the log was altered")
+        elif int(seq_s) != expected_seq - 1 or head_mac != prev:
+            problems.append(f"the log ends at entry {expected_seq - 1} but its signed head is entry {seq_s}: entries were cut off")
+    return AuditReport(ok=not problems, entries=n, problems=problems)
+
+
+def query(
+    conn: sqlite3.Connection,
+    *,
+    collection: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    since: float | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """The newest ``limit`` entries matching every filter given, oldest first."""
+    where, args = [], []
+    for column, value in (("collection", collection), ("action", action), ("actor", actor)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if since is not None:
+        where.append("ts >= ?")
+        args.append(since)
+    sql = "SELECT seq, ts, actor, action, collection, purpose, count, detail FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC LIMIT ?"
+    rows = conn.execute(sql, (*args, int(limit))).fetchall()
+    return [AuditEntry(*r) for r in reversed(rows)]
+
+
+def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+    row = conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+def _canonical(e: AuditEntry) -> bytes:
+    return json.dumps([e.seq, repr(e.ts), e.actor, e.action, e.collection, e.purpose, e.count, e.detail]).encode()

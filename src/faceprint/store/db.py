@@ -1,0 +1,195 @@
+"""The SQLite file behind a store: pragmas, schema, transactions, error mapping.
+
+Every acknowledged write is a committed transaction in WAL mode with
+``synchronous=FULL``, so it survives power loss and ``kill -9``; ``secure_delete``
+overwrites deleted rows, and :func:`checkpoint` folds the WAL back into the main file
+so erased bytes leave the write-ahead log too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from faceprint.errors import StorageError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collections (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    name             TEXT NOT NULL UNIQUE,
+    purpose          TEXT NOT NULL,
+    consent_required INTEGER NOT NULL,
+    max_age_days     REAL,
+    model            TEXT NOT NULL,
+    created          REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS faces (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    face_id           TEXT NOT NULL UNIQUE,
+    collection_id     INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    image_id          TEXT NOT NULL,
+    external_image_id TEXT,
+    user_id           TEXT,
+    box               TEXT NOT NULL,
+    confidence        REAL NOT NULL,
+    indexed           REAL NOT NULL,
+    embedding         BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS faces_by_collection ON faces(collection_id, id);
+CREATE INDEX IF NOT EXISTS faces_by_subject ON faces(external_image_id);
+CREATE INDEX IF NOT EXISTS faces_by_user ON faces(collection_id, user_id);
+CREATE INDEX IF NOT EXISTS faces_by_age ON faces(collection_id, indexed);
+CREATE TABLE IF NOT EXISTS users (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    user_id       TEXT NOT NULL,
+    created       REAL NOT NULL,
+    PRIMARY KEY (collection_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS consent (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject    TEXT NOT NULL,
+    basis      TEXT NOT NULL,
+    purpose    TEXT NOT NULL,
+    collection TEXT,
+    expires    REAL,
+    created    REAL NOT NULL,
+    revoked    REAL
+);
+CREATE INDEX IF NOT EXISTS consent_by_subject ON consent(subject);
+CREATE TABLE IF NOT EXISTS audit (
+    seq        INTEGER PRIMARY KEY,
+    ts         REAL NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    collection TEXT,
+    purpose    TEXT,
+    count      INTEGER NOT NULL,
+    detail     TEXT NOT NULL,
+    mac        TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the store database with durable, erasing pragmas.
+
+    Raises:
+        StorageError: the file cannot be opened or created.
+    """
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _statements(SCHEMA):
+            conn.execute(statement)
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise _storage_error(exc, path) from None
+    return conn
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split the schema into statements (triggers contain inner semicolons)."""
+    buf: list[str] = []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf)
+        if joined.rstrip().endswith(";") and sqlite3.complete_statement(joined):
+            yield joined
+            buf = []
+
+
+class Transactions:
+    """One connection shared by a process's threads, one write transaction at a time."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: all or nothing; errors roll back and are
+        raised as :class:`StorageError` (other faceprint errors pass through)."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _storage_error(exc, self.path) from None
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise _storage_error(exc, self.path) from None
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several SELECTs."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN")
+                yield self.conn
+            except sqlite3.Error as exc:
+                raise _storage_error(exc, self.path) from None
+            finally:
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error:
+                    pass
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (SQLite's cheap change signal)."""
+        with self.lock:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it, so erased rows leave the log."""
+        with self.lock:
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                raise _storage_error(exc, self.path) from None
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def _storage_error(exc: sqlite3.Error, path: Path) -> StorageError:
+    text = str(exc)
+    if "full" in text:
+        why = "the disk (or the store's size limit) is full"
+    elif "readonly" in text or "read-only" in text:
+        why = "the store is read-only"
+    elif "locked" in text or "busy" in text:
+        why = "another process held the store's write lock too long"
+    elif "unable to open" in text:
+        why = "the store's database cannot be opened or created"
+    else:
+        why = "the store's database reported an error"
+    return StorageError(f"{why} ({path}: {text}); nothing was changed", sqlite_error=text)

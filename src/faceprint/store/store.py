@@ -1,0 +1,650 @@
+"""The store: collections of encrypted face templates in one folder, searched in memory.
+
+Layout of ``FACEPRINT_HOME`` (default ``~/.faceprint``): ``faceprint.db`` (SQLite:
+collections, faces with AES-GCM-sealed embeddings, users, consent, audit) and ``key``
+(unless the key comes from the environment). No image or face crop is ever stored.
+
+Several processes may open one store: SQLite serialises writers, and each process
+notices the others' commits (``PRAGMA data_version``) and reconciles its in-memory
+indexes with the rows before its next read.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from faceprint.errors import AlreadyExists, ConsentRequired, EncryptionKeyError, InvalidParameter, NotFound, StorageError
+from faceprint.store import audit, consent, validate
+from faceprint.store.crypto import Cipher, load_key
+from faceprint.store.db import Transactions, connect
+from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
+from faceprint.store.vectors import VectorIndex
+
+HOME_ENV = "FACEPRINT_HOME"
+MAX_FACES_PER_USER = 100
+_FACE_COLUMNS = "id, face_id, image_id, external_image_id, user_id, box, confidence, indexed"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".faceprint")
+
+
+class Store:
+    """Collections, faces, users, consent and audit in one folder.
+
+    Args:
+        home: the store folder (default ``$FACEPRINT_HOME`` or ``~/.faceprint``).
+        actor: who is acting, for the audit log (default ``$FACEPRINT_ACTOR`` or the
+            OS user).
+
+    Example:
+        >>> with Store("/tmp/fp-doc") as store:                   # doctest: +SKIP
+        ...     store.create_collection("staff", purpose="door access", model="sface.2021dec/...")
+    """
+
+    def __init__(self, home: str | Path | None = None, *, actor: str | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.actor = actor or audit.default_actor()
+        try:
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StorageError(f"cannot create the store folder {self.home}: {exc.strerror}") from None
+        db_path = self.home / "faceprint.db"
+        self._indexes: dict[int, VectorIndex] = {}
+        self._tx = Transactions(connect(db_path), db_path)
+        self._cipher = self._open_cipher()
+        self._seen_version = self._tx.data_version()
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        self.purge_expired()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._tx.close()
+
+    def _open_cipher(self) -> Cipher:
+        with self._tx.read() as c:
+            row = c.execute("SELECT value FROM meta WHERE key='key_check'").fetchone()
+        cipher = Cipher(load_key(self.home, create=row is None))
+        if row is None:
+            with self._write() as c:
+                c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('key_check', ?)", (cipher.check_value,))
+                stored = c.execute("SELECT value FROM meta WHERE key='key_check'").fetchone()[0]
+            if stored != cipher.check_value:  # another process created the store first
+                raise EncryptionKeyError(f"the store at {self.home} was created with a different key")
+        elif row[0] != cipher.check_value:
+            raise EncryptionKeyError(f"the key does not open the store at {self.home} (it was created with another key)")
+        return cipher
+
+    # -- collections ---------------------------------------------------------
+    def create_collection(self, name: str, *, purpose: str, model: str, consent_required: bool = True, max_age_days: float | None = None) -> CollectionInfo:
+        """Create a collection for one declared purpose.
+
+        Raises:
+            AlreadyExists: a collection of that name exists.
+            InvalidParameter: a bad name, purpose or retention.
+        """
+        name = validate.collection_id(name)
+        purpose = validate.text(purpose, "purpose")
+        if max_age_days is not None and not (isinstance(max_age_days, (int, float)) and 0 < max_age_days < 1e6):
+            raise InvalidParameter("max_age_days must be a positive number of days")
+        now = time.time()
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM collections WHERE name=?", (name,)).fetchone():
+                raise AlreadyExists(f"collection {name} already exists")
+            c.execute(
+                "INSERT INTO collections(name, purpose, consent_required, max_age_days, model, created) VALUES (?,?,?,?,?,?)",
+                (name, purpose, int(consent_required), max_age_days, model, now),
+            )
+            detail: dict[str, object] = {"consent_required": consent_required, "max_age_days": max_age_days}
+            self._audit(c, "CreateCollection", name, purpose, 0, detail)
+        return CollectionInfo(name, purpose, consent_required, max_age_days, model, now)
+
+    def list_collections(self) -> list[str]:
+        with self._tx.read() as c:
+            return [r[0] for r in c.execute("SELECT name FROM collections ORDER BY name")]
+
+    def describe_collection(self, name: str) -> CollectionInfo:
+        """Raises: NotFound: no such collection."""
+        with self._tx.read() as c:
+            row = self._collection_row(c, name)
+            faces = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=?", (row[0],)).fetchone()[0]
+            users = c.execute("SELECT COUNT(*) FROM users WHERE collection_id=?", (row[0],)).fetchone()[0]
+        return CollectionInfo(row[1], row[2], bool(row[3]), row[4], row[5], row[6], int(faces), int(users))
+
+    def delete_collection(self, name: str) -> int:
+        """Delete a collection and erase all of its faces; returns how many faces."""
+        with self._write() as c:
+            cid, *_ = self._collection_row(c, name)
+            n = c.execute("DELETE FROM faces WHERE collection_id=?", (cid,)).rowcount
+            c.execute("DELETE FROM users WHERE collection_id=?", (cid,))
+            c.execute("DELETE FROM collections WHERE id=?", (cid,))
+            self._audit(c, "DeleteCollection", name, None, n)
+            self._indexes.pop(cid, None)
+        self._tx.checkpoint()
+        return int(n)
+
+    # -- faces ---------------------------------------------------------------
+    def add_faces(self, name: str, faces: list[NewFace], *, model: str) -> list[StoredFace]:
+        """Store faces; when this returns they are durable and searchable.
+
+        Raises:
+            NotFound: no such collection.
+            InvalidParameter: ``model`` is not the collection's embedding model.
+            ConsentRequired: the collection needs consent and a subject lacks it.
+        """
+        self._sync()
+        now = time.time()
+        with self._write() as c:
+            cid, _, purpose, needs_consent, _, cmodel, _ = self._collection_row(c, name)
+            if model != cmodel:
+                raise InvalidParameter(f"collection {name} holds {cmodel} embeddings, not {model}")
+            for f in faces:
+                if needs_consent:
+                    self._require_consent(c, f.external_image_id, purpose, name, now)
+            stored, ids, vecs = [], [], []
+            for f in faces:
+                fid = str(uuid.uuid4())
+                box = json.dumps([f.box.left, f.box.top, f.box.width, f.box.height])
+                vec = np.asarray(f.embedding, np.float32).ravel()
+                cur = c.execute(
+                    "INSERT INTO faces(face_id, collection_id, image_id, external_image_id, box, confidence, indexed, embedding) VALUES (?,?,?,?,?,?,?,?)",
+                    (fid, cid, f.image_id, f.external_image_id, box, f.confidence, now, self._cipher.seal(vec, fid)),
+                )
+                ids.append(int(cur.lastrowid or 0))
+                vecs.append(vec)
+                stored.append(StoredFace(fid, f.image_id, f.external_image_id, None, f.box, f.confidence, now))
+            self._audit(c, "IndexFaces", name, purpose, len(faces))
+            # inside the lock, after the rows are written: ids reach the index in order
+            if cid in self._indexes and ids:
+                self._indexes[cid].add(np.array(ids), np.stack(vecs))
+        return stored
+
+    def _require_consent(self, c: sqlite3.Connection, subject: str | None, purpose: str, name: str, now: float) -> None:
+        if subject is None:
+            raise ConsentRequired(f"collection {name} requires consent: index faces under an ExternalImageId that has a consent record")
+        if not consent.covers(c, subject, purpose=purpose, collection=name, now=now):
+            raise ConsentRequired(f"subject {subject} has no valid consent for purpose {purpose!r} in collection {name}")
+
+    def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
+        """One page of faces, oldest first, and the token of the next page (or None)."""
+        max_results = validate.count(max_results, "MaxResults", 1, 4096)
+        after = _decode_token(next_token)
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            sql, args = f"SELECT {_FACE_COLUMNS} FROM faces WHERE collection_id=? AND id>?", [cid, after]
+            if user_id is not None:
+                sql += " AND user_id=?"
+                args.append(validate.user_id(user_id))
+            if face_ids:
+                ids = validate.face_ids(face_ids, most=4096)
+                sql += f" AND face_id IN ({','.join('?' * len(ids))})"
+                args.extend(ids)
+            rows = c.execute(sql + " ORDER BY id LIMIT ?", (*args, max_results + 1)).fetchall()
+        more = len(rows) > max_results
+        rows = rows[:max_results]
+        token = _encode_token(rows[-1][0]) if more else None
+        return [_face(r) for r in rows], token
+
+    def delete_faces(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+        """DeleteFaces: erase faces not tied to a user (Rekognition refuses those).
+
+        Returns:
+            ``(deleted, unsuccessful)``; each unsuccessful entry is
+            ``(face_id, user_id, reason)``.
+        """
+        ids = validate.face_ids(face_ids, most=4096)
+        with self._write() as c:
+            cid = self._collection_row(c, name)[0]
+            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            deleted, failed, rowids = [], [], []
+            for fid in ids:
+                row = found.get(fid)
+                if row is None:
+                    failed.append((fid, None, "FACE_NOT_FOUND"))
+                elif row[4] is not None:
+                    failed.append((fid, row[4], "ASSOCIATED_TO_AN_EXISTING_USER"))
+                else:
+                    deleted.append(fid)
+                    rowids.append(row[0])
+            self._delete_rows(c, cid, rowids)
+            self._audit(c, "DeleteFaces", name, None, len(deleted))
+        if deleted:
+            self._tx.checkpoint()
+        return deleted, failed
+
+    def face_vector(self, name: str, face_id: str) -> np.ndarray:
+        """The embedding of a stored face (for SearchFaces).
+
+        Raises:
+            NotFound: no such collection or face.
+        """
+        fid = validate.face_id(face_id)
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            row = c.execute("SELECT embedding FROM faces WHERE collection_id=? AND face_id=?", (cid, fid)).fetchone()
+        if row is None:
+            raise NotFound(f"face {fid} is not in collection {name}")
+        return self._cipher.open(row[0], fid)
+
+    def search(self, name: str, vector: np.ndarray, *, max_faces: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchFacesByImage") -> list[FaceHit]:
+        """The most similar stored faces, best first, each with its exact cosine.
+
+        Args:
+            purpose: what the search is for; it must be the collection's declared
+                purpose (the default), and it is recorded in the audit log.
+            exclude: a face id to leave out (the query face of SearchFaces).
+        """
+        max_faces = validate.count(max_faces, "MaxFaces", 1, 4096)
+        cid, declared = self._check_purpose(name, purpose)
+        index = self._index(cid)
+        ids, cos = index.search(np.asarray(vector, np.float32), max_faces + (exclude is not None), min_cosine=min_cosine)[0]
+        hits = self._hits(ids, cos)
+        hits = [h for h in hits if h.face.face_id != exclude][:max_faces]
+        with self._write() as c:
+            self._audit(c, action, name, declared, len(hits))
+        return hits
+
+    # -- users ---------------------------------------------------------------
+    def create_user(self, name: str, user_id: str) -> None:
+        uid = validate.user_id(user_id)
+        with self._write() as c:
+            cid = self._collection_row(c, name)[0]
+            if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
+                raise AlreadyExists(f"user {uid} already exists in collection {name}")
+            c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, time.time()))
+            self._audit(c, "CreateUser", name, None, 0)
+
+    def delete_user(self, name: str, user_id: str) -> None:
+        """Delete a user; its faces stay in the collection, no longer associated."""
+        uid = validate.user_id(user_id)
+        with self._write() as c:
+            cid = self._collection_row(c, name)[0]
+            if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
+                raise NotFound(f"user {uid} is not in collection {name}")
+            n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
+            self._audit(c, "DeleteUser", name, None, n)
+
+    def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
+        max_results = validate.count(max_results, "MaxResults", 1, 500)
+        after = _decode_token(next_token)
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            rows = c.execute(
+                "SELECT u.rowid, u.user_id, (SELECT COUNT(*) FROM faces f WHERE f.collection_id=u.collection_id AND f.user_id=u.user_id) "
+                "FROM users u WHERE u.collection_id=? AND u.rowid>? ORDER BY u.rowid LIMIT ?",
+                (cid, after, max_results + 1),
+            ).fetchall()
+        more = len(rows) > max_results
+        rows = rows[:max_results]
+        users = [UserInfo(r[1], "ACTIVE" if r[2] else "CREATED", int(r[2])) for r in rows]
+        return users, (_encode_token(rows[-1][0]) if more else None)
+
+    def associate_faces(self, name: str, user_id: str, face_ids: list[str], *, min_cosine: float | None = None) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
+        """Tie faces to a user. With ``min_cosine``, a face must be at least that similar
+        to the user's current template (when it has faces).
+
+        Returns:
+            ``(associated, unsuccessful)``; each unsuccessful entry is
+            ``(face_id, user_id, cosine, reason)``.
+        """
+        uid = validate.user_id(user_id)
+        ids = validate.face_ids(face_ids, most=100)
+        with self._write() as c:
+            cid = self._collection_row(c, name)[0]
+            if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
+                raise NotFound(f"user {uid} is not in collection {name}")
+            have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
+            template = self._template(c, cid, uid) if min_cosine is not None and have else None
+            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            done, failed = [], []
+            for fid in ids:
+                row = found.get(fid)
+                if row is None:
+                    failed.append((fid, None, None, "FACE_NOT_FOUND"))
+                    continue
+                if row[4] == uid:
+                    done.append(fid)
+                    continue
+                if row[4] is not None:
+                    failed.append((fid, row[4], None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                    continue
+                if template is not None:
+                    cos = float(self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (row[0],)).fetchone()[0], fid) @ template)
+                    if cos < (min_cosine or 0.0):
+                        failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
+                        continue
+                if have + len(done) >= MAX_FACES_PER_USER:
+                    raise InvalidParameter(f"a user holds at most {MAX_FACES_PER_USER} faces")
+                c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
+                done.append(fid)
+            self._audit(c, "AssociateFaces", name, None, len(done))
+        return done, failed
+
+    def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+        uid = validate.user_id(user_id)
+        ids = validate.face_ids(face_ids, most=100)
+        with self._write() as c:
+            cid = self._collection_row(c, name)[0]
+            if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
+                raise NotFound(f"user {uid} is not in collection {name}")
+            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            done, failed = [], []
+            for fid in ids:
+                row = found.get(fid)
+                if row is None:
+                    failed.append((fid, None, "FACE_NOT_FOUND"))
+                elif row[4] != uid:
+                    failed.append((fid, row[4], "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                else:
+                    c.execute("UPDATE faces SET user_id=NULL WHERE id=?", (row[0],))
+                    done.append(fid)
+            self._audit(c, "DisassociateFaces", name, None, len(done))
+        return done, failed
+
+    def user_status(self, name: str, user_id: str) -> str:
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, user_id)).fetchone()[0]
+        return "ACTIVE" if n else "CREATED"
+
+    def user_vector(self, name: str, user_id: str) -> np.ndarray:
+        """The user's template: the normalised mean of its faces' embeddings.
+
+        Raises:
+            NotFound: no such user, or it has no faces.
+        """
+        uid = validate.user_id(user_id)
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            t = self._template(c, cid, uid)
+        if t is None:
+            raise NotFound(f"user {uid} has no faces in collection {name}")
+        return t
+
+    def search_users(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
+        """Users whose template is most similar to ``vector``, best first. Candidates come
+        from the face index; each is then scored against its whole template."""
+        max_users = validate.count(max_users, "MaxUsers", 1, 500)
+        cid, declared = self._check_purpose(name, purpose)
+        index = self._index(cid)
+        ids, _ = index.search(np.asarray(vector, np.float32), max(100, 10 * max_users))[0]
+        hits: list[UserHit] = []
+        with self._tx.read() as c:
+            marks = ",".join("?" * len(ids))
+            users = {r[0] for r in c.execute(f"SELECT user_id FROM faces WHERE id IN ({marks}) AND user_id IS NOT NULL", [int(i) for i in ids])}
+            users.discard(exclude)
+            for uid in users:
+                t = self._template(c, cid, uid)
+                n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
+                if t is not None:
+                    cos = float(t @ np.asarray(vector, np.float32).ravel())
+                    if cos >= min_cosine:
+                        hits.append(UserHit(UserInfo(uid, "ACTIVE", int(n)), cos))
+        hits.sort(key=lambda h: -h.cosine)
+        hits = hits[:max_users]
+        with self._write() as c:
+            self._audit(c, action, name, declared, len(hits))
+        return hits
+
+    def _template(self, c: sqlite3.Connection, cid: int, uid: str) -> np.ndarray | None:
+        rows = c.execute("SELECT face_id, embedding FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchall()
+        if not rows:
+            return None
+        mean = np.mean([self._cipher.open(blob, fid) for fid, blob in rows], axis=0)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+    # -- consent, erasure, retention -------------------------------------------
+    def add_consent(self, subject: str, *, basis: str, purpose: str, expires: float | None = None, collection: str | None = None) -> consent.ConsentRecord:
+        subject = validate.external_image_id(subject)
+        if basis not in consent.BASES:
+            raise InvalidParameter(f"basis must be one of {', '.join(consent.BASES)}")
+        purpose = validate.text(purpose, "purpose")
+        if collection is not None:
+            validate.collection_id(collection)
+        if expires is not None and expires <= time.time():
+            raise InvalidParameter("the expiry date is in the past")
+        with self._write() as c:
+            rec = consent.insert(c, subject, basis, purpose, collection=collection, expires=expires)
+            self._audit(c, "AddConsent", collection, purpose, 1, {"basis": basis})
+        return rec
+
+    def consent_records(self, subject: str | None = None) -> list[consent.ConsentRecord]:
+        with self._tx.read() as c:
+            return consent.records(c, subject)
+
+    def revoke_consent(self, subject: str) -> int:
+        """Revoke every consent record of ``subject`` and erase its faces; returns the
+        number of faces erased.
+
+        Raises:
+            NotFound: the subject has no live consent record.
+        """
+        subject = validate.external_image_id(subject)
+        with self._write() as c:
+            if consent.revoke(c, subject) == 0:
+                raise NotFound(f"subject {subject} has no live consent record")
+            n = self._erase_subject(c, subject)
+            self._audit(c, "RevokeConsent", None, None, n)
+        self._tx.checkpoint()
+        return n
+
+    def erase_subject(self, external_image_id: str) -> int:
+        """Erase every face indexed under ``external_image_id`` in every collection, and
+        the users of that id; returns the number of faces erased."""
+        subject = validate.external_image_id(external_image_id)
+        with self._write() as c:
+            n = self._erase_subject(c, subject)
+            self._audit(c, "Erase", None, None, n)
+        self._tx.checkpoint()
+        return n
+
+    def _erase_subject(self, c: sqlite3.Connection, subject: str) -> int:
+        rows = c.execute("SELECT collection_id, id FROM faces WHERE external_image_id=?", (subject,)).fetchall()
+        for cid in {r[0] for r in rows}:
+            self._delete_rows(c, cid, [r[1] for r in rows if r[0] == cid])
+        c.execute("DELETE FROM users WHERE user_id=?", (subject,))
+        return len(rows)
+
+    def purge_expired(self) -> int:
+        """Erase faces older than their collection's retention, and faces whose subject's
+        consent has expired or was revoked (in collections that require consent)."""
+        now = time.time()
+        with self._tx.read() as c:
+            doomed = self._expired(c, now)
+        if not doomed:  # a read-only store can still be opened and searched
+            return 0
+        with self._write() as c:
+            doomed = self._expired(c, now)
+            for (cid, name), rowids in doomed.items():
+                self._delete_rows(c, cid, rowids)
+                self._audit(c, "Purge", name, None, len(rowids), {"reason": "retention or lapsed consent"})
+        self._tx.checkpoint()
+        return sum(len(v) for v in doomed.values())
+
+    def _expired(self, c: sqlite3.Connection, now: float) -> dict[tuple[int, str], list[int]]:
+        out = {}
+        for cid, name, max_age in c.execute("SELECT id, name, max_age_days FROM collections").fetchall():
+            doomed = {r[0] for r in c.execute(consent.LAPSED_FACES, (cid, now))}
+            if max_age is not None:
+                doomed |= {r[0] for r in c.execute("SELECT id FROM faces WHERE collection_id=? AND indexed < ?", (cid, now - max_age * 86400))}
+            if doomed:
+                out[(cid, name)] = sorted(doomed)
+        return out
+
+    def start_retention(self, every_s: float = 3600.0) -> None:
+        """Purge expired faces now and then every ``every_s`` seconds (for services)."""
+
+        def tick() -> None:
+            if self._closed:
+                return
+            try:
+                self.purge_expired()
+            finally:
+                self._timer = threading.Timer(every_s, tick)
+                self._timer.daemon = True
+                self._timer.start()
+
+        tick()
+
+    # -- audit ---------------------------------------------------------------
+    def audit_verify(self) -> audit.AuditReport:
+        with self._tx.read() as c:
+            return audit.verify(c, self._cipher)
+
+    def audit_entries(self, **filters: Any) -> list[audit.AuditEntry]:
+        with self._tx.read() as c:
+            return audit.query(c, **filters)
+
+    def record(self, action: str, *, collection: str | None = None, purpose: str | None = None, count: int = 0) -> None:
+        """Log an operation that touches no stored face (e.g. CompareFaces)."""
+        with self._write() as c:
+            self._audit(c, action, collection, purpose, count)
+
+    def _audit(self, c: sqlite3.Connection, action: str, collection: str | None, purpose: str | None, count: int, detail: dict[str, object] | None = None) -> None:
+        audit.append(c, self._cipher, action, actor=self.actor, collection=collection, purpose=purpose, count=count, detail=detail)
+
+    # -- internals -------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; if it fails, the in-memory indexes (which may already
+        hold its changes) are dropped and rebuilt from the rows on next use."""
+        try:
+            with self._tx.write() as c:
+                yield c
+        except BaseException:
+            self._indexes.clear()
+            raise
+
+    def _collection_row(self, c: sqlite3.Connection, name: str) -> tuple[Any, ...]:
+        validate.collection_id(name)
+        row = c.execute("SELECT id, name, purpose, consent_required, max_age_days, model, created FROM collections WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"collection {name} does not exist")
+        return tuple(row)
+
+    def _check_purpose(self, name: str, purpose: str | None) -> tuple[int, str]:
+        with self._tx.read() as c:
+            cid, _, declared, *_ = self._collection_row(c, name)
+        if purpose is not None and purpose != declared:
+            raise InvalidParameter(f"collection {name} was created for {declared!r}; it cannot be searched for {purpose!r}")
+        return cid, declared
+
+    def _faces_by_face_id(self, c: sqlite3.Connection, cid: int, face_ids: list[str]) -> list[tuple[Any, ...]]:
+        marks = ",".join("?" * len(face_ids))
+        return c.execute(f"SELECT {_FACE_COLUMNS} FROM faces WHERE collection_id=? AND face_id IN ({marks})", (cid, *face_ids)).fetchall()
+
+    def _delete_rows(self, c: sqlite3.Connection, cid: int, rowids: list[int]) -> None:
+        for i in range(0, len(rowids), 500):
+            chunk = rowids[i : i + 500]
+            c.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        if cid in self._indexes and rowids:
+            self._indexes[cid].remove(np.array(rowids))
+
+    def _hits(self, ids: np.ndarray, cos: np.ndarray) -> list[FaceHit]:
+        if len(ids) == 0:
+            return []
+        with self._tx.read() as c:
+            marks = ",".join("?" * len(ids))
+            rows = {r[0]: r for r in c.execute(f"SELECT {_FACE_COLUMNS} FROM faces WHERE id IN ({marks})", [int(i) for i in ids])}
+        # a row deleted by another process since the index was synced is skipped
+        return [FaceHit(_face(rows[int(i)]), float(s)) for i, s in zip(ids, cos) if int(i) in rows]
+
+    def _index(self, cid: int) -> VectorIndex:
+        """The collection's vector index, built from its rows on first use."""
+        self._sync()
+        with self._tx.lock:
+            index = self._indexes.get(cid)
+            if index is None:
+                index = self._load_index(cid)
+                self._indexes[cid] = index
+            return index
+
+    def _load_index(self, cid: int) -> VectorIndex:
+        index = VectorIndex()
+        index.add(*self._read_vectors(cid))
+        return index
+
+    def _read_vectors(self, cid: int, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Decrypted vectors of a collection (or of the given row ids), by ascending id."""
+        ids: list[int] = []
+        vecs: list[np.ndarray] = []
+        sql = "SELECT id, face_id, embedding FROM faces WHERE collection_id=?"
+        with self._tx.read() as c:
+            if only is None:
+                batches: list[list[int] | None] = [None]
+            else:
+                wanted = [int(i) for i in only]
+                batches = [wanted[i : i + 500] for i in range(0, len(wanted), 500)]
+            for batch in batches:
+                extra = "" if batch is None else f" AND id IN ({','.join('?' * len(batch))})"
+                for rowid, fid, blob in c.execute(sql + extra + " ORDER BY id", (cid, *(batch or []))):
+                    ids.append(rowid)
+                    vecs.append(self._cipher.open(blob, fid))
+        if not vecs:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        return np.array(ids, np.int64), np.stack(vecs)
+
+    def _sync(self) -> None:
+        """Catch up with other processes' commits: add their new faces, drop their
+        deleted ones, forget their deleted collections."""
+        with self._tx.lock:
+            version = self._tx.data_version()
+            if version == self._seen_version:
+                return
+            self._seen_version = version
+            with self._tx.read() as c:
+                alive = {r[0] for r in c.execute("SELECT id FROM collections")}
+            for cid in list(self._indexes):
+                if cid not in alive:
+                    del self._indexes[cid]
+                    continue
+                index = self._indexes[cid]
+                with self._tx.read() as c:
+                    rows = np.array([r[0] for r in c.execute("SELECT id FROM faces WHERE collection_id=? ORDER BY id", (cid,))], np.int64)
+                have = index.ids()
+                index.remove(np.setdiff1d(have, rows, assume_unique=True))
+                missing = np.setdiff1d(rows, have, assume_unique=True)
+                if len(missing):
+                    index.add(*self._read_vectors(cid, missing))
+
+
+def _face(row: tuple[Any, ...]) -> StoredFace:
+    box = Box(*json.loads(row[5]))
+    return StoredFace(face_id=row[1], image_id=row[2], external_image_id=row[3], user_id=row[4], box=box, confidence=float(row[6]), indexed=float(row[7]))
+
+
+def _encode_token(rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{rowid}".encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        kind, value = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if kind != "after":
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidParameter("NextToken is not a token this store issued") from None
