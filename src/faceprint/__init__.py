@@ -27,6 +27,8 @@ from faceprint.imaging.decode import ImageSource
 from faceprint.models import ModelCard, list_models
 from faceprint.types import Comparison, Face, FaceMatch, Faces, Identification, Match, Quality, Verification
 from faceprint.gallery import Gallery
+from faceprint.service import Service
+from faceprint.store import Store
 
 __version__ = "0.1.0"
 
@@ -98,6 +100,8 @@ __all__ = [
     "Comparison",
     "Identification",
     "Gallery",
+    "Service",
+    "Store",
     "FaceMatch",
     "FaceprintError",
     "InvalidImage",

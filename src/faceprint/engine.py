@@ -154,10 +154,19 @@ class Engine:
         cos = float(cosine_matrix(a, b)[0, 0])
         if not np.isfinite(cos):
             raise InvalidParameter("the embeddings contain non-finite values")
+        return self.rate(cos, threshold=threshold)
+
+    def rate(self, cosine: float, *, threshold: float) -> Match:
+        """Calibrate a raw cosine: similarity 0-100, false-match rate, decision."""
         table = self.calibration
-        fmr = float(table.false_match_rate(cos))
-        sim = float(table.similarity(cos))
-        return Match(similarity=sim, false_match_rate=fmr, cosine=cos, is_match=sim >= threshold, extrapolated=fmr < table.measured_down_to)
+        fmr = float(table.false_match_rate(cosine))
+        sim = float(table.similarity(cosine))
+        return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=sim >= threshold, extrapolated=fmr < table.measured_down_to)
+
+    def cosine_at(self, similarity: float) -> float:
+        """The raw cosine at which this engine's calibrated similarity reaches ``similarity``."""
+        check_similarity(similarity)
+        return float(self.calibration.threshold(min_similarity=float(similarity)))
 
     def compare(
         self,
@@ -180,7 +189,7 @@ class Engine:
         Raises:
             NoFaceFound: the source image has no face.
         """
-        _check_similarity(min_similarity)
+        check_similarity(min_similarity)
         src = self.analyze(source)
         if len(src) == 0:
             raise NoFaceFound("no face was found in the source image")
@@ -201,7 +210,7 @@ class Engine:
         Raises:
             NoFaceFound: either image has no face.
         """
-        _check_similarity(min_similarity)
+        check_similarity(min_similarity)
         fa, fb = self.analyze(a), self.analyze(b)
         for name, f in (("first", fa), ("second", fb)):
             if len(f) == 0:
@@ -279,9 +288,10 @@ def _call_in_worker(job: tuple[Callable[[Engine, Any], Any], Any]) -> Any:
     return fn(_worker_engine, item)
 
 
-def _check_similarity(value: float) -> None:
+def check_similarity(value: float, name: str = "min_similarity") -> None:
+    """Raises: InvalidParameter: ``value`` is not a number within 0-100."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 100.0:
-        raise InvalidParameter(f"min_similarity must be within 0-100, got {value!r}")
+        raise InvalidParameter(f"{name} must be within 0-100, got {value!r}")
 
 
 def _single(face: Face, pixels: np.ndarray) -> Faces:

@@ -265,6 +265,12 @@ class Store:
             self._audit(c, action, name, declared, len(hits))
         return hits
 
+    def size(self, name: str) -> int:
+        """How many faces a search of the collection compares against."""
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+        return len(self._index(cid))
+
     # -- users ---------------------------------------------------------------
     def create_user(self, name: str, user_id: str) -> None:
         uid = validate.user_id(user_id)

@@ -1,0 +1,282 @@
+"""Rekognition's collection verbs over an Engine and a Store.
+
+This is the API the CLI and the HTTP service call: images in, typed results out, every
+operation checked, consented and audited by the store underneath.
+
+Example:
+    >>> from faceprint import Service                               # doctest: +SKIP
+    >>> with Service() as svc:
+    ...     svc.create_collection("staff", purpose="door access", consent_required=False)
+    ...     svc.index_faces("staff", "alice.jpg", external_image_id="alice")
+    ...     hits = svc.search_faces_by_image("staff", "door-camera.jpg").matches
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from faceprint.analysis import quality_filter
+from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
+from faceprint.errors import InvalidParameter, NoFaceFound
+from faceprint.imaging import ImageSource
+from faceprint.results import CollectionMatch, FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
+from faceprint.store import Box, CollectionInfo, ConsentRecord, FaceHit, NewFace, Store, StoredFace, UserInfo, validate
+from faceprint.store.audit import AuditEntry, AuditReport
+from faceprint.types import Comparison, Face, Faces
+
+DEFAULT_MAX_FACES = 10
+
+
+class Service:
+    """Collections, faces and users, searched with calibrated scores.
+
+    Args:
+        home: the store folder (default ``$FACEPRINT_HOME`` or ``~/.faceprint``).
+        engine: the engine whose embeddings the collections hold (default: fast mode).
+        actor: who is acting, for the audit log.
+    """
+
+    def __init__(self, home: str | Path | None = None, *, engine: Engine | None = None, actor: str | None = None) -> None:
+        self.engine = engine or Engine()
+        self.store = Store(home, actor=actor)
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def model(self) -> str:
+        """The embedding contract of this engine (Rekognition's FaceModelVersion)."""
+        return self.engine.analyzer.embedder.contract
+
+    # -- collections -----------------------------------------------------------
+    def create_collection(self, name: str, *, purpose: str, consent_required: bool = True, max_age_days: float | None = None) -> CollectionInfo:
+        """Create a collection for one declared purpose, holding this engine's embeddings."""
+        return self.store.create_collection(name, purpose=purpose, model=self.model, consent_required=consent_required, max_age_days=max_age_days)
+
+    def list_collections(self) -> list[str]:
+        return self.store.list_collections()
+
+    def describe_collection(self, name: str) -> CollectionInfo:
+        return self.store.describe_collection(name)
+
+    def delete_collection(self, name: str) -> int:
+        """Delete a collection and erase its faces; returns how many were erased."""
+        return self.store.delete_collection(name)
+
+    # -- faces -----------------------------------------------------------------
+    def index_faces(
+        self,
+        name: str,
+        image: ImageSource,
+        *,
+        external_image_id: str | None = None,
+        max_faces: int | None = None,
+        quality_filter_level: str = "AUTO",
+    ) -> IndexResult:
+        """IndexFaces: detect the faces of an image and store those good enough.
+
+        Args:
+            external_image_id: the subject the faces belong to; collections that
+                require consent need it, with a valid consent record.
+            max_faces: keep only this many of the largest faces that pass the filter
+                (the rest are returned with ``EXCEEDS_MAX_FACES``).
+            quality_filter_level: NONE, AUTO, LOW, MEDIUM or HIGH.
+
+        Raises:
+            NotFound: no such collection. ConsentRequired: the subject lacks consent.
+            InvalidImage, ImageTooLarge, InvalidParameter: bad input.
+        """
+        if external_image_id is not None:
+            validate.external_image_id(external_image_id)
+        if max_faces is not None:
+            validate.count(max_faces, "MaxFaces", 1, 4096)
+        level = quality_filter.check_level(quality_filter_level)
+        self._check_model(name)
+        pixels = self.engine.load(image)
+        faces = self.engine.analyzer.detect(pixels).sorted_by_area()
+        keep, unindexed = [], []
+        for i, face in enumerate(faces):
+            why = quality_filter.reasons(face, level)
+            if why:
+                unindexed.append(UnindexedFace(why, face))
+            elif max_faces is not None and len(keep) >= max_faces:
+                unindexed.append(UnindexedFace(["EXCEEDS_MAX_FACES"], face))
+            else:
+                keep.append(i)
+        indexed: list[IndexedFace] = []
+        if keep:
+            kept = self.engine.analyzer.embed(pixels, faces[np.array(keep)])  # type: ignore[arg-type]
+            image_id = str(uuid.uuid4())
+            new = [NewFace(kept.embedding[j], _box(f, pixels), _confidence(f), image_id, external_image_id) for j, f in enumerate(kept)]  # type: ignore[index]
+            records = self.store.add_faces(name, new, model=self.model)
+            indexed = [IndexedFace(r, f) for r, f in zip(records, kept)]
+        h, w = pixels.shape[:2]
+        return IndexResult(indexed, unindexed, (w, h), self.model)
+
+    def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
+        """ListFaces: one page of faces and the token for the next (None at the end)."""
+        return self.store.list_faces(name, user_id=user_id, face_ids=face_ids, max_results=max_results, next_token=next_token)
+
+    def delete_faces(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+        """DeleteFaces: erase faces; those tied to a user must be disassociated first."""
+        return self.store.delete_faces(name, face_ids)
+
+    def search_faces_by_image(
+        self,
+        name: str,
+        image: ImageSource,
+        *,
+        max_faces: int = DEFAULT_MAX_FACES,
+        face_match_threshold: float = DEFAULT_MIN_SIMILARITY,
+        quality_filter_level: str = "NONE",
+        purpose: str | None = None,
+    ) -> FaceSearch:
+        """SearchFacesByImage: the largest face of ``image`` against the collection.
+
+        Args:
+            face_match_threshold: similarity 0-100; 40 means 1 false match in 10,000
+                pairs. In a gallery of N faces expect about N x that rate strangers
+                per search (``FaceSearch.expected_false_matches``).
+            purpose: must be the collection's declared purpose (the default).
+
+        Raises:
+            NoFaceFound: the image has no face (or none passes the quality filter).
+        """
+        check_similarity(face_match_threshold, "FaceMatchThreshold")
+        level = quality_filter.check_level(quality_filter_level)
+        self._check_model(name)
+        pixels = self.engine.load(image)
+        face = self._largest(pixels, level)
+        vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
+        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._cosine_at(face_match_threshold), purpose=purpose)
+        h, w = pixels.shape[:2]
+        return self._face_search(name, hits, face_match_threshold, searched_face=face[0], searched_face_id=None, image_wh=(w, h))  # type: ignore[arg-type]
+
+    def search_faces(self, name: str, face_id: str, *, max_faces: int = DEFAULT_MAX_FACES, face_match_threshold: float = DEFAULT_MIN_SIMILARITY, purpose: str | None = None) -> FaceSearch:
+        """SearchFaces: a stored face against the rest of its collection."""
+        check_similarity(face_match_threshold, "FaceMatchThreshold")
+        vec = self.store.face_vector(name, face_id)
+        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._cosine_at(face_match_threshold), purpose=purpose, exclude=face_id, action="SearchFaces")
+        return self._face_search(name, hits, face_match_threshold, searched_face=None, searched_face_id=face_id, image_wh=(0, 0))
+
+    # -- users -----------------------------------------------------------------
+    def create_user(self, name: str, user_id: str) -> None:
+        self.store.create_user(name, user_id)
+
+    def delete_user(self, name: str, user_id: str) -> None:
+        self.store.delete_user(name, user_id)
+
+    def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
+        return self.store.list_users(name, max_results=max_results, next_token=next_token)
+
+    def associate_faces(self, name: str, user_id: str, face_ids: list[str], *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
+        """AssociateFaces: tie faces to a user. Once the user has faces, a new face must
+        reach ``user_match_threshold`` against the user's template
+        (``LOW_MATCH_CONFIDENCE`` otherwise). Unsuccessful entries carry the similarity."""
+        check_similarity(user_match_threshold, "UserMatchThreshold")
+        done, failed = self.store.associate_faces(name, user_id, face_ids, min_cosine=self._cosine_at(user_match_threshold))
+        rated = [(fid, uid, None if cos is None else self.engine.rate(cos, threshold=user_match_threshold).similarity, why) for fid, uid, cos, why in failed]
+        return done, rated
+
+    def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+        return self.store.disassociate_faces(name, user_id, face_ids)
+
+    def search_users(self, name: str, *, user_id: str | None = None, face_id: str | None = None, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, purpose: str | None = None) -> UserSearch:
+        """SearchUsers: by a stored face or by a user's template (give exactly one)."""
+        if (user_id is None) == (face_id is None):
+            raise InvalidParameter("give exactly one of UserId or FaceId")
+        check_similarity(user_match_threshold, "UserMatchThreshold")
+        vec = self.store.user_vector(name, user_id) if user_id is not None else self.store.face_vector(name, face_id)  # type: ignore[arg-type]
+        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._cosine_at(user_match_threshold), purpose=purpose, exclude=user_id, action="SearchUsers")
+        matches = [UserMatch(h.user, self.engine.rate(h.cosine, threshold=user_match_threshold)) for h in hits]
+        return UserSearch(matches, None, face_id, user_id, [], (0, 0), self.model)
+
+    def search_users_by_image(self, name: str, image: ImageSource, *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, quality_filter_level: str = "NONE", purpose: str | None = None) -> UserSearch:
+        """SearchUsersByImage: the largest face against every user's template; the other
+        faces are returned as unsearched."""
+        check_similarity(user_match_threshold, "UserMatchThreshold")
+        level = quality_filter.check_level(quality_filter_level)
+        self._check_model(name)
+        pixels = self.engine.load(image)
+        all_faces = self.engine.analyzer.detect(pixels).sorted_by_area()
+        face = self._largest(pixels, level, all_faces)
+        vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
+        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._cosine_at(user_match_threshold), purpose=purpose)
+        matches = [UserMatch(h.user, self.engine.rate(h.cosine, threshold=user_match_threshold)) for h in hits]
+        h, w = pixels.shape[:2]
+        others = [f for f in all_faces if f.xyxy != face[0].xyxy]  # type: ignore[union-attr]
+        return UserSearch(matches, face[0], None, None, others, (w, h), self.model)  # type: ignore[arg-type]
+
+    # -- 1:1, consent, erasure, audit ----------------------------------------------
+    def compare_faces(self, source: ImageSource, target: ImageSource, *, similarity_threshold: float = DEFAULT_MIN_SIMILARITY) -> Comparison:
+        """CompareFaces, recorded in the audit log (no collection involved)."""
+        result = self.engine.compare(source, target, min_similarity=similarity_threshold)
+        self.store.record("CompareFaces", count=len(result.matches))
+        return result
+
+    def add_consent(self, subject: str, *, basis: str, purpose: str, expires: float | None = None, collection: str | None = None) -> ConsentRecord:
+        return self.store.add_consent(subject, basis=basis, purpose=purpose, expires=expires, collection=collection)
+
+    def consent_records(self, subject: str | None = None) -> list[ConsentRecord]:
+        return self.store.consent_records(subject)
+
+    def revoke_consent(self, subject: str) -> int:
+        """Revoke a subject's consent and erase its faces; returns how many."""
+        return self.store.revoke_consent(subject)
+
+    def erase(self, external_image_id: str) -> int:
+        """Erase every face of a subject in every collection; returns how many."""
+        return self.store.erase_subject(external_image_id)
+
+    def purge_expired(self) -> int:
+        return self.store.purge_expired()
+
+    def audit_verify(self) -> AuditReport:
+        return self.store.audit_verify()
+
+    def audit_entries(self, **filters: object) -> list[AuditEntry]:
+        return self.store.audit_entries(**filters)
+
+    # -- internals -------------------------------------------------------------
+    def _check_model(self, name: str) -> None:
+        info = self.store.describe_collection(name)
+        if info.model != self.model:
+            raise InvalidParameter(f"collection {name} holds {info.model} embeddings; this engine makes {self.model}")
+
+    def _largest(self, pixels: np.ndarray, level: str, faces: Faces | None = None) -> Faces:
+        faces = self.engine.analyzer.detect(pixels).sorted_by_area() if faces is None else faces
+        if len(faces) == 0:
+            raise NoFaceFound("there are no faces in the image")
+        if quality_filter.reasons(faces[0], level):  # type: ignore[arg-type]
+            raise NoFaceFound(f"the largest face does not pass the {level} quality filter")
+        return faces[0:1]  # type: ignore[return-value]
+
+    def _cosine_at(self, similarity: float) -> float:
+        return -1.0 if similarity <= 0 else self.engine.cosine_at(similarity)
+
+    def _face_search(self, name: str, hits: list[FaceHit], threshold: float, *, searched_face: Face | None, searched_face_id: str | None, image_wh: tuple[int, int]) -> FaceSearch:
+        rated = [CollectionMatch(h.face, self.engine.rate(h.cosine, threshold=threshold)) for h in hits]
+        matches = [m for m in rated if m.match.is_match]
+        fmr = 1.0 if threshold <= 0 else 10.0 ** (-threshold / 10.0)
+        return FaceSearch(matches, searched_face, searched_face_id, image_wh, self.model, self.store.size(name), threshold, fmr)
+
+
+def _box(face: Face, pixels: np.ndarray) -> Box:
+    h, w = pixels.shape[:2]
+    x0, y0, x1, y1 = face.xyxy
+    x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1)
+    return Box(left=x0 / w, top=y0 / h, width=(x1 - x0) / w, height=(y1 - y0) / h)
+
+
+def _confidence(face: Face) -> float:
+    """Detector confidence as Rekognition reports it: a percentage."""
+    return round(100.0 * float(face.score), 4)
