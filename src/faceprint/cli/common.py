@@ -27,6 +27,10 @@ EXIT_CODES = {
     "model_checksum": 5,
     "model_license": 5,
     "not_found": 6,
+    "already_exists": 6,
+    "consent_required": 7,
+    "encryption_key": 8,
+    "storage": 9,
 }
 
 

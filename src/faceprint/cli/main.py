@@ -11,6 +11,8 @@ from faceprint.cli.demo import demo
 from faceprint.cli.evaluate import eval_group
 from faceprint.cli.faces import compare, detect, identify
 from faceprint.cli.models import models_cmd
+from faceprint.cli.collections import collection_group, faces_group, index, search, users_group
+from faceprint.cli.governance import audit_group, consent_group, erase, purge
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +23,11 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-for command in (detect, compare, identify, models_cmd, eval_group, demo):
+for command in (
+    detect, compare, identify, models_cmd, eval_group, demo,
+    collection_group, index, search, faces_group, users_group,
+    consent_group, erase, purge, audit_group,
+):
     cli.add_command(command)
 
 

@@ -155,6 +155,15 @@ class Store:
         """
         self._sync()
         now = time.time()
+        try:
+            return self._add_faces(name, faces, model, now)
+        except ConsentRequired:
+            # the refusal is worth an audit entry too, written after the rollback
+            with self._write() as c:
+                self._audit(c, "IndexFacesRefused", name, None, len(faces), {"reason": "no valid consent"})
+            raise
+
+    def _add_faces(self, name: str, faces: list[NewFace], model: str, now: float) -> list[StoredFace]:
         with self._write() as c:
             cid, _, purpose, needs_consent, _, cmodel, _ = self._collection_row(c, name)
             if model != cmodel:

@@ -1,0 +1,344 @@
+"""faceprint collection | index | search | faces | users: the collection verbs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from tqdm import tqdm
+
+import faceprint as fp
+from faceprint import shapes
+from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_images, fmt_fmr, handle_errors, make_engine
+from faceprint.gallery import person_images
+from faceprint.results import FaceSearch, IndexResult, UserSearch
+
+
+def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None, help="Store folder (default: $FACEPRINT_HOME or ~/.faceprint).")(fn)
+
+
+def open_service(home: Path | None, accurate: bool = False, embedder: str | None = None) -> fp.Service:
+    return fp.Service(home, engine=make_engine(accurate, embedder))
+
+
+# -- collection ---------------------------------------------------------------
+@click.group("collection")
+def collection_group() -> None:
+    """Create, list, describe and delete collections."""
+
+
+@collection_group.command("create")
+@click.argument("name")
+@click.option("--purpose", required=True, help="What the collection is for; every search records it.")
+@click.option("--no-consent-required", is_flag=True, help="Index subjects without consent records (logged).")
+@click.option("--max-age-days", type=float, default=None, help="Erase faces older than this automatically.")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+@engine_options
+@handle_errors
+def collection_create(name: str, purpose: str, no_consent_required: bool, max_age_days: float | None, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
+    """Create collection NAME for one declared purpose."""
+    with open_service(home, accurate, embedder) as svc:
+        info = svc.create_collection(name, purpose=purpose, consent_required=not no_consent_required, max_age_days=max_age_days)
+    if as_json:
+        return echo_json(shapes.create_collection(info))
+    rules = "consent required" if info.consent_required else "NO consent required"
+    keep = f", faces kept {info.max_age_days:g} days" if info.max_age_days else ""
+    click.echo(f"created {info.name}: purpose {info.purpose!r}, {rules}{keep}, model {info.model}")
+
+
+@collection_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+@handle_errors
+def collection_list(as_json: bool, home: Path | None) -> None:
+    """List collections with their face and user counts."""
+    with fp.Store(home) as store:
+        infos = [store.describe_collection(n) for n in store.list_collections()]
+    if as_json:
+        return echo_json({"CollectionIds": [i.name for i in infos], "FaceModelVersions": [i.model for i in infos]})
+    for i in infos:
+        click.echo(f"{i.name}\t{i.face_count} faces\t{i.user_count} users\tpurpose: {i.purpose}")
+
+
+@collection_group.command("describe")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+@handle_errors
+def collection_describe(name: str, as_json: bool, home: Path | None) -> None:
+    """Show a collection's counts and rules."""
+    with fp.Store(home) as store:
+        info = store.describe_collection(name)
+    if as_json:
+        return echo_json(shapes.describe_collection(info))
+    click.echo(f"{info.name}: {info.face_count} faces, {info.user_count} users")
+    click.echo(f"  purpose: {info.purpose}\n  consent required: {'yes' if info.consent_required else 'no'}")
+    click.echo(f"  retention: {f'{info.max_age_days:g} days' if info.max_age_days else 'none'}\n  model: {info.model}")
+
+
+@collection_group.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@home_option
+@handle_errors
+def collection_delete(name: str, yes: bool, home: Path | None) -> None:
+    """Delete a collection and erase all of its faces."""
+    if not yes:
+        click.confirm(f"erase collection {name} and all its faces?", abort=True)
+    with fp.Store(home) as store:
+        n = store.delete_collection(name)
+    click.echo(f"deleted {name}: {n} faces erased")
+
+
+# -- index / search -------------------------------------------------------------
+@click.command("index")
+@click.argument("name")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--external-image-id", default=None, help="Subject of the given image files (folders use DIR/<subject>/<images>).")
+@click.option("--max-faces", type=int, default=None, help="Keep the N largest faces per image (default: 1 in subject folders, all otherwise).")
+@click.option("--quality-filter", type=click.Choice(["NONE", "AUTO", "LOW", "MEDIUM", "HIGH"]), default="AUTO", show_default=True)
+@click.option("--no-users", is_flag=True, help="Do not create a user per subject folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one IndexFaces response per image.")
+@home_option
+@engine_options
+@handle_errors
+def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_faces: int | None, quality_filter: str, no_users: bool, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
+    """Index faces into collection NAME.
+
+    A folder laid out as DIR/<subject>/<images> indexes each image's largest face under
+    ExternalImageId <subject> and associates it with the user <subject>.
+    """
+    jobs = _index_jobs(paths, external_image_id)
+    per_image_max = max_faces if max_faces is not None else (1 if any(subject_dir for _, _, subject_dir in jobs) else None)
+    outcomes: dict[str, int] = {}
+    refused: set[str] = set()
+    responses = []
+    by_subject: dict[str, list[str]] = {}
+    with open_service(home, accurate, embedder) as svc:
+        svc.describe_collection(name)  # fail fast on a missing collection
+
+        def one(job: tuple[Path, str | None, bool]) -> IndexResult:
+            path, subject, _ = job
+            return svc.index_faces(name, path, external_image_id=subject, max_faces=per_image_max, quality_filter_level=quality_filter)
+
+        results = svc.engine.map(one, jobs)
+        for (path, subject, subject_dir), result in tqdm(zip(jobs, results), total=len(jobs), desc=f"indexing into {name}", unit="img", disable=as_json, leave=False):
+            if isinstance(result, fp.FaceprintError):
+                if result.code == "consent_required" and subject is not None:
+                    refused.add(subject)
+                else:
+                    click.echo(f"{path}: error: {result} [{result.code}]", err=True)
+                outcomes[result.code] = outcomes.get(result.code, 0) + 1
+                continue
+            outcomes["indexed"] = outcomes.get("indexed", 0) + len(result.indexed)
+            for u in result.unindexed:
+                for why in u.reasons:
+                    outcomes[why] = outcomes.get(why, 0) + 1
+            if subject_dir and subject is not None and result.indexed:
+                by_subject.setdefault(subject, []).extend(f.record.face_id for f in result.indexed)
+            if as_json:
+                responses.append({"Image": str(path), **shapes.index_faces(result)})
+        users = 0 if no_users else _associate(svc, name, by_subject)
+    if as_json:
+        echo_json(responses)
+    else:
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()) if k != "indexed")
+        click.echo(f"{name}: indexed {outcomes.get('indexed', 0)} faces from {len(jobs)} images" + (f"; users updated: {users}" if users else "") + (f" ({detail})" if detail else ""))
+    if refused:
+        click.echo(f"refused (no valid consent for this collection's purpose): {', '.join(sorted(refused))}", err=True)
+        raise SystemExit(EXIT_CODES["consent_required"])
+
+
+def _index_jobs(paths: tuple[str, ...], external_image_id: str | None) -> list[tuple[Path, str | None, bool]]:
+    """(image, subject, from a subject folder) for each image to index."""
+    jobs: list[tuple[Path, str | None, bool]] = []
+    for p in map(Path, paths):
+        if p.is_dir() and any(c.is_dir() for c in p.iterdir()):
+            jobs.extend((img, person, True) for person, img in person_images(p))
+        else:
+            jobs.extend((img, external_image_id, False) for img in expand_images([str(p)]))
+    return jobs
+
+
+def _associate(svc: fp.Service, name: str, by_subject: dict[str, list[str]]) -> int:
+    """Create a user per subject (if missing) and associate its new faces."""
+    existing: set[str] = set()
+    token = None
+    while True:
+        users, token = svc.list_users(name, next_token=token)
+        existing |= {u.user_id for u in users}
+        if token is None:
+            break
+    for subject, face_ids in by_subject.items():
+        if subject not in existing:
+            svc.create_user(name, subject)
+        for i in range(0, len(face_ids), 100):
+            _, failed = svc.associate_faces(name, subject, face_ids[i : i + 100])
+            for fid, _, sim, why in failed:
+                click.echo(f"user {subject}: face {fid} not associated ({why}{'' if sim is None else f', similarity {sim:.1f}'})", err=True)
+    return len(by_subject)
+
+
+@click.command("search")
+@click.argument("name")
+@click.argument("images", nargs=-1, required=True)
+@click.option("--max-faces", type=int, default=10, show_default=True)
+@click.option("--threshold", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True, help="FaceMatchThreshold: similarity 0-100 (40: 1 false match in 10,000 pairs).")
+@click.option("--users", "by_users", is_flag=True, help="Search users (SearchUsersByImage) instead of faces.")
+@click.option("--json", "as_json", is_flag=True, help="Print the SearchFacesByImage (or SearchUsersByImage) response.")
+@home_option
+@engine_options
+@handle_errors
+def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float, by_users: bool, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
+    """Search collection NAME for the largest face of each image."""
+    files = expand_images(images)
+    responses: list[dict[str, Any]] = []
+    failed: list[int] = []
+    with open_service(home, accurate, embedder) as svc:
+        for path in files:
+            try:
+                if by_users:
+                    users = svc.search_users_by_image(name, path, user_match_threshold=threshold, max_users=max_faces)
+                    responses.append(shapes.search_users(users))
+                    if not as_json:
+                        _print_users(path, users)
+                else:
+                    found = svc.search_faces_by_image(name, path, max_faces=max_faces, face_match_threshold=threshold)
+                    responses.append(shapes.search_faces(found))
+                    if not as_json:
+                        _print_faces(path, found)
+            except fp.FaceprintError as exc:
+                if len(files) == 1:
+                    raise
+                click.echo(f"{path}: error: {exc} [{exc.code}]", err=True)
+                failed.append(EXIT_CODES.get(exc.code, 1))
+    if as_json:
+        echo_json(responses[0] if len(files) == 1 else responses)
+    if failed:
+        raise SystemExit(max(failed))
+
+
+def _print_faces(path: Path, found: FaceSearch) -> None:
+    click.echo(f"{path}: {len(found.matches)} match(es) among {found.gallery_size} faces at similarity >= {found.threshold:g} (expected strangers per search: {found.expected_false_matches:.2g})")
+    for m in found.matches:
+        click.echo(f"  {m.face.external_image_id or '-'}\tsimilarity={m.match.similarity:5.1f}\tfalse_match_rate={fmt_fmr(m.match)}\tface={m.face.face_id}")
+
+
+def _print_users(path: Path, found: UserSearch) -> None:
+    click.echo(f"{path}: {len(found.matches)} user(s)")
+    for m in found.matches:
+        click.echo(f"  {m.user.user_id}\tsimilarity={m.match.similarity:5.1f}\tfalse_match_rate={fmt_fmr(m.match)}\tfaces={m.user.face_count}")
+
+
+# -- faces / users ----------------------------------------------------------------
+@click.group("faces")
+def faces_group() -> None:
+    """List and delete the faces of a collection."""
+
+
+@faces_group.command("list")
+@click.argument("name")
+@click.option("--user", "user_id", default=None)
+@click.option("--max-results", type=int, default=1000, show_default=True)
+@click.option("--next-token", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the ListFaces response.")
+@home_option
+@handle_errors
+def faces_list(name: str, user_id: str | None, max_results: int, next_token: str | None, as_json: bool, home: Path | None) -> None:
+    """ListFaces: one page of a collection's faces."""
+    with fp.Store(home) as store:
+        model = store.describe_collection(name).model
+        faces, token = store.list_faces(name, user_id=user_id, max_results=max_results, next_token=next_token)
+    if as_json:
+        return echo_json(shapes.list_faces(faces, token, model))
+    for f in faces:
+        click.echo(f"{f.face_id}\t{f.external_image_id or '-'}\t{f.user_id or '-'}\tconfidence={f.confidence:.1f}")
+    if token:
+        click.echo(f"more: --next-token {token}")
+
+
+@faces_group.command("delete")
+@click.argument("name")
+@click.argument("face_ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the DeleteFaces response.")
+@home_option
+@handle_errors
+def faces_delete(name: str, face_ids: tuple[str, ...], as_json: bool, home: Path | None) -> None:
+    """DeleteFaces: erase faces by FaceId."""
+    with fp.Store(home) as store:
+        deleted, failed = store.delete_faces(name, list(face_ids))
+    if as_json:
+        return echo_json(shapes.delete_faces(deleted, failed))
+    click.echo(f"deleted {len(deleted)} face(s)")
+    for fid, uid, why in failed:
+        click.echo(f"  not deleted {fid}: {why}" + (f" (user {uid})" if uid else ""), err=True)
+
+
+@click.group("users")
+def users_group() -> None:
+    """Users: a person's faces grouped under one id."""
+
+
+@users_group.command("list")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the ListUsers response.")
+@home_option
+@handle_errors
+def users_list(name: str, as_json: bool, home: Path | None) -> None:
+    """ListUsers (every page)."""
+    with fp.Store(home) as store:
+        users, token = store.list_users(name)
+        while token:
+            more, token = store.list_users(name, next_token=token)
+            users += more
+    if as_json:
+        return echo_json(shapes.list_users(users, None))
+    for u in users:
+        click.echo(f"{u.user_id}\t{u.status}\t{u.face_count} faces")
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.argument("user_id")
+@home_option
+@handle_errors
+def users_create(name: str, user_id: str, home: Path | None) -> None:
+    """CreateUser."""
+    with fp.Store(home) as store:
+        store.create_user(name, user_id)
+    click.echo(f"created user {user_id}")
+
+
+@users_group.command("delete")
+@click.argument("name")
+@click.argument("user_id")
+@home_option
+@handle_errors
+def users_delete(name: str, user_id: str, home: Path | None) -> None:
+    """DeleteUser (its faces stay, unassociated)."""
+    with fp.Store(home) as store:
+        store.delete_user(name, user_id)
+    click.echo(f"deleted user {user_id}")
+
+
+@users_group.command("associate")
+@click.argument("name")
+@click.argument("user_id")
+@click.argument("face_ids", nargs=-1, required=True)
+@click.option("--threshold", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True, help="UserMatchThreshold.")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+@handle_errors
+def users_associate(name: str, user_id: str, face_ids: tuple[str, ...], threshold: float, as_json: bool, home: Path | None) -> None:
+    """AssociateFaces."""
+    with open_service(home) as svc:
+        done, failed = svc.associate_faces(name, user_id, list(face_ids), user_match_threshold=threshold)
+        status = svc.store.user_status(name, user_id)
+    if as_json:
+        return echo_json(shapes.associate_faces(done, failed, status))
+    click.echo(f"associated {len(done)} face(s) with {user_id}")
+    for fid, _, sim, why in failed:
+        click.echo(f"  not associated {fid}: {why}" + ("" if sim is None else f" (similarity {sim:.1f})"), err=True)

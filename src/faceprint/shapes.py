@@ -1,0 +1,150 @@
+"""Results as Rekognition's JSON response shapes, for ``--json`` and the HTTP service.
+
+Only members Rekognition defines are emitted, so unmodified clients (boto3) parse
+them. Boxes and landmarks are fractions of the image size; similarities are
+faceprint's calibrated 0-100 (see docs/calibration.md); timestamps are Unix seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from faceprint.results import FaceSearch, IndexResult, UserSearch
+from faceprint.store import Box, CollectionInfo, StoredFace, UserInfo
+from faceprint.types import Face
+
+# Rekognition names landmarks by image side: eyeLeft is the eye on the image's left,
+# which is the subject's right eye (our landmark 0).
+LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
+
+
+def collection_arn(name: str) -> str:
+    return f"arn:aws:rekognition:local:000000000000:collection/{name}"
+
+
+def bounding_box(box: Box) -> dict[str, float]:
+    return {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
+
+
+def face_detail(face: Face, image_wh: tuple[int, int]) -> dict[str, Any]:
+    """FaceDetail of a detected face (the members faceprint measures)."""
+    w, h = image_wh
+    x0, y0, x1, y1 = face.xyxy
+    detail: dict[str, Any] = {
+        "BoundingBox": bounding_box(Box(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)),
+        "Landmarks": [{"Type": t, "X": float(x) / w, "Y": float(y) / h} for t, (x, y) in zip(LANDMARK_TYPES, face.landmarks)],
+        "Confidence": round(100.0 * face.score, 4),
+    }
+    q = face.quality
+    if q is not None:
+        if all(math.isfinite(v) for v in (q.roll, q.yaw, q.pitch)):  # unknown pose: omitted, not null
+            detail["Pose"] = {"Roll": round(q.roll, 4), "Yaw": round(q.yaw, 4), "Pitch": round(q.pitch, 4)}
+        detail["Quality"] = {"Brightness": round(q.brightness, 4), "Sharpness": round(q.sharpness, 4)}
+    return detail
+
+
+def face(record: StoredFace, model: str) -> dict[str, Any]:
+    """The Face member of FaceRecords, FaceMatches and ListFaces."""
+    out: dict[str, Any] = {
+        "FaceId": record.face_id,
+        "BoundingBox": bounding_box(record.box),
+        "ImageId": record.image_id,
+        "Confidence": record.confidence,
+        "IndexFacesModelVersion": model,
+    }
+    if record.external_image_id is not None:
+        out["ExternalImageId"] = record.external_image_id
+    if record.user_id is not None:
+        out["UserId"] = record.user_id
+    return out
+
+
+def create_collection(info: CollectionInfo) -> dict[str, Any]:
+    return {"StatusCode": 200, "CollectionArn": collection_arn(info.name), "FaceModelVersion": info.model}
+
+
+def describe_collection(info: CollectionInfo) -> dict[str, Any]:
+    return {
+        "FaceCount": info.face_count,
+        "UserCount": info.user_count,
+        "FaceModelVersion": info.model,
+        "CollectionARN": collection_arn(info.name),
+        "CreationTimestamp": info.created,
+    }
+
+
+def index_faces(result: IndexResult) -> dict[str, Any]:
+    return {
+        "FaceRecords": [{"Face": face(f.record, result.model), "FaceDetail": face_detail(f.detail, result.image_wh)} for f in result.indexed],
+        "FaceModelVersion": result.model,
+        "UnindexedFaces": [{"Reasons": list(u.reasons), "FaceDetail": face_detail(u.detail, result.image_wh)} for u in result.unindexed],
+    }
+
+
+def search_faces(result: FaceSearch) -> dict[str, Any]:
+    """SearchFacesByImage's shape, or SearchFaces' when the search was by FaceId."""
+    matches = [{"Similarity": round(m.match.similarity, 4), "Face": face(m.face, result.model)} for m in result.matches]
+    out: dict[str, Any] = {"FaceMatches": matches, "FaceModelVersion": result.model}
+    if result.searched_face_id is not None:
+        out["SearchedFaceId"] = result.searched_face_id
+    elif result.searched_face is not None:
+        detail = face_detail(result.searched_face, result.image_wh)
+        out["SearchedFaceBoundingBox"] = detail["BoundingBox"]
+        out["SearchedFaceConfidence"] = detail["Confidence"]
+    return out
+
+
+def list_faces(faces: list[StoredFace], token: str | None, model: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"Faces": [face(f, model) for f in faces], "FaceModelVersion": model}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def delete_faces(deleted: list[str], failed: list[tuple[str, str | None, str]]) -> dict[str, Any]:
+    return {
+        "DeletedFaces": deleted,
+        "UnsuccessfulFaceDeletions": [{"FaceId": fid, **({"UserId": uid} if uid else {}), "Reasons": [why]} for fid, uid, why in failed],
+    }
+
+
+def list_users(users: list[UserInfo], token: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"Users": [{"UserId": u.user_id, "UserStatus": u.status} for u in users]}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def associate_faces(done: list[str], failed: list[tuple[str, str | None, float | None, str]], status: str) -> dict[str, Any]:
+    return {
+        "AssociatedFaces": [{"FaceId": f} for f in done],
+        "UnsuccessfulFaceAssociations": [
+            {"FaceId": fid, **({"UserId": uid} if uid else {}), **({"Confidence": sim} if sim is not None else {}), "Reasons": [why]} for fid, uid, sim, why in failed
+        ],
+        "UserStatus": status,
+    }
+
+
+def disassociate_faces(done: list[str], failed: list[tuple[str, str | None, str]], status: str) -> dict[str, Any]:
+    return {
+        "DisassociatedFaces": [{"FaceId": f} for f in done],
+        "UnsuccessfulFaceDisassociations": [{"FaceId": fid, **({"UserId": uid} if uid else {}), "Reasons": [why]} for fid, uid, why in failed],
+        "UserStatus": status,
+    }
+
+
+def search_users(result: UserSearch) -> dict[str, Any]:
+    """SearchUsers' shape, or SearchUsersByImage's when the search was by image."""
+    out: dict[str, Any] = {
+        "UserMatches": [{"Similarity": round(m.match.similarity, 4), "User": {"UserId": m.user.user_id, "UserStatus": m.user.status}} for m in result.matches],
+        "FaceModelVersion": result.model,
+    }
+    if result.searched_face is not None:
+        out["SearchedFace"] = {"FaceDetail": face_detail(result.searched_face, result.image_wh)}
+        out["UnsearchedFaces"] = [{"FaceDetails": face_detail(f, result.image_wh), "Reasons": ["FACE_NOT_LARGEST"]} for f in result.unsearched]
+    if result.searched_face_id is not None:
+        out["SearchedFace"] = {"FaceId": result.searched_face_id}
+    if result.searched_user_id is not None:
+        out["SearchedUser"] = {"UserId": result.searched_user_id}
+    return out
