@@ -189,7 +189,7 @@ def _storage_error(exc: sqlite3.Error, path: Path) -> StorageError:
     elif "locked" in text or "busy" in text:
         why = "another process held the store's write lock too long"
     elif "unable to open" in text:
-        why = "the store's database cannot be opened or created"
+        why = "the store's database cannot be opened or created (is its folder writable?)"
     else:
         why = "the store's database reported an error"
     return StorageError(f"{why} ({path}: {text}); nothing was changed", sqlite_error=text)

@@ -1,0 +1,210 @@
+"""Store: collections, faces, users, consent, retention, pagination, bad input."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from faceprint.errors import AlreadyExists, ConsentRequired, InvalidParameter, NotFound
+from faceprint.store import Store
+from tests.store.conftest import MODEL, new_faces, unit_vectors
+
+
+def make(store: Store, name: str = "c", **kw) -> None:
+    store.create_collection(name, purpose=kw.pop("purpose", "testing"), model=MODEL, consent_required=kw.pop("consent_required", False), **kw)
+
+
+def test_collection_lifecycle(store):
+    make(store, "b")
+    make(store, "a")
+    assert store.list_collections() == ["a", "b"]
+    with pytest.raises(AlreadyExists):
+        make(store, "a")
+    store.add_faces("a", new_faces(unit_vectors(3)), model=MODEL)
+    info = store.describe_collection("a")
+    assert (info.face_count, info.user_count, info.purpose, info.model) == (3, 0, "testing", MODEL)
+    assert store.delete_collection("a") == 3
+    assert store.list_collections() == ["b"]
+    with pytest.raises(NotFound):
+        store.describe_collection("a")
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 256, "semi;colon", None, 5])
+def test_bad_collection_names(store, name):
+    with pytest.raises(InvalidParameter):
+        store.create_collection(name, purpose="p", model=MODEL)
+
+
+def test_bad_arguments(store):
+    make(store)
+    v = unit_vectors(1)[0]
+    with pytest.raises(InvalidParameter):
+        store.search("c", v, max_faces=0, min_cosine=0)
+    with pytest.raises(InvalidParameter):
+        store.search("c", v, max_faces=4097, min_cosine=0)
+    with pytest.raises(InvalidParameter):
+        store.delete_faces("c", ["not-a-uuid"])
+    with pytest.raises(InvalidParameter):
+        store.delete_faces("c", [])
+    with pytest.raises(InvalidParameter):
+        store.list_faces("c", next_token="garbage!")
+    with pytest.raises(InvalidParameter):
+        store.add_faces("c", new_faces(unit_vectors(1)), model="other-model")
+    with pytest.raises(NotFound):
+        store.search("nope", v, max_faces=1, min_cosine=0)
+    with pytest.raises(InvalidParameter):
+        store.create_collection("d", purpose="  ", model=MODEL)
+
+
+def test_search_is_exact_and_ordered(store):
+    make(store)
+    v = unit_vectors(200)
+    stored = store.add_faces("c", new_faces(v), model=MODEL)
+    hits = store.search("c", v[17], max_faces=5, min_cosine=-1)
+    assert hits[0].face.face_id == stored[17].face_id
+    assert hits[0].cosine == pytest.approx(1.0, abs=1e-5)
+    assert [h.cosine for h in hits] == sorted((h.cosine for h in hits), reverse=True)
+    assert len(store.search("c", v[17], max_faces=5, min_cosine=0.99)) == 1
+
+
+def test_list_faces_pages_cover_everything_once(store):
+    make(store)
+    stored = store.add_faces("c", new_faces(unit_vectors(25)), model=MODEL)
+    seen, token = [], None
+    while True:
+        page, token = store.list_faces("c", max_results=10, next_token=token)
+        seen += [f.face_id for f in page]
+        if token is None:
+            break
+    assert seen == [f.face_id for f in stored]
+
+
+def test_delete_faces_reports_each_failure(store):
+    make(store)
+    stored = store.add_faces("c", new_faces(unit_vectors(3)), model=MODEL)
+    store.create_user("c", "u")
+    store.associate_faces("c", "u", [stored[2].face_id])
+    missing = "00000000-0000-4000-8000-000000000000"
+    deleted, failed = store.delete_faces("c", [stored[0].face_id, missing, stored[2].face_id])
+    assert deleted == [stored[0].face_id]
+    assert failed == [(missing, None, "FACE_NOT_FOUND"), (stored[2].face_id, "u", "ASSOCIATED_TO_AN_EXISTING_USER")]
+    assert store.describe_collection("c").face_count == 2
+    assert all(h.face.face_id != stored[0].face_id for h in store.search("c", unit_vectors(3)[0], max_faces=10, min_cosine=-1))
+
+
+def test_users_group_faces_and_search_by_template(store):
+    make(store)
+    rng = np.random.default_rng(5)
+    centres = unit_vectors(3, seed=9)
+    v = np.repeat(centres, 4, axis=0) + 0.15 * rng.normal(size=(12, 128)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    stored = store.add_faces("c", new_faces(v), model=MODEL)
+    for u in range(3):
+        store.create_user("c", f"user{u}")
+        done, failed = store.associate_faces("c", f"user{u}", [s.face_id for s in stored[4 * u : 4 * u + 4]], min_cosine=0.3)
+        assert len(done) == 4 and not failed
+    with pytest.raises(AlreadyExists):
+        store.create_user("c", "user0")
+    # a face of another person is refused by the template check
+    store.create_user("c", "x")
+    store.associate_faces("c", "x", [stored[0].face_id])  # already user0's
+    _, failed = store.associate_faces("c", "user1", [stored[0].face_id])
+    assert failed[0][3] == "ASSOCIATED_TO_A_DIFFERENT_USER"
+    extra = store.add_faces("c", new_faces(unit_vectors(1, seed=77)), model=MODEL)
+    _, failed = store.associate_faces("c", "user1", [extra[0].face_id], min_cosine=0.3)
+    assert failed[0][3] == "LOW_MATCH_CONFIDENCE" and failed[0][2] < 0.3
+    hits = store.search_users("c", centres[1], max_users=3, min_cosine=-1)
+    assert hits[0].user.user_id == "user1" and hits[0].user.face_count == 4
+    users, _ = store.list_users("c")
+    assert {u.user_id: u.status for u in users} == {"user0": "ACTIVE", "user1": "ACTIVE", "user2": "ACTIVE", "x": "CREATED"}
+    done, failed = store.disassociate_faces("c", "user1", [stored[4].face_id, stored[0].face_id])
+    assert done == [stored[4].face_id] and failed[0][2] == "ASSOCIATED_TO_A_DIFFERENT_USER"
+    store.delete_user("c", "user2")
+    assert store.list_faces("c", user_id="user2")[0] == []
+    assert store.describe_collection("c").face_count == 13  # faces outlive their user
+
+
+def test_consent_is_required_by_default(store):
+    store.create_collection("w", purpose="find missing people", model=MODEL)
+    faces = new_faces(unit_vectors(1), ["alice"])
+    with pytest.raises(ConsentRequired):
+        store.add_faces("w", faces, model=MODEL)
+    with pytest.raises(ConsentRequired):
+        store.add_faces("w", new_faces(unit_vectors(1)), model=MODEL)  # no subject at all
+    store.add_consent("alice", basis="consent", purpose="another purpose")
+    with pytest.raises(ConsentRequired):
+        store.add_faces("w", faces, model=MODEL)
+    store.add_consent("alice", basis="consent", purpose="find missing people", collection="elsewhere")
+    with pytest.raises(ConsentRequired):
+        store.add_faces("w", faces, model=MODEL)
+    store.add_consent("alice", basis="consent", purpose="find missing people", collection="w")
+    assert len(store.add_faces("w", faces, model=MODEL)) == 1
+    refused = store.audit_entries(action="IndexFacesRefused")
+    assert len(refused) == 4 and all(e.collection == "w" for e in refused)
+
+
+def test_consent_bad_input(store):
+    with pytest.raises(InvalidParameter):
+        store.add_consent("bob", basis="because", purpose="p")
+    with pytest.raises(InvalidParameter):
+        store.add_consent("bob", basis="consent", purpose="p", expires=time.time() - 10)
+    with pytest.raises(NotFound):
+        store.revoke_consent("nobody")
+
+
+def test_revoking_consent_erases_the_subject(store):
+    store.create_collection("w", purpose="p", model=MODEL)
+    store.add_consent("bob", basis="consent", purpose="p")
+    store.add_consent("eve", basis="consent", purpose="p")
+    store.add_faces("w", new_faces(unit_vectors(3), ["bob", "bob", "eve"]), model=MODEL)
+    assert store.revoke_consent("bob") == 2
+    assert [f.external_image_id for f in store.list_faces("w")[0]] == ["eve"]
+    assert store.consent_records("bob")[0].revoked is not None
+    with pytest.raises(ConsentRequired):
+        store.add_faces("w", new_faces(unit_vectors(1), ["bob"]), model=MODEL)
+
+
+def test_lapsed_consent_and_retention_are_purged(tmp_path):
+    home = tmp_path / "home"
+    with Store(home) as s:
+        s.create_collection("w", purpose="p", model=MODEL)
+        s.create_collection("short", purpose="p", model=MODEL, consent_required=False, max_age_days=1.5 / 86400)
+        s.add_consent("bob", basis="consent", purpose="p", expires=time.time() + 1.0)
+        s.add_consent("eve", basis="consent", purpose="p")
+        s.add_faces("w", new_faces(unit_vectors(2), ["bob", "eve"]), model=MODEL)
+        s.add_faces("short", new_faces(unit_vectors(2)), model=MODEL)
+        assert s.purge_expired() == 0
+    time.sleep(1.6)
+    with Store(home) as s:  # purged on open
+        assert [f.external_image_id for f in s.list_faces("w")[0]] == ["eve"]
+        assert s.describe_collection("short").face_count == 0
+        purges = s.audit_entries(action="Purge")
+        assert sum(e.count for e in purges) == 3
+
+
+def test_search_must_be_for_the_declared_purpose(store):
+    make(store, purpose="door access")
+    store.add_faces("c", new_faces(unit_vectors(2)), model=MODEL)
+    with pytest.raises(InvalidParameter):
+        store.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=0, purpose="marketing")
+    store.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=-1, purpose="door access")
+    last = store.audit_entries(action="SearchFacesByImage")[-1]
+    assert (last.collection, last.purpose, last.count) == ("c", "door access", 1)
+
+
+def test_a_second_store_on_the_same_folder_sees_changes(tmp_path):
+    home = tmp_path / "home"
+    v = unit_vectors(20)
+    with Store(home) as a, Store(home) as b:
+        make(a)
+        stored = a.add_faces("c", new_faces(v[:10]), model=MODEL)
+        assert len(b.search("c", v[0], max_faces=20, min_cosine=-1)) == 10  # b builds its index
+        a.add_faces("c", new_faces(v[10:]), model=MODEL)
+        a.delete_faces("c", [stored[0].face_id])
+        hits = b.search("c", v[15], max_faces=50, min_cosine=-1)
+        assert len(hits) == 19 and hits[0].cosine == pytest.approx(1.0, abs=1e-5)
+        a.delete_collection("c")
+        with pytest.raises(NotFound):
+            b.search("c", v[0], max_faces=1, min_cosine=-1)
