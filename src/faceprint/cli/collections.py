@@ -145,8 +145,8 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
     if as_json:
         echo_json(responses)
     else:
-        detail = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()) if k != "indexed")
-        click.echo(f"{name}: indexed {outcomes.get('indexed', 0)} faces from {len(jobs)} images" + (f"; users updated: {users}" if users else "") + (f" ({detail})" if detail else ""))
+        detail = ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items()) if k != "indexed")
+        click.echo(f"{name}: indexed {outcomes.get('indexed', 0)} faces from {len(jobs)} images" + (f", {users} users updated" if users else "") + (f"; not indexed: {detail}" if detail else ""))
     if refused:
         click.echo(f"refused (no valid consent for this collection's purpose): {', '.join(sorted(refused))}", err=True)
         raise SystemExit(EXIT_CODES["consent_required"])

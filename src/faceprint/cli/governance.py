@@ -24,14 +24,14 @@ def _timestamp(text: str | None, name: str) -> float | None:
     except ValueError:
         raise InvalidParameter(f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 time, not {text!r}") from None
     if len(text) == 10:
-        when = when + dt.timedelta(days=1)
+        when = when + dt.timedelta(days=1) - dt.timedelta(seconds=1)  # the end of that day
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     return when.timestamp()
 
 
 def _iso(ts: float | None) -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "-" if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @click.group("consent")
@@ -51,7 +51,7 @@ def consent_add(subject: str, basis: str, purpose: str, expires: str | None, col
     """Record SUBJECT's consent (SUBJECT is the ExternalImageId its faces use)."""
     with fp.Store(home) as store:
         rec = store.add_consent(subject, basis=basis, purpose=purpose, expires=_timestamp(expires, "--expires"), collection=collection)
-    click.echo(f"consent {rec.id}: {rec.subject} for {rec.purpose!r} ({rec.basis}), expires {_iso(rec.expires)}" + (f", collection {rec.collection}" if rec.collection else ""))
+    click.echo(f"consent {rec.id}: {rec.subject} for {rec.purpose!r} ({rec.basis}), valid until {_iso(rec.expires)}" + (f", collection {rec.collection}" if rec.collection else ""))
 
 
 @consent_group.command("list")
@@ -138,7 +138,7 @@ def audit_show(collection: str | None, action: str | None, actor: str | None, si
     if since is not None:
         since_ts = _timestamp(since, "--since")
         if len(since) == 10 and since_ts is not None:
-            since_ts -= 86400  # a date means from the start of that day
+            since_ts -= 86400 - 1  # a date means from the start of that day
     with fp.Store(home) as store:
         entries = store.audit_entries(collection=collection, action=action, actor=actor, since=since_ts, limit=limit)
     if as_json:
