@@ -299,6 +299,7 @@ class Store:
                 raise NotFound(f"user {uid} is not in collection {name}")
             n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
             self._audit(c, "DeleteUser", name, None, n)
+        self._tx.checkpoint()
 
     def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
         max_results = validate.count(max_results, "MaxResults", 1, 500)
