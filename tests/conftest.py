@@ -15,6 +15,15 @@ def data_root() -> Path:
     return Path(os.environ.get("FACEPRINT_DATA", REPO.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True)
+def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that audit (compare, search...) write to a throwaway store, never to
+    the user's ~/.faceprint, and no key from the environment leaks in."""
+    monkeypatch.setenv("FACEPRINT_HOME", str(tmp_path_factory.mktemp("faceprint-home")))
+    for var in ("FACEPRINT_KEY", "FACEPRINT_KEY_FILE", "FACEPRINT_ACTOR"):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture(scope="session")
 def data() -> Path:
     root = data_root()

@@ -111,3 +111,15 @@ def test_search_faces_by_face_id_leaves_the_query_out(svc, data):
     found = svc.search_faces("open", a.face_id)
     assert [m.face.face_id for m in found.matches] == [b.face_id]
     assert shapes.search_faces(found)["SearchedFaceId"] == a.face_id
+
+
+@pytest.mark.parametrize("kw", [{"face_match_threshold": 101}, {"face_match_threshold": -1}, {"face_match_threshold": "high"}, {"max_faces": 0}, {"max_faces": 5000}, {"quality_filter_level": "BEST"}])
+def test_search_arguments_out_of_range(svc, data, kw):
+    svc.create_collection("open", purpose="tests", consent_required=False)
+    with pytest.raises(fp.InvalidParameter):
+        svc.search_faces_by_image("open", data / EX / "obama.jpg", **kw)
+
+
+def test_compare_is_audited(svc, data):
+    svc.compare_faces(data / EX / "obama.jpg", data / EX / "obama2.jpg")
+    assert svc.audit_entries(action="CompareFaces")[-1].count == 1

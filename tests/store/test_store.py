@@ -208,3 +208,13 @@ def test_a_second_store_on_the_same_folder_sees_changes(tmp_path):
         a.delete_collection("c")
         with pytest.raises(NotFound):
             b.search("c", v[0], max_faces=1, min_cosine=-1)
+
+
+def test_retention_runs_on_a_schedule(store):
+    make(store, "short", max_age_days=0.5 / 86400)
+    store.add_faces("short", new_faces(unit_vectors(3)), model=MODEL)
+    store.start_retention(every_s=0.2)
+    deadline = time.time() + 5
+    while store.describe_collection("short").face_count and time.time() < deadline:
+        time.sleep(0.1)
+    assert store.describe_collection("short").face_count == 0

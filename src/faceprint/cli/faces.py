@@ -61,8 +61,8 @@ def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_fa
 @handle_errors
 def compare(source: Path, target: Path, min_similarity: float, as_json: bool, accurate: bool, embedder: str | None) -> None:
     """Compare the largest face in SOURCE with every face in TARGET."""
-    with make_engine(accurate, embedder) as engine:
-        result = engine.compare(source, target, min_similarity=min_similarity)
+    with make_engine(accurate, embedder) as engine, fp.Service(engine=engine) as svc:
+        result = svc.compare_faces(source, target, similarity_threshold=min_similarity)  # audited
     rows = [(fm, True) for fm in result.matches] + [(fm, False) for fm in result.unmatched]
     if as_json:
         echo_json({

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -30,6 +31,8 @@ from faceprint.store.crypto import Cipher, load_key
 from faceprint.store.db import Transactions, connect
 from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
 from faceprint.store.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
 
 HOME_ENV = "FACEPRINT_HOME"
 MAX_FACES_PER_USER = 100
@@ -516,7 +519,9 @@ class Store:
                 return
             try:
                 self.purge_expired()
-            finally:
+            except Exception:  # noqa: BLE001 - a failed purge is retried at the next tick
+                log.exception("scheduled retention purge failed")
+            if not self._closed:
                 self._timer = threading.Timer(every_s, tick)
                 self._timer.daemon = True
                 self._timer.start()
