@@ -37,11 +37,15 @@ class Service:
         home: the store folder (default ``$FACEPRINT_HOME`` or ``~/.faceprint``).
         engine: the engine whose embeddings the collections hold (default: fast mode).
         actor: who is acting, for the audit log.
+        purge_every_s: how often expired faces are erased while the service is open
+            (searches never return them in between); None to purge only on open.
     """
 
-    def __init__(self, home: str | Path | None = None, *, engine: Engine | None = None, actor: str | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, *, engine: Engine | None = None, actor: str | None = None, purge_every_s: float | None = 3600.0) -> None:
         self.engine = engine or Engine()
         self.store = Store(home, actor=actor)
+        if purge_every_s:
+            self.store.start_retention(purge_every_s)
 
     def __enter__(self) -> Service:
         return self

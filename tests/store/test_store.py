@@ -218,3 +218,87 @@ def test_retention_runs_on_a_schedule(store):
     while store.describe_collection("short").face_count and time.time() < deadline:
         time.sleep(0.1)
     assert store.describe_collection("short").face_count == 0
+
+
+def test_erasing_a_subject_frees_its_users_other_faces(store):
+    make(store)
+    stored = store.add_faces("c", new_faces(unit_vectors(2), ["alice", "alice-at-work"]), model=MODEL)
+    store.create_user("c", "alice")
+    store.associate_faces("c", "alice", [f.face_id for f in stored])
+    assert store.erase_subject("alice") == 1
+    assert store.list_users("c")[0] == []
+    left = store.list_faces("c")[0]
+    assert [(f.external_image_id, f.user_id) for f in left] == [("alice-at-work", None)]
+    assert store.delete_faces("c", [left[0].face_id])[0] == [left[0].face_id]
+
+
+def test_user_face_limit_counts_only_new_faces(store, monkeypatch):
+    import faceprint.store.store as store_mod
+
+    monkeypatch.setattr(store_mod, "MAX_FACES_PER_USER", 2)
+    make(store)
+    a, b, c = store.add_faces("c", new_faces(unit_vectors(3)), model=MODEL)
+    store.create_user("c", "u")
+    store.associate_faces("c", "u", [a.face_id, a.face_id])  # duplicates count once
+    done, failed = store.associate_faces("c", "u", [a.face_id, b.face_id])
+    assert done == [a.face_id, b.face_id] and not failed
+    from faceprint.errors import LimitExceeded
+
+    with pytest.raises(LimitExceeded):
+        store.associate_faces("c", "u", [c.face_id])
+    assert len(store.list_faces("c", user_id="u")[0]) == 2
+
+
+@pytest.mark.parametrize("token", ["YWZ0ZXI6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "x" * 100, "YmVmb3JlOjM=", 17])
+def test_foreign_tokens_are_refused(store, token):
+    make(store)
+    with pytest.raises(InvalidParameter):
+        store.list_faces("c", next_token=token)
+
+
+def test_large_collections_search_through_the_approximate_index(tmp_path, monkeypatch):
+    import faceprint.store.vectors as vectors_mod
+
+    monkeypatch.setattr(vectors_mod, "APPROXIMATE_FROM", 1000)
+    v = unit_vectors(1600, seed=11)
+    with Store(tmp_path / "h") as a, Store(tmp_path / "h") as b:
+        make(a)
+        stored = a.add_faces("c", new_faces(v[:1200]), model=MODEL)
+        assert a.search("c", v[5], max_faces=1, min_cosine=-1)[0].face.face_id == stored[5].face_id
+        assert a._indexes[next(iter(a._indexes))].approximate
+        b.search("c", v[0], max_faces=1, min_cosine=-1)  # b has its own index
+        more = a.add_faces("c", new_faces(v[1200:]), model=MODEL)
+        a.delete_faces("c", [f.face_id for f in stored[:300]])
+        for s in (a, b):
+            assert s.size("c") == 1300
+            assert s.search("c", v[1500], max_faces=1, min_cosine=-1)[0].face.face_id == more[300].face_id
+            assert all(h.face.face_id not in {f.face_id for f in stored[:300]} for h in s.search("c", v[10], max_faces=20, min_cosine=-1))
+
+
+def test_threads_can_share_a_store(store):
+    import threading
+
+    make(store)
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        try:
+            for i in range(15):
+                store.add_faces("c", new_faces(unit_vectors(2, seed=seed * 100 + i)), model=MODEL)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for i in range(30):
+                store.search("c", unit_vectors(1, seed=i)[0], max_faces=5, min_cosine=-1)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)] + [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert store.describe_collection("c").face_count == 60 == store.size("c")

@@ -172,14 +172,19 @@ def _associate(svc: fp.Service, name: str, by_subject: dict[str, list[str]]) -> 
         existing |= {u.user_id for u in users}
         if token is None:
             break
+    updated = 0
     for subject, face_ids in by_subject.items():
-        if subject not in existing:
-            svc.create_user(name, subject)
-        for i in range(0, len(face_ids), 100):
-            _, failed = svc.associate_faces(name, subject, face_ids[i : i + 100])
-            for fid, _, sim, why in failed:
-                click.echo(f"user {subject}: face {fid} not associated ({why}{'' if sim is None else f', similarity {sim:.1f}'})", err=True)
-    return len(by_subject)
+        try:
+            if subject not in existing:
+                svc.create_user(name, subject)
+            for i in range(0, len(face_ids), 100):
+                _, failed = svc.associate_faces(name, subject, face_ids[i : i + 100])
+                for fid, _, sim, why in failed:
+                    click.echo(f"user {subject}: face {fid} not associated ({why}{'' if sim is None else f', similarity {sim:.1f}'})", err=True)
+            updated += 1
+        except fp.FaceprintError as exc:  # e.g. a user's 100-face limit: the faces stay indexed
+            click.echo(f"user {subject}: {exc} [{exc.code}]", err=True)
+    return updated
 
 
 @click.command("search")

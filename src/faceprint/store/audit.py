@@ -97,6 +97,8 @@ def verify(conn: sqlite3.Connection, cipher: Cipher) -> AuditReport:
     if row is None:
         if n:
             problems.append("the signed head of the log is missing")
+    elif row[0].count(":") != 2 or not row[0].split(":")[0].isdigit():
+        problems.append("the signed head of the log was altered")
     else:
         seq_s, head_mac, sig = row[0].split(":")
         if cipher.mac(b"head:" + f"{seq_s}:{head_mac}".encode()) != sig:

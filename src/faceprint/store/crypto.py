@@ -38,19 +38,41 @@ def load_key(home: Path, *, create: bool) -> bytes:
     if os.environ.get(KEY_ENV):
         return _parse(os.environ[KEY_ENV], KEY_ENV)
     path = Path(os.environ[KEY_FILE_ENV]) if os.environ.get(KEY_FILE_ENV) else home / "key"
-    if path.is_file():
-        return _parse(path.read_text().strip(), str(path))
-    if not create:
-        raise EncryptionKeyError(
-            f"the store at {home} is encrypted and no key was found: set {KEY_ENV} or {KEY_FILE_ENV}, "
-            f"or restore {path}"
-        )
+    try:
+        if path.is_file():
+            return _parse(path.read_text().strip(), str(path))
+        if not create:
+            raise EncryptionKeyError(
+                f"the store at {home} is encrypted and no key was found: set {KEY_ENV} or {KEY_FILE_ENV}, "
+                f"or restore {path}"
+            )
+        return _create(path)
+    except OSError as exc:
+        raise EncryptionKeyError(f"cannot read or create the key file {path}: {exc.strerror}") from None
+
+
+def _create(path: Path) -> bytes:
+    """Write a new key durably and atomically; if another process won the race, use
+    its key instead."""
     key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex() + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(key.hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # fails if the key exists: never replaces a key
+        except FileExistsError:
+            return _parse(path.read_text().strip(), str(path))
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
     return key
 
 
@@ -84,7 +106,7 @@ class Cipher:
         EncryptionKeyError: the blob was not sealed with this key for this record."""
         try:
             data = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], record_id.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError, TypeError):
             raise EncryptionKeyError(f"the embedding of {record_id} does not decrypt with this key (wrong key or tampered row)") from None
         return np.frombuffer(data, dtype="<f4").astype(np.float32)
 

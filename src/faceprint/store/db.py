@@ -8,13 +8,17 @@ so erased bytes leave the write-ahead log too.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from faceprint.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
@@ -119,12 +123,18 @@ def _statements(script: str) -> Iterator[str]:
 
 
 class Transactions:
-    """One connection shared by a process's threads, one write transaction at a time."""
+    """One connection shared by a process's threads, one write transaction at a time.
+
+    In-memory state that mirrors the rows (the vector indexes) is changed through
+    :meth:`after_commit`, so it changes exactly when the rows did, never for a
+    transaction that rolled back.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
         self.lock = threading.RLock()
+        self._hooks: list[Callable[[], None]] | None = None
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -135,10 +145,12 @@ class Transactions:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _storage_error(exc, self.path) from None
+            self._hooks = []
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
             except BaseException as exc:
+                self._hooks = None
                 try:
                     self.conn.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -146,11 +158,24 @@ class Transactions:
                 if isinstance(exc, sqlite3.Error):
                     raise _storage_error(exc, self.path) from None
                 raise
+            hooks, self._hooks = self._hooks, None
+            for hook in hooks:  # still under the lock: hooks run in commit order
+                hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the current write transaction has committed."""
+        if self._hooks is None:
+            raise RuntimeError("after_commit outside a write transaction")
+        self._hooks.append(hook)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for several SELECTs."""
+        """A consistent snapshot for several SELECTs (inside a write transaction, that
+        transaction's own view)."""
         with self.lock:
+            if self._hooks is not None:  # already inside write(): read through it
+                yield self.conn
+                return
             try:
                 self.conn.execute("BEGIN")
                 yield self.conn
@@ -165,19 +190,38 @@ class Transactions:
     def data_version(self) -> int:
         """Changes whenever another connection commits (SQLite's cheap change signal)."""
         with self.lock:
-            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
-
-    def checkpoint(self) -> None:
-        """Fold the WAL into the database and truncate it, so erased rows leave the log."""
-        with self.lock:
             try:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error as exc:
                 raise _storage_error(exc, self.path) from None
 
+    def checkpoint(self, *, attempts: int = 20) -> bool:
+        """Fold the WAL into the database and truncate it, so erased rows leave the log.
+
+        A reader in another process can hold the log open for a moment; the checkpoint
+        is retried for about a second. Returns False if the log could not be emptied
+        yet (the rows are deleted either way; the next checkpoint, at the latest when
+        a store closes or opens, finishes the job).
+        """
+        for i in range(attempts):
+            with self.lock:
+                try:
+                    busy, log_pages, done = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.Error as exc:
+                    log.warning("WAL checkpoint failed: %s", exc)
+                    return False
+            if not busy and log_pages in (0, -1) or (not busy and log_pages == done):
+                return True
+            time.sleep(0.05 * (i + 1) / attempts)
+        log.warning("the WAL of %s is still in use by another process; erased rows leave it at the next checkpoint", self.path)
+        return False
+
     def close(self) -> None:
         with self.lock:
-            self.conn.close()
+            try:
+                self.checkpoint(attempts=1)
+            finally:
+                self.conn.close()
 
 
 def _storage_error(exc: sqlite3.Error, path: Path) -> StorageError:

@@ -20,12 +20,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from faceprint.errors import AlreadyExists, ConsentRequired, EncryptionKeyError, InvalidParameter, NotFound, StorageError
+from faceprint.errors import AlreadyExists, ConsentRequired, EncryptionKeyError, InvalidParameter, LimitExceeded, NotFound, StorageError
 from faceprint.store import audit, consent, validate
 from faceprint.store.crypto import Cipher, load_key
 from faceprint.store.db import Transactions, connect
@@ -66,11 +65,16 @@ class Store:
         db_path = self.home / "faceprint.db"
         self._indexes: dict[int, VectorIndex] = {}
         self._tx = Transactions(connect(db_path), db_path)
-        self._cipher = self._open_cipher()
-        self._seen_version = self._tx.data_version()
         self._timer: threading.Timer | None = None
         self._closed = False
-        self.purge_expired()
+        try:
+            self._cipher = self._open_cipher()
+            self._seen_version = self._tx.data_version()
+            self.purge_expired()
+            self._tx.checkpoint(attempts=1)  # finish an erasure a crash interrupted
+        except BaseException:
+            self._tx.conn.close()
+            raise
 
     def __enter__(self) -> Store:
         return self
@@ -90,7 +94,7 @@ class Store:
             row = c.execute("SELECT value FROM meta WHERE key='key_check'").fetchone()
         cipher = Cipher(load_key(self.home, create=row is None))
         if row is None:
-            with self._write() as c:
+            with self._tx.write() as c:
                 c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('key_check', ?)", (cipher.check_value,))
                 stored = c.execute("SELECT value FROM meta WHERE key='key_check'").fetchone()[0]
             if stored != cipher.check_value:  # another process created the store first
@@ -112,7 +116,7 @@ class Store:
         if max_age_days is not None and not (isinstance(max_age_days, (int, float)) and 0 < max_age_days < 1e6):
             raise InvalidParameter("max_age_days must be a positive number of days")
         now = time.time()
-        with self._write() as c:
+        with self._tx.write() as c:
             if c.execute("SELECT 1 FROM collections WHERE name=?", (name,)).fetchone():
                 raise AlreadyExists(f"collection {name} already exists")
             c.execute(
@@ -137,13 +141,13 @@ class Store:
 
     def delete_collection(self, name: str) -> int:
         """Delete a collection and erase all of its faces; returns how many faces."""
-        with self._write() as c:
+        with self._tx.write() as c:
             cid, *_ = self._collection_row(c, name)
             n = c.execute("DELETE FROM faces WHERE collection_id=?", (cid,)).rowcount
             c.execute("DELETE FROM users WHERE collection_id=?", (cid,))
             c.execute("DELETE FROM collections WHERE id=?", (cid,))
             self._audit(c, "DeleteCollection", name, None, n)
-            self._indexes.pop(cid, None)
+            self._tx.after_commit(lambda: self._indexes.pop(cid, None))
         self._tx.checkpoint()
         return int(n)
 
@@ -156,18 +160,20 @@ class Store:
             InvalidParameter: ``model`` is not the collection's embedding model.
             ConsentRequired: the collection needs consent and a subject lacks it.
         """
-        self._sync()
         now = time.time()
         try:
             return self._add_faces(name, faces, model, now)
         except ConsentRequired:
             # the refusal is worth an audit entry too, written after the rollback
-            with self._write() as c:
+            with self._tx.write() as c:
                 self._audit(c, "IndexFacesRefused", name, None, len(faces), {"reason": "no valid consent"})
             raise
 
     def _add_faces(self, name: str, faces: list[NewFace], model: str, now: float) -> list[StoredFace]:
-        with self._write() as c:
+        with self._tx.write() as c:
+            # holding the write lock, catch up first: our ids then follow every id the
+            # index has seen, so it never has to re-sort
+            self._sync()
             cid, _, purpose, needs_consent, _, cmodel, _ = self._collection_row(c, name)
             if model != cmodel:
                 raise InvalidParameter(f"collection {name} holds {cmodel} embeddings, not {model}")
@@ -187,9 +193,8 @@ class Store:
                 vecs.append(vec)
                 stored.append(StoredFace(fid, f.image_id, f.external_image_id, None, f.box, f.confidence, now))
             self._audit(c, "IndexFaces", name, purpose, len(faces))
-            # inside the lock, after the rows are written: ids reach the index in order
-            if cid in self._indexes and ids:
-                self._indexes[cid].add(np.array(ids), np.stack(vecs))
+            if ids:
+                self._tx.after_commit(lambda: self._apply(cid, lambda index: index.add(np.array(ids), np.stack(vecs))))
         return stored
 
     def _require_consent(self, c: sqlite3.Connection, subject: str | None, purpose: str, name: str, now: float) -> None:
@@ -226,7 +231,7 @@ class Store:
             ``(face_id, user_id, reason)``.
         """
         ids = validate.face_ids(face_ids, most=4096)
-        with self._write() as c:
+        with self._tx.write() as c:
             cid = self._collection_row(c, name)[0]
             found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
             deleted, failed, rowids = [], [], []
@@ -271,9 +276,9 @@ class Store:
         cid, declared = self._check_purpose(name, purpose)
         index = self._index(cid)
         ids, cos = index.search(np.asarray(vector, np.float32), max_faces + (exclude is not None), min_cosine=min_cosine)[0]
-        hits = self._hits(ids, cos)
+        hits = self._hits(cid, ids, cos)
         hits = [h for h in hits if h.face.face_id != exclude][:max_faces]
-        with self._write() as c:
+        with self._tx.write() as c:
             self._audit(c, action, name, declared, len(hits))
         return hits
 
@@ -286,7 +291,7 @@ class Store:
     # -- users ---------------------------------------------------------------
     def create_user(self, name: str, user_id: str) -> None:
         uid = validate.user_id(user_id)
-        with self._write() as c:
+        with self._tx.write() as c:
             cid = self._collection_row(c, name)[0]
             if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise AlreadyExists(f"user {uid} already exists in collection {name}")
@@ -296,7 +301,7 @@ class Store:
     def delete_user(self, name: str, user_id: str) -> None:
         """Delete a user; its faces stay in the collection, no longer associated."""
         uid = validate.user_id(user_id)
-        with self._write() as c:
+        with self._tx.write() as c:
             cid = self._collection_row(c, name)[0]
             if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
                 raise NotFound(f"user {uid} is not in collection {name}")
@@ -328,14 +333,17 @@ class Store:
             ``(face_id, user_id, cosine, reason)``.
         """
         uid = validate.user_id(user_id)
-        ids = validate.face_ids(face_ids, most=100)
-        with self._write() as c:
+        ids = list(dict.fromkeys(validate.face_ids(face_ids, most=100)))
+        with self._tx.write() as c:
             cid = self._collection_row(c, name)[0]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
             have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
             template = self._template(c, cid, uid) if min_cosine is not None and have else None
             found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            new = sum(1 for f in ids if f in found and found[f][4] is None)
+            if have + new > MAX_FACES_PER_USER:
+                raise LimitExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
             done, failed = [], []
             for fid in ids:
                 row = found.get(fid)
@@ -353,8 +361,6 @@ class Store:
                     if cos < (min_cosine or 0.0):
                         failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
                         continue
-                if have + len(done) >= MAX_FACES_PER_USER:
-                    raise InvalidParameter(f"a user holds at most {MAX_FACES_PER_USER} faces")
                 c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
                 done.append(fid)
             self._audit(c, "AssociateFaces", name, None, len(done))
@@ -363,7 +369,7 @@ class Store:
     def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
         uid = validate.user_id(user_id)
         ids = validate.face_ids(face_ids, most=100)
-        with self._write() as c:
+        with self._tx.write() as c:
             cid = self._collection_row(c, name)[0]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
@@ -422,7 +428,7 @@ class Store:
                         hits.append(UserHit(UserInfo(uid, "ACTIVE", int(n)), cos))
         hits.sort(key=lambda h: -h.cosine)
         hits = hits[:max_users]
-        with self._write() as c:
+        with self._tx.write() as c:
             self._audit(c, action, name, declared, len(hits))
         return hits
 
@@ -443,7 +449,7 @@ class Store:
             validate.collection_id(collection)
         if expires is not None and expires <= time.time():
             raise InvalidParameter("the expiry date is in the past")
-        with self._write() as c:
+        with self._tx.write() as c:
             rec = consent.insert(c, subject, basis, purpose, collection=collection, expires=expires)
             self._audit(c, "AddConsent", collection, purpose, 1, {"basis": basis})
         return rec
@@ -460,7 +466,7 @@ class Store:
             NotFound: the subject has no live consent record.
         """
         subject = validate.external_image_id(subject)
-        with self._write() as c:
+        with self._tx.write() as c:
             if consent.revoke(c, subject) == 0:
                 raise NotFound(f"subject {subject} has no live consent record")
             n = self._erase_subject(c, subject)
@@ -472,7 +478,7 @@ class Store:
         """Erase every face indexed under ``external_image_id`` in every collection, and
         the users of that id; returns the number of faces erased."""
         subject = validate.external_image_id(external_image_id)
-        with self._write() as c:
+        with self._tx.write() as c:
             n = self._erase_subject(c, subject)
             self._audit(c, "Erase", None, None, n)
         self._tx.checkpoint()
@@ -482,6 +488,9 @@ class Store:
         rows = c.execute("SELECT collection_id, id FROM faces WHERE external_image_id=?", (subject,)).fetchall()
         for cid in {r[0] for r in rows}:
             self._delete_rows(c, cid, [r[1] for r in rows if r[0] == cid])
+        # users named after the subject go too; faces of theirs indexed under other
+        # ids stay, no longer associated
+        c.execute("UPDATE faces SET user_id=NULL WHERE user_id=?", (subject,))
         c.execute("DELETE FROM users WHERE user_id=?", (subject,))
         return len(rows)
 
@@ -493,7 +502,7 @@ class Store:
             doomed = self._expired(c, now)
         if not doomed:  # a read-only store can still be opened and searched
             return 0
-        with self._write() as c:
+        with self._tx.write() as c:
             doomed = self._expired(c, now)
             for (cid, name), rowids in doomed.items():
                 self._delete_rows(c, cid, rowids)
@@ -512,7 +521,8 @@ class Store:
         return out
 
     def start_retention(self, every_s: float = 3600.0) -> None:
-        """Purge expired faces now and then every ``every_s`` seconds (for services)."""
+        """Purge expired faces every ``every_s`` seconds from now on (opening a store
+        purges once already)."""
 
         def tick() -> None:
             if self._closed:
@@ -526,7 +536,9 @@ class Store:
                 self._timer.daemon = True
                 self._timer.start()
 
-        tick()
+        self._timer = threading.Timer(every_s, tick)
+        self._timer.daemon = True
+        self._timer.start()
 
     # -- audit ---------------------------------------------------------------
     def audit_verify(self) -> audit.AuditReport:
@@ -539,24 +551,13 @@ class Store:
 
     def record(self, action: str, *, collection: str | None = None, purpose: str | None = None, count: int = 0) -> None:
         """Log an operation that touches no stored face (e.g. CompareFaces)."""
-        with self._write() as c:
+        with self._tx.write() as c:
             self._audit(c, action, collection, purpose, count)
 
     def _audit(self, c: sqlite3.Connection, action: str, collection: str | None, purpose: str | None, count: int, detail: dict[str, object] | None = None) -> None:
         audit.append(c, self._cipher, action, actor=self.actor, collection=collection, purpose=purpose, count=count, detail=detail)
 
     # -- internals -------------------------------------------------------------
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; if it fails, the in-memory indexes (which may already
-        hold its changes) are dropped and rebuilt from the rows on next use."""
-        try:
-            with self._tx.write() as c:
-                yield c
-        except BaseException:
-            self._indexes.clear()
-            raise
-
     def _collection_row(self, c: sqlite3.Connection, name: str) -> tuple[Any, ...]:
         validate.collection_id(name)
         row = c.execute("SELECT id, name, purpose, consent_required, max_age_days, model, created FROM collections WHERE name=?", (name,)).fetchone()
@@ -579,16 +580,25 @@ class Store:
         for i in range(0, len(rowids), 500):
             chunk = rowids[i : i + 500]
             c.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-        if cid in self._indexes and rowids:
-            self._indexes[cid].remove(np.array(rowids))
+        if rowids:
+            gone = np.array(rowids)
+            self._tx.after_commit(lambda: self._apply(cid, lambda index: index.remove(gone)))
 
-    def _hits(self, ids: np.ndarray, cos: np.ndarray) -> list[FaceHit]:
+    def _hits(self, cid: int, ids: np.ndarray, cos: np.ndarray) -> list[FaceHit]:
+        """Records for index hits. A face past its collection's retention or its
+        subject's consent is never returned, even before the next purge erases it."""
         if len(ids) == 0:
             return []
+        now = time.time()
         with self._tx.read() as c:
+            name, purpose, needs_consent, max_age = c.execute("SELECT name, purpose, consent_required, max_age_days FROM collections WHERE id=?", (cid,)).fetchone()
             marks = ",".join("?" * len(ids))
             rows = {r[0]: r for r in c.execute(f"SELECT {_FACE_COLUMNS} FROM faces WHERE id IN ({marks})", [int(i) for i in ids])}
-        # a row deleted by another process since the index was synced is skipped
+            if max_age is not None:
+                rows = {k: r for k, r in rows.items() if r[7] >= now - max_age * 86400}
+            if needs_consent:
+                rows = {k: r for k, r in rows.items() if r[3] is not None and consent.covers(c, r[3], purpose=purpose, collection=name, now=now)}
+        # a row deleted by another process since the index was synced is skipped too
         return [FaceHit(_face(rows[int(i)]), float(s)) for i, s in zip(ids, cos) if int(i) in rows]
 
     def _index(self, cid: int) -> VectorIndex:
@@ -633,21 +643,37 @@ class Store:
             version = self._tx.data_version()
             if version == self._seen_version:
                 return
-            self._seen_version = version
             with self._tx.read() as c:
                 alive = {r[0] for r in c.execute("SELECT id FROM collections")}
             for cid in list(self._indexes):
-                if cid not in alive:
-                    del self._indexes[cid]
+                index = self._indexes.get(cid)
+                if index is None or cid not in alive:
+                    self._indexes.pop(cid, None)
                     continue
-                index = self._indexes[cid]
-                with self._tx.read() as c:
-                    rows = np.array([r[0] for r in c.execute("SELECT id FROM faces WHERE collection_id=? ORDER BY id", (cid,))], np.int64)
-                have = index.ids()
-                index.remove(np.setdiff1d(have, rows, assume_unique=True))
-                missing = np.setdiff1d(rows, have, assume_unique=True)
-                if len(missing):
-                    index.add(*self._read_vectors(cid, missing))
+                try:
+                    with self._tx.read() as c:
+                        rows = np.array([r[0] for r in c.execute("SELECT id FROM faces WHERE collection_id=? ORDER BY id", (cid,))], np.int64)
+                    have = index.ids()
+                    index.remove(np.setdiff1d(have, rows, assume_unique=True))
+                    missing = np.setdiff1d(rows, have, assume_unique=True)
+                    if len(missing):
+                        index.add(*self._read_vectors(cid, missing))
+                except BaseException:
+                    self._indexes.pop(cid, None)  # rebuilt from the rows on next use
+                    raise
+            self._seen_version = version
+
+    def _apply(self, cid: int, change: Any) -> None:
+        """Apply a committed change to a loaded index; if that fails, drop the index so
+        the next use rebuilds it from the rows."""
+        index = self._indexes.get(cid)
+        if index is None:
+            return
+        try:
+            change(index)
+        except Exception:  # noqa: BLE001
+            log.exception("dropping the in-memory index of collection %s", cid)
+            self._indexes.pop(cid, None)
 
 
 def _face(row: tuple[Any, ...]) -> StoredFace:
@@ -663,9 +689,12 @@ def _decode_token(token: str | None) -> int:
     if token is None:
         return 0
     try:
-        kind, value = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        if kind != "after":
+        if not isinstance(token, str) or len(token) > 64:
             raise ValueError
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
+        kind, value = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        rowid = int(value)
+        if kind != "after" or not 0 <= rowid < 2**63:
+            raise ValueError
+        return rowid
+    except (ValueError, UnicodeError, TypeError):
         raise InvalidParameter("NextToken is not a token this store issued") from None

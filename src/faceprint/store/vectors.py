@@ -27,7 +27,7 @@ APPROXIMATE_FROM = 50_000  # faces; below this exact search is as fast and needs
 CANDIDATES = 512  # minimum candidates re-scored exactly per query
 TRAIN_SAMPLE = 100_000
 RETRAIN_GROWTH = 4.0  # retrain the quantizer when the collection has grown this much
-COMPACT_DEAD_SHARE = 0.25
+COMPACT_DEAD_SHARE = 0.10  # erased faces' codes leave memory, and stop taking candidate slots
 
 
 class VectorIndex:
@@ -42,9 +42,9 @@ class VectorIndex:
         (1, 1.0)
     """
 
-    def __init__(self, dim: int = 0, *, approximate_from: int = APPROXIMATE_FROM) -> None:
+    def __init__(self, dim: int = 0, *, approximate_from: int | None = None) -> None:
         self.dim = dim
-        self.approximate_from = approximate_from
+        self.approximate_from = APPROXIMATE_FROM if approximate_from is None else approximate_from
         self._vecs = np.zeros((0, dim), np.float32)
         self._ids = np.zeros(0, np.int64)
         self._alive = np.zeros(0, bool)
@@ -193,8 +193,12 @@ class VectorIndex:
             ids, vecs = ids[order], vecs[order]
         self._vecs, self._ids, self._alive = vecs.copy(), ids.copy(), np.ones(len(ids), bool)
         self._n = self._live = len(ids)
-        self._pq = None
-        if self._live >= self.approximate_from:
+        if self._live < self.approximate_from:
+            self._pq = None
+        elif self._pq is not None and self._live < RETRAIN_GROWTH * self._trained_at:
+            self._pq.reset()  # the codebooks still fit: re-encode only
+            self._pq.add(self._vecs[: self._n])
+        else:
             self._build_pq()
 
     def _build_pq(self) -> None:
