@@ -77,3 +77,14 @@ def test_approximate_index_finds_near_duplicates_and_skips_deleted():
     index.remove(np.arange(5, 1500))  # most gone: back to exact, compacted
     assert not index.approximate and len(index) == 500
     assert index.search(v[1700], k=1)[0][0][0] == 1700
+
+
+def test_from_arrays_takes_sorted_arrays_and_sorts_others():
+    v = unit_vectors(50)
+    index = VectorIndex.from_arrays(np.arange(50), v.copy())
+    assert list(index.search(v[7], k=1)[0][0]) == [7]
+    index.add(np.array([100]), unit_vectors(1, seed=5))  # grows past the adopted arrays
+    assert len(index) == 51 and index.search(unit_vectors(1, seed=5), k=1)[0][0][0] == 100
+    shuffled = VectorIndex.from_arrays(np.arange(50)[::-1].copy(), v.copy())
+    assert list(shuffled.ids()) == list(range(50))
+    assert shuffled.search(v[0], k=1)[0][0][0] == 49

@@ -612,29 +612,35 @@ class Store:
             return index
 
     def _load_index(self, cid: int) -> VectorIndex:
-        index = VectorIndex()
-        index.add(*self._read_vectors(cid))
-        return index
+        return VectorIndex.from_arrays(*self._read_vectors(cid))
 
     def _read_vectors(self, cid: int, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Decrypted vectors of a collection (or of the given row ids), by ascending id."""
-        ids: list[int] = []
-        vecs: list[np.ndarray] = []
+        """Decrypted vectors of a collection (or of the given row ids), by ascending id,
+        decrypted straight into one preallocated array (a million faces would cost
+        gigabytes as a list of small arrays)."""
         sql = "SELECT id, face_id, embedding FROM faces WHERE collection_id=?"
         with self._tx.read() as c:
             if only is None:
                 batches: list[list[int] | None] = [None]
+                n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=?", (cid,)).fetchone()[0]
             else:
                 wanted = [int(i) for i in only]
                 batches = [wanted[i : i + 500] for i in range(0, len(wanted), 500)]
+                n = len(wanted)
+            ids = np.zeros(n, np.int64)
+            vecs: np.ndarray | None = None
+            k = 0
             for batch in batches:
                 extra = "" if batch is None else f" AND id IN ({','.join('?' * len(batch))})"
                 for rowid, fid, blob in c.execute(sql + extra + " ORDER BY id", (cid, *(batch or []))):
-                    ids.append(rowid)
-                    vecs.append(self._cipher.open(blob, fid))
-        if not vecs:
+                    v = self._cipher.open(blob, fid)
+                    if vecs is None:
+                        vecs = np.zeros((n, len(v)), np.float32)
+                    ids[k], vecs[k] = rowid, v
+                    k += 1
+        if vecs is None:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        return np.array(ids, np.int64), np.stack(vecs)
+        return (ids, vecs) if k == n else (ids[:k].copy(), vecs[:k].copy())
 
     def _sync(self) -> None:
         """Catch up with other processes' commits: add their new faces, drop their
