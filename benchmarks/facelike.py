@@ -245,28 +245,24 @@ def gallery(real: RealFaces, model: FaceModel, n: int, seed: int = SEED) -> Gall
 
 # -- exact ground truth and recall ---------------------------------------------------
 class ExactTopK:
-    """Exact top-``k`` by cosine of fixed queries over a gallery seen chunk by chunk."""
+    """Exact top-``k`` by cosine of fixed queries over a gallery seen chunk by chunk
+    (faiss's brute-force ``knn``, merged across chunks)."""
 
     def __init__(self, queries: np.ndarray, k: int = K) -> None:
         self.q = np.ascontiguousarray(queries, np.float32)
         self.k = k
-        self.ids = np.full((len(queries), 0), -1, np.int64)
+        self.ids = np.zeros((len(queries), 0), np.int64)
         self.scores = np.zeros((len(queries), 0), np.float32)
 
     def update(self, start: int, vectors: np.ndarray) -> None:
+        import faiss
+
         kk = min(self.k, len(vectors))
-        width = min(self.k, self.ids.shape[1] + kk)
-        new_ids = np.zeros((len(self.q), width), np.int64)
-        new_sc = np.zeros((len(self.q), width), np.float32)
-        for q0 in range(0, len(self.q), 2048):
-            rows = slice(q0, q0 + 2048)
-            s = self.q[rows] @ vectors.T
-            top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
-            ids = np.concatenate([self.ids[rows], top + start], 1)
-            sc = np.concatenate([self.scores[rows], np.take_along_axis(s, top, 1)], 1)
-            keep = np.argsort(-sc, axis=1, kind="stable")[:, :width]
-            new_ids[rows], new_sc[rows] = np.take_along_axis(ids, keep, 1), np.take_along_axis(sc, keep, 1)
-        self.ids, self.scores = new_ids, new_sc
+        sc, top = faiss.knn(self.q, np.ascontiguousarray(vectors, np.float32), kk, metric=faiss.METRIC_INNER_PRODUCT)
+        ids = np.concatenate([self.ids, top + start], 1)
+        sc = np.concatenate([self.scores, sc], 1)
+        keep = np.argsort(-sc, axis=1, kind="stable")[:, : self.k]
+        self.ids, self.scores = np.take_along_axis(ids, keep, 1), np.take_along_axis(sc, keep, 1)
 
 
 def recall(found: list[np.ndarray] | np.ndarray, exact_ids: np.ndarray, mate_pos: np.ndarray, k: int = K) -> dict[str, float]:
@@ -308,16 +304,31 @@ def latencies(fn, queries: np.ndarray, warmup: int = 20) -> dict[str, float]:  #
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean()), "queries": int(len(ms))}
 
 
-def rss_bytes() -> int:
+def _status(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
 
 
+def rss_bytes() -> int:
+    """Resident memory of this process now."""
+    return _status("VmRSS")
+
+
 def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Highest resident memory since the start, or since :func:`reset_peak_rss`."""
+    return _status("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak_rss() -> None:
+    """Start the peak over from the current RSS (Linux: ``/proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 def machine() -> dict[str, object]:
@@ -338,4 +349,16 @@ def machine() -> dict[str, object]:
                 mem = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1), "python": platform.python_version(), "machine": platform.machine()}
+    return {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1), "python": platform.python_version(), "machine": platform.machine(), "commit": commit()}
+
+
+def commit() -> str:
+    """The repository's commit, with ``+dirty`` when src/ has uncommitted changes."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")

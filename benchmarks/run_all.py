@@ -1,6 +1,7 @@
 """`make bench`: every measurement the README quotes, written to bench-output/ and
 summarised in docs/benchmarks.md. Slow (about half an hour on 2 cores the first time;
-embeddings are cached in ~/.cache/faceprint/eval, so reruns are fast)."""
+embeddings are cached in ~/.cache/faceprint/eval, so reruns are fast), plus the search
+benchmarks (vector_index.py, gallery_scale.py: about 27 minutes more, see docs/search.md)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def main() -> None:
     if "--doc-only" in sys.argv:
         # rebuild docs/benchmarks.md from the results already in bench-output/
         load = lambda name: json.loads((OUT / name).read_text())  # noqa: E731
-        write_doc(load("lfw.json"), load("detect.json"), load("identify.json"), (OUT / "peer.md").read_text(), load("sface_runtime.json"))
+        write_doc(load("lfw.json"), load("detect.json"), load("identify.json"), (OUT / "peer.md").read_text(), load("sface_runtime.json"), search_section())
         return
     if not (DATA / "lfw").is_dir():
         sys.exit(f"the shared data is not at {DATA}; set FACEPRINT_DATA")
@@ -56,10 +57,34 @@ def main() -> None:
     sface = json.loads((OUT / "sface_runtime.json").read_text())
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "peer.py"), "--out", str(OUT)], check=True)
     peer = (OUT / "peer.md").read_text()
-    write_doc(lfw, det, ident, peer, sface)
+    # search at scale (docs/search.md explains both)
+    for script in ("vector_index.py", "gallery_scale.py"):
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--out", str(OUT)], check=True)
+    write_doc(lfw, det, ident, peer, sface, search_section())
 
 
-def write_doc(lfw: dict, det: dict, ident: dict, peer: str, sface: dict) -> None:
+def search_section() -> str:
+    """The scale table from gallery_scale.py and the headline of vector_index.py, if
+    they have been run (an older bench-output/ without them still makes the doc)."""
+    scale, index = OUT / "gallery_scale.json", OUT / "vector_index.json"
+    if not scale.is_file():
+        return ""
+    lines = ["## Search at scale (face-like galleries through the store)", "",
+             "How search works, what the galleries are made of and how 10M is estimated: [search.md](search.md). "
+             "The search step is timed after the probe is embedded (detection and embedding: the table above).", "",
+             (OUT / "gallery_scale.md").read_text() if (OUT / "gallery_scale.md").is_file() else ""]
+    if index.is_file():
+        vi = json.loads(index.read_text())
+        big = vi["sizes"][max(vi["sizes"], key=int)]
+        rows = [r for r in big["rows"] if "(product)" in r["setting"] or r["candidate"].startswith("exact")]
+        lines += [f"Index candidates at {int(max(vi['sizes'], key=int)):,} faces (all of them: bench-output/vector_index.md and search.md), exact search and the store's setting:", "",
+                  "| candidate | setting | p50 ms | p99 ms | true-mate recall |", "|---|---|---|---|---|"]
+        lines += [f"| {r['candidate']} | {r['setting']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mate_recall'] * 100:.2f}% |" for r in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_doc(lfw: dict, det: dict, ident: dict, peer: str, sface: dict, search: str = "") -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
         "# Benchmarks",
@@ -94,6 +119,8 @@ def write_doc(lfw: dict, det: dict, ident: dict, peer: str, sface: dict) -> None
               "face_recognition runs as its CLI does with `--cpus`: one process per core, HOG detector, "
               "5-point landmarks, ResNet, no jitter. faceprint runs its engine's worker pool. "
               "Stage times are single-threaded means over 60 LFW images.", "", peer]
+    if search:
+        lines += ["", search]
     (REPO / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     print((REPO / "docs" / "benchmarks.md").read_text())
 
