@@ -278,7 +278,7 @@ class Store:
         ids, cos = index.search(np.asarray(vector, np.float32), max_faces + (exclude is not None), min_cosine=min_cosine)[0]
         hits = self._hits(cid, ids, cos)
         hits = [h for h in hits if h.face.face_id != exclude][:max_faces]
-        with self._tx.write() as c:
+        with self._tx.write(durable=False) as c:  # a read: its audit entry needs no fsync
             self._audit(c, action, name, declared, len(hits))
         return hits
 
@@ -428,7 +428,7 @@ class Store:
                         hits.append(UserHit(UserInfo(uid, "ACTIVE", int(n)), cos))
         hits.sort(key=lambda h: -h.cosine)
         hits = hits[:max_users]
-        with self._tx.write() as c:
+        with self._tx.write(durable=False) as c:
             self._audit(c, action, name, declared, len(hits))
         return hits
 
@@ -551,7 +551,7 @@ class Store:
 
     def record(self, action: str, *, collection: str | None = None, purpose: str | None = None, count: int = 0) -> None:
         """Log an operation that touches no stored face (e.g. CompareFaces)."""
-        with self._tx.write() as c:
+        with self._tx.write(durable=False) as c:
             self._audit(c, action, collection, purpose, count)
 
     def _audit(self, c: sqlite3.Connection, action: str, collection: str | None, purpose: str | None, count: int, detail: dict[str, object] | None = None) -> None:
