@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 from PIL import Image, ImageOps
 
 import faceprint as fp
