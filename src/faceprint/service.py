@@ -42,6 +42,7 @@ class Service:
     """
 
     def __init__(self, home: str | Path | None = None, *, engine: Engine | None = None, actor: str | None = None, purge_every_s: float | None = 3600.0) -> None:
+        self._owns_engine = engine is None
         self.engine = engine or Engine()
         self.store = Store(home, actor=actor)
         if purge_every_s:
@@ -54,7 +55,10 @@ class Service:
         self.close()
 
     def close(self) -> None:
+        """Close the store, and the engine if this service made it."""
         self.store.close()
+        if self._owns_engine:
+            self.engine.close()
 
     @property
     def model(self) -> str:

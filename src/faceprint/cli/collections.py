@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 from tqdm import tqdm
@@ -19,8 +20,11 @@ def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None, help="Store folder (default: $FACEPRINT_HOME or ~/.faceprint).")(fn)
 
 
-def open_service(home: Path | None, accurate: bool = False, embedder: str | None = None) -> fp.Service:
-    return fp.Service(home, engine=make_engine(accurate, embedder))
+@contextmanager
+def open_service(home: Path | None, accurate: bool = False, embedder: str | None = None) -> Iterator[fp.Service]:
+    """A service over the store at ``home`` and an engine, both closed afterwards."""
+    with make_engine(accurate, embedder) as engine, fp.Service(home, engine=engine) as svc:
+        yield svc
 
 
 # -- collection ---------------------------------------------------------------
