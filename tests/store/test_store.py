@@ -233,9 +233,9 @@ def test_erasing_a_subject_frees_its_users_other_faces(store):
 
 
 def test_user_face_limit_counts_only_new_faces(store, monkeypatch):
-    import faceprint.store.store as store_mod
+    import faceprint.store.users as users_mod
 
-    monkeypatch.setattr(store_mod, "MAX_FACES_PER_USER", 2)
+    monkeypatch.setattr(users_mod, "MAX_FACES_PER_USER", 2)
     make(store)
     a, b, c = store.add_faces("c", new_faces(unit_vectors(3)), model=MODEL)
     store.create_user("c", "u")

@@ -7,11 +7,14 @@ collections, faces with AES-GCM-sealed embeddings, users, consent, audit) and ``
 Several processes may open one store: SQLite serialises writers, and each process
 notices the others' commits (``PRAGMA data_version``) and reconciles its in-memory
 indexes with the rows before its next read.
+
+This module holds the core (opening, collections, faces, search, index upkeep); the
+user verbs are in ``users.py`` and consent, erasure, retention and audit in
+``governance.py``, mixed into :class:`Store`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -24,17 +27,19 @@ from typing import Any
 
 import numpy as np
 
-from faceprint.errors import AlreadyExists, ConsentRequired, EncryptionKeyError, InvalidParameter, LimitExceeded, NotFound, StorageError
+from faceprint.errors import AlreadyExists, ConsentRequired, EncryptionKeyError, InvalidParameter, NotFound, StorageError
 from faceprint.store import audit, consent, validate
 from faceprint.store.crypto import Cipher, load_key
 from faceprint.store.db import Transactions, connect
-from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
+from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace
+from faceprint.store.governance import GovernanceOps
+from faceprint.store.tokens import decode_token, encode_token
+from faceprint.store.users import UserOps
 from faceprint.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
 HOME_ENV = "FACEPRINT_HOME"
-MAX_FACES_PER_USER = 100
 _FACE_COLUMNS = "id, face_id, image_id, external_image_id, user_id, box, confidence, indexed"
 
 
@@ -42,7 +47,7 @@ def default_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".faceprint")
 
 
-class Store:
+class Store(UserOps, GovernanceOps):
     """Collections, faces, users, consent and audit in one folder.
 
     Args:
@@ -206,7 +211,7 @@ class Store:
     def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
         """One page of faces, oldest first, and the token of the next page (or None)."""
         max_results = validate.count(max_results, "MaxResults", 1, 4096)
-        after = _decode_token(next_token)
+        after = decode_token(next_token)
         with self._tx.read() as c:
             cid = self._collection_row(c, name)[0]
             sql, args = f"SELECT {_FACE_COLUMNS} FROM faces WHERE collection_id=? AND id>?", [cid, after]
@@ -220,7 +225,7 @@ class Store:
             rows = c.execute(sql + " ORDER BY id LIMIT ?", (*args, max_results + 1)).fetchall()
         more = len(rows) > max_results
         rows = rows[:max_results]
-        token = _encode_token(rows[-1][0]) if more else None
+        token = encode_token(rows[-1][0]) if more else None
         return [_face(r) for r in rows], token
 
     def delete_faces(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
@@ -287,275 +292,6 @@ class Store:
         with self._tx.read() as c:
             cid = self._collection_row(c, name)[0]
         return len(self._index(cid))
-
-    # -- users ---------------------------------------------------------------
-    def create_user(self, name: str, user_id: str) -> None:
-        uid = validate.user_id(user_id)
-        with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
-            if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
-                raise AlreadyExists(f"user {uid} already exists in collection {name}")
-            c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, time.time()))
-            self._audit(c, "CreateUser", name, None, 0)
-
-    def delete_user(self, name: str, user_id: str) -> None:
-        """Delete a user; its faces stay in the collection, no longer associated."""
-        uid = validate.user_id(user_id)
-        with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
-            if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
-                raise NotFound(f"user {uid} is not in collection {name}")
-            n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
-            self._audit(c, "DeleteUser", name, None, n)
-        self._tx.checkpoint()
-
-    def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
-        max_results = validate.count(max_results, "MaxResults", 1, 500)
-        after = _decode_token(next_token)
-        with self._tx.read() as c:
-            cid = self._collection_row(c, name)[0]
-            rows = c.execute(
-                "SELECT u.rowid, u.user_id, (SELECT COUNT(*) FROM faces f WHERE f.collection_id=u.collection_id AND f.user_id=u.user_id) "
-                "FROM users u WHERE u.collection_id=? AND u.rowid>? ORDER BY u.rowid LIMIT ?",
-                (cid, after, max_results + 1),
-            ).fetchall()
-        more = len(rows) > max_results
-        rows = rows[:max_results]
-        users = [UserInfo(r[1], "ACTIVE" if r[2] else "CREATED", int(r[2])) for r in rows]
-        return users, (_encode_token(rows[-1][0]) if more else None)
-
-    def associate_faces(self, name: str, user_id: str, face_ids: list[str], *, min_cosine: float | None = None) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
-        """Tie faces to a user. With ``min_cosine``, a face must be at least that similar
-        to the user's current template (when it has faces).
-
-        Returns:
-            ``(associated, unsuccessful)``; each unsuccessful entry is
-            ``(face_id, user_id, cosine, reason)``.
-        """
-        uid = validate.user_id(user_id)
-        ids = list(dict.fromkeys(validate.face_ids(face_ids, most=100)))
-        with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
-            if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
-                raise NotFound(f"user {uid} is not in collection {name}")
-            have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
-            template = self._template(c, cid, uid) if min_cosine is not None and have else None
-            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
-            new = sum(1 for f in ids if f in found and found[f][4] is None)
-            if have + new > MAX_FACES_PER_USER:
-                raise LimitExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
-            done, failed = [], []
-            for fid in ids:
-                row = found.get(fid)
-                if row is None:
-                    failed.append((fid, None, None, "FACE_NOT_FOUND"))
-                    continue
-                if row[4] == uid:
-                    done.append(fid)
-                    continue
-                if row[4] is not None:
-                    failed.append((fid, row[4], None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
-                    continue
-                if template is not None:
-                    cos = float(self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (row[0],)).fetchone()[0], fid) @ template)
-                    if cos < (min_cosine or 0.0):
-                        failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
-                        continue
-                c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
-                done.append(fid)
-            self._audit(c, "AssociateFaces", name, None, len(done))
-        return done, failed
-
-    def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
-        uid = validate.user_id(user_id)
-        ids = validate.face_ids(face_ids, most=100)
-        with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
-            if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
-                raise NotFound(f"user {uid} is not in collection {name}")
-            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
-            done, failed = [], []
-            for fid in ids:
-                row = found.get(fid)
-                if row is None:
-                    failed.append((fid, None, "FACE_NOT_FOUND"))
-                elif row[4] != uid:
-                    failed.append((fid, row[4], "ASSOCIATED_TO_A_DIFFERENT_USER"))
-                else:
-                    c.execute("UPDATE faces SET user_id=NULL WHERE id=?", (row[0],))
-                    done.append(fid)
-            self._audit(c, "DisassociateFaces", name, None, len(done))
-        return done, failed
-
-    def user_status(self, name: str, user_id: str) -> str:
-        with self._tx.read() as c:
-            cid = self._collection_row(c, name)[0]
-            n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, user_id)).fetchone()[0]
-        return "ACTIVE" if n else "CREATED"
-
-    def user_vector(self, name: str, user_id: str) -> np.ndarray:
-        """The user's template: the normalised mean of its faces' embeddings.
-
-        Raises:
-            NotFound: no such user, or it has no faces.
-        """
-        uid = validate.user_id(user_id)
-        with self._tx.read() as c:
-            cid = self._collection_row(c, name)[0]
-            t = self._template(c, cid, uid)
-        if t is None:
-            raise NotFound(f"user {uid} has no faces in collection {name}")
-        return t
-
-    def search_users(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
-        """Users whose template is most similar to ``vector``, best first. Candidates come
-        from the face index; each is then scored against its whole template."""
-        max_users = validate.count(max_users, "MaxUsers", 1, 500)
-        cid, declared = self._check_purpose(name, purpose)
-        index = self._index(cid)
-        ids, _ = index.search(np.asarray(vector, np.float32), max(100, 10 * max_users))[0]
-        hits: list[UserHit] = []
-        with self._tx.read() as c:
-            marks = ",".join("?" * len(ids))
-            users = {r[0] for r in c.execute(f"SELECT user_id FROM faces WHERE id IN ({marks}) AND user_id IS NOT NULL", [int(i) for i in ids])}
-            users.discard(exclude)
-            for uid in users:
-                t = self._template(c, cid, uid)
-                n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
-                if t is not None:
-                    cos = float(t @ np.asarray(vector, np.float32).ravel())
-                    if cos >= min_cosine:
-                        hits.append(UserHit(UserInfo(uid, "ACTIVE", int(n)), cos))
-        hits.sort(key=lambda h: -h.cosine)
-        hits = hits[:max_users]
-        with self._tx.write(durable=False) as c:
-            self._audit(c, action, name, declared, len(hits))
-        return hits
-
-    def _template(self, c: sqlite3.Connection, cid: int, uid: str) -> np.ndarray | None:
-        rows = c.execute("SELECT face_id, embedding FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchall()
-        if not rows:
-            return None
-        mean = np.mean([self._cipher.open(blob, fid) for fid, blob in rows], axis=0)
-        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-
-    # -- consent, erasure, retention -------------------------------------------
-    def add_consent(self, subject: str, *, basis: str, purpose: str, expires: float | None = None, collection: str | None = None) -> consent.ConsentRecord:
-        subject = validate.external_image_id(subject)
-        if basis not in consent.BASES:
-            raise InvalidParameter(f"basis must be one of {', '.join(consent.BASES)}")
-        purpose = validate.text(purpose, "purpose")
-        if collection is not None:
-            validate.collection_id(collection)
-        if expires is not None and expires <= time.time():
-            raise InvalidParameter("the expiry date is in the past")
-        with self._tx.write() as c:
-            rec = consent.insert(c, subject, basis, purpose, collection=collection, expires=expires)
-            self._audit(c, "AddConsent", collection, purpose, 1, {"basis": basis})
-        return rec
-
-    def consent_records(self, subject: str | None = None) -> list[consent.ConsentRecord]:
-        with self._tx.read() as c:
-            return consent.records(c, subject)
-
-    def revoke_consent(self, subject: str) -> int:
-        """Revoke every consent record of ``subject`` and erase its faces; returns the
-        number of faces erased.
-
-        Raises:
-            NotFound: the subject has no live consent record.
-        """
-        subject = validate.external_image_id(subject)
-        with self._tx.write() as c:
-            if consent.revoke(c, subject) == 0:
-                raise NotFound(f"subject {subject} has no live consent record")
-            n = self._erase_subject(c, subject)
-            self._audit(c, "RevokeConsent", None, None, n)
-        self._tx.checkpoint()
-        return n
-
-    def erase_subject(self, external_image_id: str) -> int:
-        """Erase every face indexed under ``external_image_id`` in every collection, and
-        the users of that id; returns the number of faces erased."""
-        subject = validate.external_image_id(external_image_id)
-        with self._tx.write() as c:
-            n = self._erase_subject(c, subject)
-            self._audit(c, "Erase", None, None, n)
-        self._tx.checkpoint()
-        return n
-
-    def _erase_subject(self, c: sqlite3.Connection, subject: str) -> int:
-        rows = c.execute("SELECT collection_id, id FROM faces WHERE external_image_id=?", (subject,)).fetchall()
-        for cid in {r[0] for r in rows}:
-            self._delete_rows(c, cid, [r[1] for r in rows if r[0] == cid])
-        # users named after the subject go too; faces of theirs indexed under other
-        # ids stay, no longer associated
-        c.execute("UPDATE faces SET user_id=NULL WHERE user_id=?", (subject,))
-        c.execute("DELETE FROM users WHERE user_id=?", (subject,))
-        return len(rows)
-
-    def purge_expired(self) -> int:
-        """Erase faces older than their collection's retention, and faces whose subject's
-        consent has expired or was revoked (in collections that require consent)."""
-        now = time.time()
-        with self._tx.read() as c:
-            doomed = self._expired(c, now)
-        if not doomed:  # a read-only store can still be opened and searched
-            return 0
-        with self._tx.write() as c:
-            doomed = self._expired(c, now)
-            for (cid, name), rowids in doomed.items():
-                self._delete_rows(c, cid, rowids)
-                self._audit(c, "Purge", name, None, len(rowids), {"reason": "retention or lapsed consent"})
-        self._tx.checkpoint()
-        return sum(len(v) for v in doomed.values())
-
-    def _expired(self, c: sqlite3.Connection, now: float) -> dict[tuple[int, str], list[int]]:
-        out = {}
-        for cid, name, max_age in c.execute("SELECT id, name, max_age_days FROM collections").fetchall():
-            doomed = {r[0] for r in c.execute(consent.LAPSED_FACES, (cid, now))}
-            if max_age is not None:
-                doomed |= {r[0] for r in c.execute("SELECT id FROM faces WHERE collection_id=? AND indexed < ?", (cid, now - max_age * 86400))}
-            if doomed:
-                out[(cid, name)] = sorted(doomed)
-        return out
-
-    def start_retention(self, every_s: float = 3600.0) -> None:
-        """Purge expired faces every ``every_s`` seconds from now on (opening a store
-        purges once already)."""
-
-        def tick() -> None:
-            if self._closed:
-                return
-            try:
-                self.purge_expired()
-            except Exception:  # noqa: BLE001 - a failed purge is retried at the next tick
-                log.exception("scheduled retention purge failed")
-            if not self._closed:
-                self._timer = threading.Timer(every_s, tick)
-                self._timer.daemon = True
-                self._timer.start()
-
-        self._timer = threading.Timer(every_s, tick)
-        self._timer.daemon = True
-        self._timer.start()
-
-    # -- audit ---------------------------------------------------------------
-    def audit_verify(self) -> audit.AuditReport:
-        with self._tx.read() as c:
-            return audit.verify(c, self._cipher)
-
-    def audit_entries(self, **filters: Any) -> list[audit.AuditEntry]:
-        with self._tx.read() as c:
-            return audit.query(c, **filters)
-
-    def record(self, action: str, *, collection: str | None = None, purpose: str | None = None, count: int = 0) -> None:
-        """Log an operation that touches no stored face (e.g. CompareFaces)."""
-        with self._tx.write(durable=False) as c:
-            self._audit(c, action, collection, purpose, count)
-
-    def _audit(self, c: sqlite3.Connection, action: str, collection: str | None, purpose: str | None, count: int, detail: dict[str, object] | None = None) -> None:
-        audit.append(c, self._cipher, action, actor=self.actor, collection=collection, purpose=purpose, count=count, detail=detail)
 
     # -- internals -------------------------------------------------------------
     def _collection_row(self, c: sqlite3.Connection, name: str) -> tuple[Any, ...]:
@@ -685,22 +421,3 @@ class Store:
 def _face(row: tuple[Any, ...]) -> StoredFace:
     box = Box(*json.loads(row[5]))
     return StoredFace(face_id=row[1], image_id=row[2], external_image_id=row[3], user_id=row[4], box=box, confidence=float(row[6]), indexed=float(row[7]))
-
-
-def _encode_token(rowid: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{rowid}".encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        if not isinstance(token, str) or len(token) > 64:
-            raise ValueError
-        kind, value = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        rowid = int(value)
-        if kind != "after" or not 0 <= rowid < 2**63:
-            raise ValueError
-        return rowid
-    except (ValueError, UnicodeError, TypeError):
-        raise InvalidParameter("NextToken is not a token this store issued") from None

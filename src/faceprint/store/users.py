@@ -1,0 +1,172 @@
+"""Users: a person's faces grouped under one id (Rekognition's CreateUser, ListUsers,
+AssociateFaces, DisassociateFaces, SearchUsers). Part of :class:`Store`."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import numpy as np
+
+from faceprint.errors import AlreadyExists, LimitExceeded, NotFound
+from faceprint.store import validate
+from faceprint.store.records import UserHit, UserInfo
+from faceprint.store.tokens import decode_token, encode_token
+
+MAX_FACES_PER_USER = 100
+
+
+class UserOps:
+    """The user verbs of :class:`Store` (which provides ``_tx``, ``_audit``,
+    ``_collection_row``, ``_faces_by_face_id``, ``_check_purpose`` and ``_index``)."""
+
+    # -- users ---------------------------------------------------------------
+    def create_user(self, name: str, user_id: str) -> None:
+        uid = validate.user_id(user_id)
+        with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
+                raise AlreadyExists(f"user {uid} already exists in collection {name}")
+            c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, time.time()))
+            self._audit(c, "CreateUser", name, None, 0)
+
+    def delete_user(self, name: str, user_id: str) -> None:
+        """Delete a user; its faces stay in the collection, no longer associated."""
+        uid = validate.user_id(user_id)
+        with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
+                raise NotFound(f"user {uid} is not in collection {name}")
+            n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
+            self._audit(c, "DeleteUser", name, None, n)
+        self._tx.checkpoint()
+
+    def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
+        max_results = validate.count(max_results, "MaxResults", 1, 500)
+        after = decode_token(next_token)
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            rows = c.execute(
+                "SELECT u.rowid, u.user_id, (SELECT COUNT(*) FROM faces f WHERE f.collection_id=u.collection_id AND f.user_id=u.user_id) "
+                "FROM users u WHERE u.collection_id=? AND u.rowid>? ORDER BY u.rowid LIMIT ?",
+                (cid, after, max_results + 1),
+            ).fetchall()
+        more = len(rows) > max_results
+        rows = rows[:max_results]
+        users = [UserInfo(r[1], "ACTIVE" if r[2] else "CREATED", int(r[2])) for r in rows]
+        return users, (encode_token(rows[-1][0]) if more else None)
+
+    def associate_faces(self, name: str, user_id: str, face_ids: list[str], *, min_cosine: float | None = None) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
+        """Tie faces to a user. With ``min_cosine``, a face must be at least that similar
+        to the user's current template (when it has faces).
+
+        Returns:
+            ``(associated, unsuccessful)``; each unsuccessful entry is
+            ``(face_id, user_id, cosine, reason)``.
+        """
+        uid = validate.user_id(user_id)
+        ids = list(dict.fromkeys(validate.face_ids(face_ids, most=100)))
+        with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
+                raise NotFound(f"user {uid} is not in collection {name}")
+            have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
+            template = self._template(c, cid, uid) if min_cosine is not None and have else None
+            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            new = sum(1 for f in ids if f in found and found[f][4] is None)
+            if have + new > MAX_FACES_PER_USER:
+                raise LimitExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
+            done, failed = [], []
+            for fid in ids:
+                row = found.get(fid)
+                if row is None:
+                    failed.append((fid, None, None, "FACE_NOT_FOUND"))
+                    continue
+                if row[4] == uid:
+                    done.append(fid)
+                    continue
+                if row[4] is not None:
+                    failed.append((fid, row[4], None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                    continue
+                if template is not None:
+                    cos = float(self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (row[0],)).fetchone()[0], fid) @ template)
+                    if cos < (min_cosine or 0.0):
+                        failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
+                        continue
+                c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
+                done.append(fid)
+            self._audit(c, "AssociateFaces", name, None, len(done))
+        return done, failed
+
+    def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+        uid = validate.user_id(user_id)
+        ids = validate.face_ids(face_ids, most=100)
+        with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
+                raise NotFound(f"user {uid} is not in collection {name}")
+            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            done, failed = [], []
+            for fid in ids:
+                row = found.get(fid)
+                if row is None:
+                    failed.append((fid, None, "FACE_NOT_FOUND"))
+                elif row[4] != uid:
+                    failed.append((fid, row[4], "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                else:
+                    c.execute("UPDATE faces SET user_id=NULL WHERE id=?", (row[0],))
+                    done.append(fid)
+            self._audit(c, "DisassociateFaces", name, None, len(done))
+        return done, failed
+
+    def user_status(self, name: str, user_id: str) -> str:
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, user_id)).fetchone()[0]
+        return "ACTIVE" if n else "CREATED"
+
+    def user_vector(self, name: str, user_id: str) -> np.ndarray:
+        """The user's template: the normalised mean of its faces' embeddings.
+
+        Raises:
+            NotFound: no such user, or it has no faces.
+        """
+        uid = validate.user_id(user_id)
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            t = self._template(c, cid, uid)
+        if t is None:
+            raise NotFound(f"user {uid} has no faces in collection {name}")
+        return t
+
+    def search_users(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
+        """Users whose template is most similar to ``vector``, best first. Candidates come
+        from the face index; each is then scored against its whole template."""
+        max_users = validate.count(max_users, "MaxUsers", 1, 500)
+        cid, declared = self._check_purpose(name, purpose)
+        index = self._index(cid)
+        ids, _ = index.search(np.asarray(vector, np.float32), max(100, 10 * max_users))[0]
+        hits: list[UserHit] = []
+        with self._tx.read() as c:
+            marks = ",".join("?" * len(ids))
+            users = {r[0] for r in c.execute(f"SELECT user_id FROM faces WHERE id IN ({marks}) AND user_id IS NOT NULL", [int(i) for i in ids])}
+            users.discard(exclude)
+            for uid in users:
+                t = self._template(c, cid, uid)
+                n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
+                if t is not None:
+                    cos = float(t @ np.asarray(vector, np.float32).ravel())
+                    if cos >= min_cosine:
+                        hits.append(UserHit(UserInfo(uid, "ACTIVE", int(n)), cos))
+        hits.sort(key=lambda h: -h.cosine)
+        hits = hits[:max_users]
+        with self._tx.write(durable=False) as c:
+            self._audit(c, action, name, declared, len(hits))
+        return hits
+
+    def _template(self, c: sqlite3.Connection, cid: int, uid: str) -> np.ndarray | None:
+        rows = c.execute("SELECT face_id, embedding FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchall()
+        if not rows:
+            return None
+        mean = np.mean([self._cipher.open(blob, fid) for fid, blob in rows], axis=0)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
