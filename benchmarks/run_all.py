@@ -1,5 +1,5 @@
 """`make bench`: every measurement the README quotes, written to bench-output/ and
-summarised in docs/benchmarks.md. Slow (about an hour on 2 cores the first time, half of it the 1:N search benchmarks;
+summarised in docs/benchmarks.md. Slow (about half an hour on 2 cores the first time;
 embeddings are cached in ~/.cache/faceprint/eval, so reruns are fast), plus the search
 benchmarks (vector_index.py, gallery_scale.py: about 27 minutes more, see docs/search.md)."""
 
