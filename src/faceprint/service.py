@@ -256,9 +256,9 @@ class Service:
 
     # -- internals -------------------------------------------------------------
     def _check_model(self, name: str) -> None:
-        info = self.store.describe_collection(name)
-        if info.model != self.model:
-            raise InvalidParameter(f"collection {name} holds {info.model} embeddings; this engine makes {self.model}")
+        model = self.store.collection_model(name)
+        if model != self.model:
+            raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {self.model}")
 
     def _largest(self, pixels: np.ndarray, level: str, faces: Faces | None = None) -> Faces:
         faces = self.engine.analyzer.detect(pixels).sorted_by_area() if faces is None else faces

@@ -92,8 +92,9 @@ class GovernanceOps:
 
     def _expired(self, c: sqlite3.Connection, now: float) -> dict[tuple[int, str], list[int]]:
         out = {}
-        for cid, name, max_age in c.execute("SELECT id, name, max_age_days FROM collections").fetchall():
-            doomed = {r[0] for r in c.execute(consent.LAPSED_FACES, (cid, now))}
+        for cid, name, max_age, needs_consent in c.execute("SELECT id, name, max_age_days, consent_required FROM collections").fetchall():
+            # lapsed consent only matters where consent is required: no scan elsewhere
+            doomed = {r[0] for r in c.execute(consent.LAPSED_FACES, (cid, now))} if needs_consent else set()
             if max_age is not None:
                 doomed |= {r[0] for r in c.execute("SELECT id FROM faces WHERE collection_id=? AND indexed < ?", (cid, now - max_age * 86400))}
             if doomed:

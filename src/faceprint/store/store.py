@@ -278,14 +278,24 @@ class Store(UserOps, GovernanceOps):
             exclude: a face id to leave out (the query face of SearchFaces).
         """
         max_faces = validate.count(max_faces, "MaxFaces", 1, 4096)
-        cid, declared = self._check_purpose(name, purpose)
+        row = self._check_purpose(name, purpose)
+        cid, declared = row[0], row[2]
         index = self._index(cid)
         ids, cos = index.search(np.asarray(vector, np.float32), max_faces + (exclude is not None), min_cosine=min_cosine)[0]
-        hits = self._hits(cid, ids, cos)
+        hits = self._hits(row, ids, cos)
         hits = [h for h in hits if h.face.face_id != exclude][:max_faces]
         with self._tx.write(durable=False) as c:  # a read: its audit entry needs no fsync
             self._audit(c, action, name, declared, len(hits))
         return hits
+
+    def collection_model(self, name: str) -> str:
+        """The embedding model of a collection (cheap: no counting, unlike describe).
+
+        Raises:
+            NotFound: no such collection.
+        """
+        with self._tx.read() as c:
+            return str(self._collection_row(c, name)[5])
 
     def size(self, name: str) -> int:
         """How many faces a search of the collection compares against."""
@@ -301,12 +311,13 @@ class Store(UserOps, GovernanceOps):
             raise NotFound(f"collection {name} does not exist")
         return tuple(row)
 
-    def _check_purpose(self, name: str, purpose: str | None) -> tuple[int, str]:
+    def _check_purpose(self, name: str, purpose: str | None) -> tuple[Any, ...]:
+        """The collection's row, once ``purpose`` is known to be its declared one."""
         with self._tx.read() as c:
-            cid, _, declared, *_ = self._collection_row(c, name)
-        if purpose is not None and purpose != declared:
-            raise InvalidParameter(f"collection {name} was created for {declared!r}; it cannot be searched for {purpose!r}")
-        return cid, declared
+            row = self._collection_row(c, name)
+        if purpose is not None and purpose != row[2]:
+            raise InvalidParameter(f"collection {name} was created for {row[2]!r}; it cannot be searched for {purpose!r}")
+        return row
 
     def _faces_by_face_id(self, c: sqlite3.Connection, cid: int, face_ids: list[str]) -> list[tuple[Any, ...]]:
         marks = ",".join("?" * len(face_ids))
@@ -320,14 +331,15 @@ class Store(UserOps, GovernanceOps):
             gone = np.array(rowids)
             self._tx.after_commit(lambda: self._apply(cid, lambda index: index.remove(gone)))
 
-    def _hits(self, cid: int, ids: np.ndarray, cos: np.ndarray) -> list[FaceHit]:
-        """Records for index hits. A face past its collection's retention or its
-        subject's consent is never returned, even before the next purge erases it."""
+    def _hits(self, collection: tuple[Any, ...], ids: np.ndarray, cos: np.ndarray) -> list[FaceHit]:
+        """Records for index hits in the collection whose row is given. A face past the
+        collection's retention or its subject's consent is never returned, even before
+        the next purge erases it."""
         if len(ids) == 0:
             return []
         now = time.time()
+        _, name, purpose, needs_consent, max_age, *_ = collection
         with self._tx.read() as c:
-            name, purpose, needs_consent, max_age = c.execute("SELECT name, purpose, consent_required, max_age_days FROM collections WHERE id=?", (cid,)).fetchone()
             marks = ",".join("?" * len(ids))
             rows = {r[0]: r for r in c.execute(f"SELECT {_FACE_COLUMNS} FROM faces WHERE id IN ({marks})", [int(i) for i in ids])}
             if max_age is not None:

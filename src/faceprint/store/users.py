@@ -143,7 +143,8 @@ class UserOps:
         """Users whose template is most similar to ``vector``, best first. Candidates come
         from the face index; each is then scored against its whole template."""
         max_users = validate.count(max_users, "MaxUsers", 1, 500)
-        cid, declared = self._check_purpose(name, purpose)
+        row = self._check_purpose(name, purpose)
+        cid, declared = row[0], row[2]
         index = self._index(cid)
         ids, _ = index.search(np.asarray(vector, np.float32), max(100, 10 * max_users))[0]
         hits: list[UserHit] = []
