@@ -38,6 +38,8 @@ Galleries
 
 from __future__ import annotations
 
+import json
+
 import os
 import resource
 import time
@@ -362,3 +364,16 @@ def commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
+
+
+def write_results(result: dict, out: Path, stem: str, table: str) -> None:  # type: ignore[type-arg]
+    """Warn if the code changed during the run, then write ``out/stem.json`` and
+    ``out/stem.md`` and print the table."""
+    if commit() != result["machine"]["commit"]:
+        result["machine"]["commit_at_end"] = commit()
+        print(f"warning: the code changed during the run ({result['machine']['commit']} -> {commit()})", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{stem}.md").write_text(table)
+    print("\n" + table)
+    print(f"{result['elapsed_s']:.0f} s; wrote {out / f'{stem}.json'}")

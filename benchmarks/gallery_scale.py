@@ -385,14 +385,7 @@ def main() -> None:
         result["ten_million"] = run_child("--child-10m", str(TEN_M)) | {"wall_s": round(time.perf_counter() - t, 1)}
     result["extrapolated_10m"] = extrapolate(result["sizes"], result["ten_million"])
     result["elapsed_s"] = round(time.perf_counter() - t_all, 1)
-    if fl.commit() != result["machine"]["commit"]:
-        result["machine"]["commit_at_end"] = fl.commit()
-        print(f"warning: the code changed during the run ({result['machine']['commit']} -> {fl.commit()})", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gallery_scale.json").write_text(json.dumps(result, indent=2))
-    (args.out / "gallery_scale.md").write_text(table(result))
-    print("\n" + table(result))
-    print(f"{result['elapsed_s']:.0f} s; wrote {args.out / 'gallery_scale.json'}")
+    fl.write_results(result, args.out, "gallery_scale", table(result))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import sys
 import time
@@ -355,14 +354,7 @@ def main() -> None:
     result["approximate_from"] = vectors_mod.APPROXIMATE_FROM
     result["hnswlib"] = "measured" if hnswlib_available() else "not installed"
     result["elapsed_s"] = round(time.perf_counter() - t_all, 1)
-    if fl.commit() != result["machine"]["commit"]:
-        result["machine"]["commit_at_end"] = fl.commit()
-        print(f"warning: the code changed during the run ({result['machine']['commit']} -> {fl.commit()})", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "vector_index.json").write_text(json.dumps(result, indent=2))
-    (args.out / "vector_index.md").write_text(table(result))
-    print("\n" + table(result))
-    print(f"{result['elapsed_s']:.0f} s; wrote {args.out / 'vector_index.json'}")
+    fl.write_results(result, args.out, "vector_index", table(result))
 
 
 if __name__ == "__main__":
