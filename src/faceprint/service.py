@@ -183,6 +183,10 @@ class Service:
     def delete_user(self, name: str, user_id: str) -> None:
         self.store.delete_user(name, user_id)
 
+    def user_status(self, name: str, user_id: str) -> str:
+        """CREATED (no faces yet) or ACTIVE."""
+        return self.store.user_status(name, user_id)
+
     def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
         return self.store.list_users(name, max_results=max_results, next_token=next_token)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from faceprint.results import FaceSearch, IndexResult, UserSearch
 from faceprint.store import Box, CollectionInfo, StoredFace, UserInfo
-from faceprint.types import Face
+from faceprint.types import Comparison, Face, Faces
 
 # Rekognition names landmarks by image side: eyeLeft is the eye on the image's left,
 # which is the subject's right eye (our landmark 0).
@@ -42,6 +42,19 @@ def face_detail(face: Face, image_wh: tuple[int, int]) -> dict[str, Any]:
             detail["Pose"] = {"Roll": round(q.roll, 4), "Yaw": round(q.yaw, 4), "Pitch": round(q.pitch, 4)}
         detail["Quality"] = {"Brightness": round(q.brightness, 4), "Sharpness": round(q.sharpness, 4)}
     return detail
+
+
+def detect_faces(faces: Faces, image_wh: tuple[int, int]) -> dict[str, Any]:
+    return {"FaceDetails": [face_detail(f, image_wh) for f in faces]}  # type: ignore[arg-type]
+
+
+def compare_faces(result: Comparison, source_wh: tuple[int, int], target_wh: tuple[int, int]) -> dict[str, Any]:
+    source = face_detail(result.source, source_wh)
+    return {
+        "SourceImageFace": {"BoundingBox": source["BoundingBox"], "Confidence": source["Confidence"]},
+        "FaceMatches": [{"Similarity": round(m.match.similarity, 4), "Face": face_detail(m.face, target_wh)} for m in result.matches],
+        "UnmatchedFaces": [face_detail(m.face, target_wh) for m in result.unmatched],
+    }
 
 
 def face(record: StoredFace, model: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@ index, consent, retention, erasure and an audit log (see ``store.Store``)."""
 
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.store.consent import BASES, ConsentRecord
+from faceprint.store.keys import ROLES, AccessKey
 from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
 from faceprint.store.store import HOME_ENV, Store, default_home
 from faceprint.store.vectors import VectorIndex
@@ -21,6 +22,8 @@ __all__ = [
     "UserHit",
     "ConsentRecord",
     "BASES",
+    "AccessKey",
+    "ROLES",
     "AuditEntry",
     "AuditReport",
 ]

@@ -94,6 +94,7 @@ class Cipher:
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(_derive(key, b"faceprint/embeddings"))
         self._mac_key = _derive(key, b"faceprint/audit")
+        self._secrets = AESGCM(_derive(key, b"faceprint/secrets"))
         self.check_value = _derive(key, b"faceprint/key-check").hex()[:32]
 
     def seal(self, vector: np.ndarray, record_id: str) -> bytes:
@@ -109,6 +110,19 @@ class Cipher:
         except (InvalidTag, ValueError, TypeError):
             raise EncryptionKeyError(f"the embedding of {record_id} does not decrypt with this key (wrong key or tampered row)") from None
         return np.frombuffer(data, dtype="<f4").astype(np.float32)
+
+    def seal_secret(self, secret: str, record_id: str) -> bytes:
+        """Seal a credential (an access key's secret) bound to its record id."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + self._secrets.encrypt(nonce, secret.encode(), record_id.encode())
+
+    def open_secret(self, blob: bytes, record_id: str) -> str:
+        """Raises:
+        EncryptionKeyError: the blob was not sealed with this key for this record."""
+        try:
+            return self._secrets.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], record_id.encode()).decode()
+        except (InvalidTag, ValueError, TypeError):
+            raise EncryptionKeyError(f"the secret of {record_id} does not decrypt with this key (wrong key or tampered row)") from None
 
     def mac(self, message: bytes) -> str:
         return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()

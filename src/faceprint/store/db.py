@@ -70,6 +70,14 @@ CREATE TABLE IF NOT EXISTS consent (
     revoked    REAL
 );
 CREATE INDEX IF NOT EXISTS consent_by_subject ON consent(subject);
+CREATE TABLE IF NOT EXISTS access_keys (
+    key_id     TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    purpose    TEXT NOT NULL,
+    secret     BLOB NOT NULL,
+    created    REAL NOT NULL,
+    revoked    REAL
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq        INTEGER PRIMARY KEY,
     ts         REAL NOT NULL,

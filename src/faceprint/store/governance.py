@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import sqlite3
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store import audit, consent, validate
 
 log = logging.getLogger(__name__)
+
+# Who is acting in this thread or task, when one store serves many callers (the HTTP
+# service): (actor, extra audit detail such as the access key's declared purpose).
+_caller: contextvars.ContextVar[tuple[str, dict[str, object]] | None] = contextvars.ContextVar("faceprint_caller", default=None)
 
 
 class GovernanceOps:
@@ -130,10 +136,25 @@ class GovernanceOps:
         with self._tx.read() as c:
             return audit.query(c, **filters)
 
-    def record(self, action: str, *, collection: str | None = None, purpose: str | None = None, count: int = 0) -> None:
-        """Log an operation that touches no stored face (e.g. CompareFaces)."""
+    def record(self, action: str, *, collection: str | None = None, purpose: str | None = None, count: int = 0, detail: dict[str, object] | None = None) -> None:
+        """Log an operation that changes nothing stored (a read, CompareFaces, a refusal)."""
         with self._tx.write(durable=False) as c:
-            self._audit(c, action, collection, purpose, count)
+            self._audit(c, action, collection, purpose, count, detail)
+
+    @contextlib.contextmanager
+    def acting(self, actor: str, **detail: object) -> Iterator[None]:
+        """Attribute what this thread does inside the block to ``actor``, adding
+        ``detail`` (e.g. the access key's declared purpose) to every audit entry."""
+        token = _caller.set((actor, detail))
+        try:
+            yield
+        finally:
+            _caller.reset(token)
 
     def _audit(self, c: sqlite3.Connection, action: str, collection: str | None, purpose: str | None, count: int, detail: dict[str, object] | None = None) -> None:
-        audit.append(c, self._cipher, action, actor=self.actor, collection=collection, purpose=purpose, count=count, detail=detail)
+        caller = _caller.get()
+        actor = self.actor
+        if caller is not None:
+            actor, extra = caller
+            detail = {**extra, **(detail or {})}
+        audit.append(c, self._cipher, action, actor=actor, collection=collection, purpose=purpose, count=count, detail=detail)

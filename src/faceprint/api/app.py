@@ -1,0 +1,91 @@
+"""The FastAPI application: the AWS endpoint, health, readiness, metrics and the console.
+
+Example:
+    >>> from faceprint.api import create_app, ServerConfig      # doctest: +SKIP
+    >>> app = create_app(ServerConfig(home="/srv/faceprint"))
+    >>> # uvicorn.run(app, host="127.0.0.1", port=8300)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import resources
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from faceprint.api.config import ServerConfig
+from faceprint.api.gateway import REPLY_TYPE, Gateway, RawRequest
+from faceprint.service import Service
+
+CONSOLE_DIR = resources.files("faceprint.api") / "console"
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    model: str
+    collections: int
+
+
+def create_app(config: ServerConfig | None = None, *, service: Service | None = None) -> FastAPI:
+    """The ASGI app over one store; models load at startup (``/ready`` waits for them)."""
+    config = config or ServerConfig()
+    state: dict[str, Gateway] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = Gateway(config, service)
+        gateway.warm_up()
+        state["gateway"] = gateway
+        try:
+            yield
+        finally:
+            gateway.close()
+
+    app = FastAPI(title="faceprint", summary="Rekognition-compatible face recognition, self-hosted", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.post("/", include_in_schema=False)
+    async def aws_endpoint(request: Request) -> Response:
+        raw = RawRequest(
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            headers=request.headers,
+            header_values=request.headers.getlist,
+            stream=request.stream,
+        )
+        reply = await state["gateway"].handle(raw)
+        return JSONResponse(reply.body, status_code=reply.status, media_type=REPLY_TYPE, headers={"x-amzn-RequestId": reply.request_id})
+
+    @app.get("/health", response_model=Health)
+    async def health() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok")
+
+    @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+    async def ready() -> Response:
+        """Readiness: models loaded and the store open."""
+        gateway = state.get("gateway")
+        if gateway is None or not gateway.ready:
+            return JSONResponse(Readiness(ready=False, model="", collections=0).model_dump(), status_code=503)
+        svc = gateway.service
+        return JSONResponse(Readiness(ready=True, model=svc.model, collections=len(svc.list_collections())).model_dump())
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    app.mount("/console", StaticFiles(directory=str(CONSOLE_DIR), html=True), name="console")
+    return app

@@ -1,0 +1,34 @@
+"""Settings of one server process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from faceprint.api.guard import RateLimit
+
+# Rekognition takes 5 MB of image bytes inline; base64 makes that 6.7 MB of JSON.
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+
+@dataclass
+class ServerConfig:
+    """Args:
+    home: the store folder (default ``$FACEPRINT_HOME`` or ``~/.faceprint``).
+    mode: the engine mode, ``fast`` or ``accurate``.
+    buckets: bucket name -> local folder, for ``S3Object`` images.
+    max_body_bytes: larger requests are refused before they are read.
+    workers: inference threads (default: one per core).
+    max_pending: calls waiting for a worker beyond this are refused with
+        ThrottlingException rather than queued without bound.
+    rate: each access key's request rate limit.
+    """
+
+    home: Path | None = None
+    mode: str = "fast"
+    buckets: dict[str, Path] = field(default_factory=dict)
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_pending: int = 256
+    rate: RateLimit = field(default_factory=RateLimit)

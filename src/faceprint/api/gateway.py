@@ -1,0 +1,183 @@
+"""The AWS JSON 1.1 endpoint: from a raw request to a response body, every error typed.
+
+The order of checks is the order a careful server needs: the operation header, the
+body size (refused before it is read whole), the signature and key, the role, the
+JSON and its shape, then the call itself on the inference pool, bounded so that an
+overload is answered with ThrottlingException instead of an ever-growing queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
+
+from faceprint.api import model, operations
+from faceprint.api.config import ServerConfig
+from faceprint.api.errors import BodyImageTooLarge, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, status_of
+from faceprint.api.guard import Caller, Guard
+from faceprint.api.metrics import IN_FLIGHT, LATENCY, REQUESTS
+from faceprint.engine import Engine
+from faceprint.errors import FaceprintError
+from faceprint.service import Service
+
+log = logging.getLogger("faceprint.api")
+
+CONTENT_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
+REPLY_TYPE = "application/x-amz-json-1.1"
+# Operations that take images: a body over the limit is reported as an image too large.
+IMAGE_OPERATIONS = {"DetectFaces", "CompareFaces", "IndexFaces", "SearchFacesByImage", "SearchUsersByImage"}
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    request_id: str
+
+
+@dataclass
+class RawRequest:
+    """What the endpoint needs of an HTTP request, independent of the web framework."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]  # case-insensitive
+    header_values: Callable[[str], Sequence[str]]
+    stream: Callable[[], AsyncIterator[bytes]]
+
+
+class Gateway:
+    """Owns the service, the guard and the inference pool of one server process."""
+
+    def __init__(self, config: ServerConfig, service: Service | None = None) -> None:
+        self.config = config
+        self._owns_service = service is None
+        self.service = service or Service(config.home, engine=Engine(config.mode), actor="server")
+        self.guard = Guard(self.service.store, rate=config.rate)
+        self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")
+        self._pending = 0
+        self._lock = threading.Lock()
+        self.ready = False
+
+    def warm_up(self) -> None:
+        """Load the models before the first request (readiness waits for this)."""
+        import numpy as np
+
+        self.service.engine.analyzer.detect(np.zeros((64, 64, 3), np.uint8))
+        self.ready = True
+
+    def close(self) -> None:
+        self.ready = False
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self._owns_service:
+            self.service.close()
+            self.service.engine.close()
+
+    async def handle(self, request: RawRequest) -> Reply:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        operation, caller = "-", None
+        IN_FLIGHT.inc()
+        try:
+            operation, op = self._operation(request.headers)
+            body = await self._read_body(request, operation)
+            caller = self.guard.authenticate(request.headers, request.header_values, method=request.method, path=request.path, query=request.query, body=body)
+            self._authorize(caller, operation)
+            params = model.check_input(op, _parse_json(body))
+            result = await self._run(operation, params, caller)
+            reply = Reply(200, result, request_id)
+        except FaceprintError as exc:
+            reply = Reply(status_of(exc), body_of(exc), request_id)
+        except Exception:  # noqa: BLE001 - a bug must still answer in AWS's shape
+            log.exception("internal error", extra={"request_id": request_id, "operation": operation})
+            reply = Reply(500, {"__type": "InternalServerError", "message": "internal error; see the server log for request " + request_id}, request_id)
+        finally:
+            IN_FLIGHT.dec()
+        elapsed = time.perf_counter() - started
+        code = reply.body.get("__type", "OK")
+        REQUESTS.labels(operation, code).inc()
+        LATENCY.labels(operation).observe(elapsed)
+        log.info(
+            "request",
+            extra={"request_id": request_id, "operation": operation, "status": reply.status, "code": code, "ms": round(elapsed * 1000, 2), "key": caller.key_id if caller else None},
+        )
+        return reply
+
+    # -- the steps --------------------------------------------------------------
+    def _operation(self, headers: Mapping[str, str]) -> tuple[str, Any]:
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in CONTENT_TYPES:
+            raise UnsupportedMediaType(f"Content-Type must be {REPLY_TYPE}")
+        target = headers.get("x-amz-target")
+        if not target or "." not in target:
+            raise UnknownOperationException("X-Amz-Target must name an operation: RekognitionService.<Operation> or FaceprintService.<Operation>")
+        prefix, name = target.split(".", 1)
+        op = model.operation(prefix, name)
+        if op is None or name not in operations.HANDLERS:
+            raise UnknownOperationException(f"this server does not implement {target[:200]}")
+        return name, op
+
+    async def _read_body(self, request: RawRequest, operation: str) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length")
+        too_large = (BodyImageTooLarge if operation in IMAGE_OPERATIONS else RequestTooLarge)(f"the request is over {limit} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks, total = [], 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _authorize(self, caller: Caller, operation: str) -> None:
+        try:
+            self.guard.authorize(caller, operation)
+        except FaceprintError:
+            with self.service.store.acting(caller.key_id, key_purpose=caller.key.purpose, role=caller.role):
+                self.service.store.record("AccessDenied", detail={"operation": operation})
+            raise
+
+    async def _run(self, operation: str, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        with self._lock:
+            if self._pending >= self.config.max_pending:
+                raise Throttling(f"the server has {self._pending} calls waiting; retry later")
+            self._pending += 1
+        try:
+            call = operations.Call(self.service, params, caller, self.guard, self.config.buckets)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.pool, _invoke, operation, call)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+
+def _invoke(operation: str, call: operations.Call) -> dict[str, Any]:
+    store = call.service.store
+    key = call.caller.key
+    with store.acting(key.key_id, key_purpose=key.purpose, role=key.role):
+        result = operations.HANDLERS[operation](call)
+        if operation not in operations.SELF_AUDITED:
+            store.record(operation, collection=call.params.get("CollectionId"))
+    return result
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise SerializationException("the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise SerializationException("the body must be a JSON object")
+    return value

@@ -1,0 +1,140 @@
+"""Who is calling, and may they: signature, key, replay window and rate limit.
+
+One ``Guard`` per server process. It holds the state SigV4 alone does not give:
+signatures already seen within the 15-minute window (a captured request replayed is
+refused; every AWS SDK signs a fresh invocation id per call, so honest retries differ)
+and a token bucket per key (over it: ThrottlingException).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from faceprint.api import roles, sigv4
+from faceprint.api.errors import AccessDenied, ReplayedRequest, Throttling, UnrecognizedClient
+from faceprint.errors import NotFound
+from faceprint.store import AccessKey, Store
+
+KEY_CACHE_S = 5.0  # a revoked key is refused within this long (at once via the API)
+MAX_REMEMBERED = 2_000_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller."""
+
+    key: AccessKey
+
+    @property
+    def key_id(self) -> str:
+        return self.key.key_id
+
+    @property
+    def role(self) -> str:
+        return self.key.role
+
+
+@dataclass
+class RateLimit:
+    """A token bucket: ``per_second`` sustained, ``burst`` at once."""
+
+    per_second: float = 200.0
+    burst: float = 400.0
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float = field(default_factory=time.monotonic)
+
+
+class Guard:
+    def __init__(self, store: Store, *, rate: RateLimit = RateLimit(), clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.rate = rate
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[AccessKey, str, float]] = {}
+        self._seen: dict[str, float] = {}
+        self._seen_order: collections.deque[tuple[float, str]] = collections.deque()
+        self._buckets: dict[str, _Bucket] = {}
+
+    def authenticate(
+        self,
+        headers: Mapping[str, str],
+        header_values: Callable[[str], Sequence[str]],
+        *,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+    ) -> Caller:
+        """The caller of a signed request.
+
+        Raises:
+            MissingAuthenticationToken, IncompleteSignature, InvalidSignature,
+            UnrecognizedClient: the request is not validly signed by an active key.
+            ThrottlingException: the key is over its rate limit.
+        """
+        now = self.clock()
+        claim = sigv4.parse(headers, now=now)
+        key, secret = self._key(claim.key_id)
+        sigv4.verify(claim, secret, method=method, path=path, query=query, header_values=header_values, body=body)
+        self._remember(claim.signature, now)
+        self._spend(key.key_id)
+        return Caller(key)
+
+    def authorize(self, caller: Caller, operation: str) -> None:
+        """Raises AccessDenied: the caller's role may not call ``operation``."""
+        if not roles.allows(caller.role, operation):
+            raise AccessDenied(f"role {caller.role} of access key {caller.key_id} may not call {operation}")
+
+    def forget_key(self, key_id: str) -> None:
+        with self._lock:
+            self._keys.pop(key_id, None)
+
+    def _key(self, key_id: str) -> tuple[AccessKey, str]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._keys.get(key_id)
+        if cached is None or now - cached[2] > KEY_CACHE_S:
+            try:
+                key, secret = self.store.key_secret(key_id)
+            except NotFound:
+                raise UnrecognizedClient("The security token included in the request is invalid.") from None
+            cached = (key, secret, now)
+            with self._lock:
+                self._keys[key_id] = cached
+        key, secret, _ = cached
+        if not key.active:
+            raise UnrecognizedClient("The security token included in the request is invalid (the access key was revoked).")
+        return key, secret
+
+    def _remember(self, signature: str, now: float) -> None:
+        with self._lock:
+            horizon = now - 2 * sigv4.MAX_SKEW_S  # a date can be 15 min old or ahead
+            while self._seen_order and self._seen_order[0][0] < horizon:
+                _, old = self._seen_order.popleft()
+                self._seen.pop(old, None)
+            if signature in self._seen:
+                raise ReplayedRequest("this signed request was already received: a replayed request is refused")
+            if len(self._seen) >= MAX_REMEMBERED:
+                raise Throttling("too many requests in the replay window; slow down")
+            self._seen[signature] = now
+            self._seen_order.append((now, signature))
+
+    def _spend(self, key_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(key_id)
+            if bucket is None:
+                bucket = self._buckets[key_id] = _Bucket(self.rate.burst, now)
+            bucket.tokens = min(self.rate.burst, bucket.tokens + (now - bucket.at) * self.rate.per_second)
+            bucket.at = now
+            if bucket.tokens < 1.0:
+                raise Throttling(f"Rate exceeded for access key {key_id}: {self.rate.per_second:g} requests per second")
+            bucket.tokens -= 1.0

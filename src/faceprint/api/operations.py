@@ -1,0 +1,339 @@
+"""One handler per operation: checked parameters in, a response body out.
+
+Each handler is a few lines over :class:`faceprint.Service`; the response shapes come
+from ``faceprint.shapes``. Handlers run on the inference pool, never on the event loop.
+Operations the store does not already audit are recorded by the dispatcher, so every
+call is in the audit log with the caller's key and declared purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from faceprint import shapes
+from faceprint.api import roles
+from faceprint.api.guard import Caller, Guard
+from faceprint.api.images import image_bytes
+from faceprint.engine import DEFAULT_MIN_SIMILARITY
+from faceprint.errors import InvalidParameter
+from faceprint.service import Service
+
+# Omitted thresholds take faceprint's calibrated default (40: one false match in 10,000
+# pairs), not Rekognition's 80, which on this scale (1 in 10^8) would hide most mates.
+DEFAULT = DEFAULT_MIN_SIMILARITY
+PURPOSE_TAG = "faceprint:purpose"
+CONSENT_TAG = "faceprint:consent-required"
+RETENTION_TAG = "faceprint:retention-days"
+
+
+@dataclass
+class Call:
+    """One authorised call: the service, the checked parameters and the caller."""
+
+    service: Service
+    params: dict[str, Any]
+    caller: Caller
+    guard: Guard
+    buckets: Mapping[str, Path]
+
+    def image(self, member: str = "Image") -> bytes:
+        return image_bytes(self.params[member], self.buckets)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.params.get(name, default)
+
+
+Handler = Callable[[Call], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+# Operations whose library call writes its own audit entry.
+SELF_AUDITED = {
+    "CreateCollection", "DeleteCollection", "IndexFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage",
+    "CreateUser", "DeleteUser", "AssociateFaces", "DisassociateFaces", "SearchUsers", "SearchUsersByImage",
+    "CompareFaces", "AddConsent", "RevokeConsent", "EraseSubject", "PurgeExpired", "CreateAccessKey", "RevokeAccessKey",
+}  # fmt: skip
+
+
+def handler(fn: Handler) -> Handler:
+    HANDLERS[_camel(fn.__name__)] = fn
+    return fn
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+# -- images, 1:1 ----------------------------------------------------------------
+@handler
+def detect_faces(call: Call) -> dict[str, Any]:
+    svc = call.service
+    pixels = svc.engine.load(call.image())
+    h, w = pixels.shape[:2]
+    return shapes.detect_faces(svc.engine.analyzer.detect(pixels).sorted_by_area(), (w, h))
+
+
+@handler
+def compare_faces(call: Call) -> dict[str, Any]:
+    svc = call.service
+    source, target = svc.engine.load(call.image("SourceImage")), svc.engine.load(call.image("TargetImage"))
+    result = svc.compare_faces(source, target, similarity_threshold=call.get("SimilarityThreshold", DEFAULT))
+    return shapes.compare_faces(result, _wh(source), _wh(target))
+
+
+# -- collections ------------------------------------------------------------------
+@handler
+def create_collection(call: Call) -> dict[str, Any]:
+    """Governance rides on tags, so unmodified clients can set it: ``faceprint:purpose``
+    (default: the caller's declared purpose), ``faceprint:consent-required`` (default
+    true) and ``faceprint:retention-days``."""
+    tags = call.get("Tags", {})
+    consent = tags.get(CONSENT_TAG, "true").lower()
+    if consent not in ("true", "false"):
+        raise InvalidParameter(f"tag {CONSENT_TAG} must be true or false")
+    retention = tags.get(RETENTION_TAG)
+    try:
+        days = None if retention is None else float(retention)
+    except ValueError:
+        raise InvalidParameter(f"tag {RETENTION_TAG} must be a number of days") from None
+    purpose = tags.get(PURPOSE_TAG, call.caller.key.purpose)
+    info = call.service.create_collection(call.params["CollectionId"], purpose=purpose, consent_required=consent == "true", max_age_days=days)
+    return shapes.create_collection(info)
+
+
+@handler
+def delete_collection(call: Call) -> dict[str, Any]:
+    call.service.delete_collection(call.params["CollectionId"])
+    return {"StatusCode": 200}
+
+
+@handler
+def describe_collection(call: Call) -> dict[str, Any]:
+    return shapes.describe_collection(call.service.describe_collection(call.params["CollectionId"]))
+
+
+@handler
+def list_collections(call: Call) -> dict[str, Any]:
+    names = sorted(call.service.list_collections())
+    after = _decode_token(call.get("NextToken"))
+    if after is not None:
+        names = [n for n in names if n > after]
+    limit = call.get("MaxResults", 1000)
+    page, more = names[:limit], len(names) > limit
+    models = [call.service.describe_collection(n).model for n in page]
+    out: dict[str, Any] = {"CollectionIds": page, "FaceModelVersions": models}
+    if more:
+        out["NextToken"] = base64.urlsafe_b64encode(page[-1].encode()).decode()
+    return out
+
+
+# -- faces ------------------------------------------------------------------------
+@handler
+def index_faces(call: Call) -> dict[str, Any]:
+    result = call.service.index_faces(
+        call.params["CollectionId"],
+        call.image(),
+        external_image_id=call.get("ExternalImageId"),
+        max_faces=call.get("MaxFaces"),
+        quality_filter_level=call.get("QualityFilter", "AUTO"),
+    )
+    return shapes.index_faces(result)
+
+
+@handler
+def list_faces(call: Call) -> dict[str, Any]:
+    name = call.params["CollectionId"]
+    faces, token = call.service.list_faces(
+        name, user_id=call.get("UserId"), face_ids=call.get("FaceIds"), max_results=call.get("MaxResults", 1000), next_token=call.get("NextToken")
+    )
+    return shapes.list_faces(faces, token, call.service.describe_collection(name).model)
+
+
+@handler
+def delete_faces(call: Call) -> dict[str, Any]:
+    deleted, failed = call.service.delete_faces(call.params["CollectionId"], call.params["FaceIds"])
+    return shapes.delete_faces(deleted, failed)
+
+
+@handler
+def search_faces(call: Call) -> dict[str, Any]:
+    result = call.service.search_faces(
+        call.params["CollectionId"], call.params["FaceId"], max_faces=call.get("MaxFaces", 10), face_match_threshold=call.get("FaceMatchThreshold", DEFAULT)
+    )
+    return shapes.search_faces(result)
+
+
+@handler
+def search_faces_by_image(call: Call) -> dict[str, Any]:
+    result = call.service.search_faces_by_image(
+        call.params["CollectionId"],
+        call.image(),
+        max_faces=call.get("MaxFaces", 10),
+        face_match_threshold=call.get("FaceMatchThreshold", DEFAULT),
+        quality_filter_level=call.get("QualityFilter", "NONE"),
+    )
+    return shapes.search_faces(result)
+
+
+# -- users ------------------------------------------------------------------------
+@handler
+def create_user(call: Call) -> dict[str, Any]:
+    call.service.create_user(call.params["CollectionId"], call.params["UserId"])
+    return {}
+
+
+@handler
+def delete_user(call: Call) -> dict[str, Any]:
+    call.service.delete_user(call.params["CollectionId"], call.params["UserId"])
+    return {}
+
+
+@handler
+def list_users(call: Call) -> dict[str, Any]:
+    users, token = call.service.list_users(call.params["CollectionId"], max_results=call.get("MaxResults", 500), next_token=call.get("NextToken"))
+    return shapes.list_users(users, token)
+
+
+@handler
+def associate_faces(call: Call) -> dict[str, Any]:
+    name, user = call.params["CollectionId"], call.params["UserId"]
+    done, failed = call.service.associate_faces(name, user, call.params["FaceIds"], user_match_threshold=call.get("UserMatchThreshold", DEFAULT))
+    return shapes.associate_faces(done, failed, call.service.user_status(name, user))
+
+
+@handler
+def disassociate_faces(call: Call) -> dict[str, Any]:
+    name, user = call.params["CollectionId"], call.params["UserId"]
+    done, failed = call.service.disassociate_faces(name, user, call.params["FaceIds"])
+    return shapes.disassociate_faces(done, failed, call.service.user_status(name, user))
+
+
+@handler
+def search_users(call: Call) -> dict[str, Any]:
+    result = call.service.search_users(
+        call.params["CollectionId"],
+        user_id=call.get("UserId"),
+        face_id=call.get("FaceId"),
+        user_match_threshold=call.get("UserMatchThreshold", DEFAULT),
+        max_users=call.get("MaxUsers", 10),
+    )
+    return shapes.search_users(result)
+
+
+@handler
+def search_users_by_image(call: Call) -> dict[str, Any]:
+    result = call.service.search_users_by_image(
+        call.params["CollectionId"],
+        call.image(),
+        user_match_threshold=call.get("UserMatchThreshold", DEFAULT),
+        max_users=call.get("MaxUsers", 10),
+        quality_filter_level=call.get("QualityFilter", "NONE"),
+    )
+    return shapes.search_users(result)
+
+
+# -- faceprint's own: who am I, consent, erasure, audit, keys ----------------------
+@handler
+def who_am_i(call: Call) -> dict[str, Any]:
+    key = call.caller.key
+    return {"AccessKeyId": key.key_id, "Role": key.role, "Purpose": key.purpose, "Operations": sorted(roles.ALLOWED[key.role])}
+
+
+@handler
+def add_consent(call: Call) -> dict[str, Any]:
+    record = call.service.add_consent(
+        call.params["Subject"], basis=call.params["Basis"], purpose=call.params["Purpose"], expires=call.get("ExpiresAt"), collection=call.get("CollectionId")
+    )
+    return {"ConsentRecord": _consent(record)}
+
+
+@handler
+def list_consent(call: Call) -> dict[str, Any]:
+    return {"ConsentRecords": [_consent(r) for r in call.service.consent_records(call.get("Subject"))]}
+
+
+@handler
+def revoke_consent(call: Call) -> dict[str, Any]:
+    return {"ErasedFaceCount": call.service.revoke_consent(call.params["Subject"])}
+
+
+@handler
+def erase_subject(call: Call) -> dict[str, Any]:
+    return {"ErasedFaceCount": call.service.erase(call.params["ExternalImageId"])}
+
+
+@handler
+def purge_expired(call: Call) -> dict[str, Any]:
+    return {"ErasedFaceCount": call.service.purge_expired()}
+
+
+@handler
+def list_audit_events(call: Call) -> dict[str, Any]:
+    entries = call.service.audit_entries(
+        collection=call.get("CollectionId"), action=call.get("Action"), actor=call.get("Actor"), since=call.get("Since"), limit=call.get("MaxResults", 100)
+    )
+    return {
+        "AuditEvents": [
+            _drop_none(
+                {"Sequence": e.seq, "Timestamp": e.ts, "Actor": e.actor, "Action": e.action, "CollectionId": e.collection, "Purpose": e.purpose, "Count": e.count, "Detail": e.detail}
+            )
+            for e in entries
+        ]
+    }
+
+
+@handler
+def verify_audit_log(call: Call) -> dict[str, Any]:
+    report = call.service.audit_verify()
+    return {"Valid": report.ok, "EntryCount": report.entries, "Problems": list(report.problems)}
+
+
+@handler
+def create_access_key(call: Call) -> dict[str, Any]:
+    key, secret = call.service.store.create_key(call.params["Role"], call.params["Purpose"])
+    return {"AccessKeyId": key.key_id, "SecretAccessKey": secret, "Role": key.role, "Purpose": key.purpose}
+
+
+@handler
+def list_access_keys(call: Call) -> dict[str, Any]:
+    return {"AccessKeys": [_key(k) for k in call.service.store.list_keys()]}
+
+
+@handler
+def revoke_access_key(call: Call) -> dict[str, Any]:
+    key = call.service.store.revoke_key(call.params["AccessKeyId"])
+    call.guard.forget_key(key.key_id)
+    return {"AccessKey": _key(key)}
+
+
+# -- helpers ----------------------------------------------------------------------
+def _wh(pixels: Any) -> tuple[int, int]:
+    h, w = pixels.shape[:2]
+    return (w, h)
+
+
+def _decode_token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidParameter("NextToken is not a token this server issued") from None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _consent(r: Any) -> dict[str, Any]:
+    return _drop_none(
+        {"ConsentId": r.id, "Subject": r.subject, "Basis": r.basis, "Purpose": r.purpose, "CollectionId": r.collection, "ExpiresAt": r.expires, "CreationTimestamp": r.created, "RevokedAt": r.revoked}
+    )
+
+
+def _key(k: Any) -> dict[str, Any]:
+    return _drop_none(
+        {"AccessKeyId": k.key_id, "Role": k.role, "Purpose": k.purpose, "Status": "ACTIVE" if k.active else "REVOKED", "CreationTimestamp": k.created, "RevokedAt": k.revoked}
+    )

@@ -1,0 +1,106 @@
+"""faceprint serve | keys: the HTTP service and the access keys it accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+import faceprint as fp
+from faceprint.cli.collections import home_option
+from faceprint.cli.common import echo_json, handle_errors
+from faceprint.errors import InvalidParameter
+from faceprint.store import ROLES
+
+
+def _bucket(text: str) -> tuple[str, Path]:
+    name, sep, folder = text.partition("=")
+    if not sep or not name or not Path(folder).is_dir():
+        raise InvalidParameter(f"--bucket takes NAME=FOLDER with an existing folder, not {text!r}")
+    return name, Path(folder)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", default=8300, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--data", "home", type=click.Path(file_okay=False, path_type=Path), default=None, help="The store folder (default $FACEPRINT_HOME or ~/.faceprint).")
+@click.option("--accurate", is_flag=True, help="Accurate mode (about 5x slower per image).")
+@click.option("--bucket", "buckets", multiple=True, metavar="NAME=FOLDER", help="Serve FOLDER as S3 bucket NAME for S3Object images (repeatable).")
+@click.option("--rate-limit", default=200.0, show_default=True, help="Requests per second per access key (bursts of twice that).")
+@click.option("--max-body-mb", default=8.0, show_default=True, help="Larger requests are refused unread.")
+@click.option("--workers", default=None, type=click.IntRange(1, 256), help="Inference threads (default: one per core).")
+@click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None, help="Serve HTTPS with this certificate (PEM).")
+@click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None, help="The certificate's private key (PEM).")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@handle_errors
+def serve(
+    host: str, port: int, home: Path | None, accurate: bool, buckets: tuple[str, ...], rate_limit: float, max_body_mb: float,
+    workers: int | None, ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
+) -> None:  # fmt: skip
+    """Serve the Rekognition-compatible API, the console (/console/), /health, /ready and /metrics.
+
+    Clients sign with an access key from `faceprint keys create`; point any AWS SDK at
+    http://HOST:PORT (boto3: endpoint_url=...).
+    """
+    from faceprint.api import RateLimit, ServerConfig
+    from faceprint.api.server import serve as run
+
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise InvalidParameter("--ssl-certfile and --ssl-keyfile go together")
+    config = ServerConfig(
+        home=home,
+        mode="accurate" if accurate else "fast",
+        buckets=dict(_bucket(b) for b in buckets),
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        rate=RateLimit(per_second=rate_limit, burst=2 * rate_limit),
+    )
+    if workers:
+        config.workers = workers
+    run(config, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, log_level=log_level)
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Access keys for the HTTP service: one role and one declared purpose each."""
+
+
+@keys_group.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="admin: everything; indexer: enrol; searcher: search; auditor: read the audit log.")
+@click.option("--purpose", required=True, help="What the key is for; recorded in the audit log with every call.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"AccessKeyId": ..., "SecretAccessKey": ...}.')
+@home_option
+@handle_errors
+def keys_create(role: str, purpose: str, as_json: bool, home: Path | None) -> None:
+    """Issue a key. The secret is printed once and cannot be shown again."""
+    with fp.Store(home) as store:
+        key, secret = store.create_key(role, purpose)
+    if as_json:
+        return echo_json({"AccessKeyId": key.key_id, "SecretAccessKey": secret, "Role": key.role, "Purpose": key.purpose})
+    click.echo(f"AccessKeyId:     {key.key_id}\nSecretAccessKey: {secret}\nrole {key.role}, purpose {key.purpose!r}. Keep the secret: it is not shown again.")
+
+
+@keys_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+@handle_errors
+def keys_list(as_json: bool, home: Path | None) -> None:
+    """Every key issued, without secrets."""
+    with fp.Store(home) as store:
+        keys = store.list_keys()
+    if as_json:
+        return echo_json([{"AccessKeyId": k.key_id, "Role": k.role, "Purpose": k.purpose, "Active": k.active, "Created": k.created} for k in keys])
+    for k in keys:
+        when = dt.datetime.fromtimestamp(k.created, dt.timezone.utc).strftime("%Y-%m-%d")
+        click.echo(f"{k.key_id}  {k.role:<8}  {'active ' if k.active else 'revoked'}  {when}  {k.purpose}")
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@home_option
+@handle_errors
+def keys_revoke(key_id: str, home: Path | None) -> None:
+    """Revoke a key; a running server refuses it within 5 seconds."""
+    with fp.Store(home) as store:
+        store.revoke_key(key_id)
+    click.echo(f"revoked {key_id}")

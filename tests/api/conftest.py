@@ -1,0 +1,138 @@
+"""A real server on a loopback port, and keys for every role.
+
+The server runs as ``faceprint serve`` in a subprocess over a temporary store, exactly
+as users start it; clients reach it over TCP. One server serves the whole test session
+(models load once); tests make their own collections with unique names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from faceprint.store import ROLES, Store
+from tests.conftest import data_root
+
+DATA = data_root()
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    home: Path
+    keys: dict[str, tuple[str, str]]  # role -> (key id, secret)
+    bucket: Path
+    log: Path
+
+    def client(self, role: str = "admin", service: str = "rekognition", **config: object):
+        """An unmodified boto3 client signed with ``role``'s key (no retries: tests see
+        every error as it is answered)."""
+        import boto3
+        from botocore.config import Config
+
+        key_id, secret = self.keys[role]
+        session = boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret, region_name="us-east-1")
+        if service == "faceprint":
+            from faceprint.api.model import MODELS_DIR
+
+            session._session.get_component("data_loader").search_paths.insert(0, str(MODELS_DIR))
+        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, **config)
+        return session.client(service, endpoint_url=self.url, config=cfg)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = free_port()
+    log = home / f"server-{port}.log"
+    env = {**os.environ, "FACEPRINT_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faceprint.cli.main", "serve", "--port", str(port), "--data", str(home), *args],
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/ready", timeout=2) as r:
+                if json.load(r)["ready"]:
+                    return proc, url, log
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the server did not become ready in 120 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def make_keys(home: Path) -> dict[str, tuple[str, str]]:
+    with Store(home) as store:
+        return {role: tuple(x.key_id if i == 0 else x for i, x in enumerate(store.create_key(role, f"tests as {role}"))) for role in ROLES}  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("server-home")
+    bucket = tmp_path_factory.mktemp("bucket")
+    keys = make_keys(home)
+    proc, url, log = start_server(home, "--bucket", f"photos={bucket}")
+    try:
+        yield Server(url, home, keys, bucket, log)
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture(autouse=True)
+def _server_home_not_overridden() -> None:
+    """The top-level conftest points FACEPRINT_HOME at a per-test folder; the server has
+    its own store, passed explicitly."""
+
+
+def unique(prefix: str = "c") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def lfw_images(n: int) -> list[Path]:
+    """``n`` LFW photos of different people (one face each), or skip."""
+    root = DATA / "lfw" / "images"
+    if not root.is_dir():
+        pytest.skip(f"real data not found in {DATA} (set FACEPRINT_DATA)")
+    people = sorted(p for p in root.iterdir() if p.is_dir())
+    return [sorted(p.glob("*.jpg"))[0] for p in people[:n]]
+
+
+def lfw_pair() -> tuple[Path, Path]:
+    """Two photos of the same person, or skip."""
+    root = DATA / "lfw" / "images"
+    if not root.is_dir():
+        pytest.skip(f"real data not found in {DATA} (set FACEPRINT_DATA)")
+    for person in sorted(root.iterdir()):
+        photos = sorted(person.glob("*.jpg"))
+        if len(photos) >= 2:
+            return photos[0], photos[1]
+    pytest.skip("no person with two photos")
