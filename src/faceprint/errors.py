@@ -54,6 +54,12 @@ class NoFaceFound(InvalidParameter):
     code = "no_face"
 
 
+class InvalidPaginationToken(InvalidParameter):
+    """A NextToken this store did not issue (or one for another listing)."""
+
+    aws_code = "InvalidPaginationTokenException"
+
+
 class NotFound(FaceprintError):
     code = "not_found"
     aws_code = "ResourceNotFoundException"
@@ -136,6 +142,7 @@ __all__ = [
     "ImageTooLarge",
     "InvalidParameter",
     "NoFaceFound",
+    "InvalidPaginationToken",
     "NotFound",
     "AlreadyExists",
     "LimitExceeded",

@@ -58,13 +58,14 @@ def compare_faces(result: Comparison, source_wh: tuple[int, int], target_wh: tup
 
 
 def face(record: StoredFace, model: str) -> dict[str, Any]:
-    """The Face member of FaceRecords, FaceMatches and ListFaces."""
+    """The Face member of FaceRecords, FaceMatches and ListFaces. Its optional
+    IndexFacesModelVersion is left out: Rekognition's model restricts it to digits and
+    dots, and the response's FaceModelVersion already names the model."""
     out: dict[str, Any] = {
         "FaceId": record.face_id,
         "BoundingBox": bounding_box(record.box),
         "ImageId": record.image_id,
         "Confidence": record.confidence,
-        "IndexFacesModelVersion": model,
     }
     if record.external_image_id is not None:
         out["ExternalImageId"] = record.external_image_id

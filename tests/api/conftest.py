@@ -36,7 +36,8 @@ class Server:
     log: Path
 
     def client(self, role: str = "admin", service: str = "rekognition", **config: object):
-        """An unmodified boto3 client signed with ``role``'s key (no retries: tests see
+        """An unmodified boto3 client signed with ``role``'s key, with boto3's default
+        retries unless ``config`` says otherwise (``retries={"max_attempts": 1}`` to see
         every error as it is answered)."""
         import boto3
         from botocore.config import Config
@@ -47,8 +48,19 @@ class Server:
             from faceprint.api.model import MODELS_DIR
 
             session._session.get_component("data_loader").search_paths.insert(0, str(MODELS_DIR))
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, **config)
-        return session.client(service, endpoint_url=self.url, config=cfg)
+        cfg = Config(**config)
+        client = session.client(service, endpoint_url=self.url, config=cfg)
+        client.meta.events.register("before-parse", _check_against_model)
+        return client
+
+
+def _check_against_model(operation_model, response_dict, **_: object) -> None:
+    """Hold every successful response to the service model, member by member, before
+    botocore parses it (botocore itself would silently drop unknown members)."""
+    from faceprint.api.model import check_output
+
+    if response_dict["status_code"] == 200:
+        check_output(operation_model, json.loads(response_dict["body"]))
 
 
 def free_port() -> int:

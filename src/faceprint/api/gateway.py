@@ -89,7 +89,15 @@ class Gateway:
         try:
             operation, op = self._operation(request.headers)
             body = await self._read_body(request, operation)
-            caller = self.guard.authenticate(request.headers, request.header_values, method=request.method, path=request.path, query=request.query, body=body)
+            caller = self.guard.authenticate(
+                request.headers,
+                request.header_values,
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                body=body,
+                read_only=operation in operations.READ_ONLY,
+            )
             self._authorize(caller, operation)
             params = model.check_input(op, _parse_json(body))
             result = await self._run(operation, params, caller)

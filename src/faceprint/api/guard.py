@@ -1,9 +1,20 @@
 """Who is calling, and may they: signature, key, replay window and rate limit.
 
 One ``Guard`` per server process. It holds the state SigV4 alone does not give:
-signatures already seen within the 15-minute window (a captured request replayed is
-refused; every AWS SDK signs a fresh invocation id per call, so honest retries differ)
-and a token bucket per key (over it: ThrottlingException).
+signatures already seen within the 15-minute window, and a token bucket per key (over
+it: ThrottlingException).
+
+A SigV4 signature covers the body, the operation and the time to the second, but AWS
+SDKs add their per-call ``amz-sdk-invocation-id`` after signing, so two honest
+identical calls in the same second carry the same signature. So:
+
+- a request that changes state never runs twice under one signature. A repeat within
+  the second it was signed, with a new invocation id, is what an SDK's honest
+  duplicate looks like: it is answered with ThrottlingException, which SDKs retry with
+  a fresh signature. Any other repeat is a replay: InvalidSignatureException.
+- a read repeated with a new invocation id runs (replaying a read gives an
+  eavesdropper nothing the captured traffic did not); a byte-for-byte repeat, same
+  invocation id, is a replay.
 """
 
 from __future__ import annotations
@@ -59,7 +70,7 @@ class Guard:
         self.clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[AccessKey, str, float]] = {}
-        self._seen: dict[str, float] = {}
+        self._seen: dict[str, tuple[str, float]] = {}
         self._seen_order: collections.deque[tuple[float, str]] = collections.deque()
         self._buckets: dict[str, _Bucket] = {}
 
@@ -72,6 +83,7 @@ class Guard:
         path: str,
         query: str,
         body: bytes,
+        read_only: bool = False,
     ) -> Caller:
         """The caller of a signed request.
 
@@ -79,12 +91,13 @@ class Guard:
             MissingAuthenticationToken, IncompleteSignature, InvalidSignature,
             UnrecognizedClient: the request is not validly signed by an active key.
             ThrottlingException: the key is over its rate limit.
+            InvalidSignatureException: a replayed request (see the module's notes).
         """
         now = self.clock()
         claim = sigv4.parse(headers, now=now)
         key, secret = self._key(claim.key_id)
         sigv4.verify(claim, secret, method=method, path=path, query=query, header_values=header_values, body=body)
-        self._remember(claim.signature, now)
+        self._remember(claim, headers.get("amz-sdk-invocation-id", ""), read_only, now)
         self._spend(key.key_id)
         return Caller(key)
 
@@ -114,18 +127,23 @@ class Guard:
             raise UnrecognizedClient("The security token included in the request is invalid (the access key was revoked).")
         return key, secret
 
-    def _remember(self, signature: str, now: float) -> None:
+    def _remember(self, claim: sigv4.SignedRequest, invocation: str, read_only: bool, now: float) -> None:
+        key = f"{claim.signature}|{invocation}" if read_only else claim.signature
         with self._lock:
             horizon = now - 2 * sigv4.MAX_SKEW_S  # a date can be 15 min old or ahead
             while self._seen_order and self._seen_order[0][0] < horizon:
                 _, old = self._seen_order.popleft()
                 self._seen.pop(old, None)
-            if signature in self._seen:
+            seen = self._seen.get(key)
+            if seen is not None:
+                first_invocation, _ = seen
+                if invocation and invocation != first_invocation and now - sigv4.signed_at(claim) < 2.0:
+                    raise Throttling("an identical request signed in the same second was already received; retry it (a retry is signed afresh)")
                 raise ReplayedRequest("this signed request was already received: a replayed request is refused")
             if len(self._seen) >= MAX_REMEMBERED:
                 raise Throttling("too many requests in the replay window; slow down")
-            self._seen[signature] = now
-            self._seen_order.append((now, signature))
+            self._seen[key] = (invocation, now)
+            self._seen_order.append((now, key))
 
     def _spend(self, key_id: str) -> None:
         now = time.monotonic()

@@ -98,7 +98,8 @@ def _check(shape: Shape, value: Any, path: str, *, decode: bool) -> Any:
     if kind == "list":
         if not isinstance(value, list):
             raise InvalidParameter(f"{where} must be a list")
-        _range(len(value), meta, where, "items")
+        # Models reuse input list shapes in outputs, where an empty list is normal.
+        _range(len(value), meta if decode else {"max": meta.get("max")}, where, "items")
         return [_check(shape.member, v, f"{where}[{i}]", decode=decode) for i, v in enumerate(value)]
     if kind == "map":
         if not isinstance(value, dict):

@@ -19,7 +19,7 @@ from faceprint.api import roles
 from faceprint.api.guard import Caller, Guard
 from faceprint.api.images import image_bytes
 from faceprint.engine import DEFAULT_MIN_SIMILARITY
-from faceprint.errors import InvalidParameter
+from faceprint.errors import InvalidPaginationToken, InvalidParameter
 from faceprint.service import Service
 
 # Omitted thresholds take faceprint's calibrated default (40: one false match in 10,000
@@ -54,6 +54,12 @@ SELF_AUDITED = {
     "CreateCollection", "DeleteCollection", "IndexFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage",
     "CreateUser", "DeleteUser", "AssociateFaces", "DisassociateFaces", "SearchUsers", "SearchUsersByImage",
     "CompareFaces", "AddConsent", "RevokeConsent", "EraseSubject", "PurgeExpired", "CreateAccessKey", "RevokeAccessKey",
+}  # fmt: skip
+
+# Operations that change nothing stored (beyond their audit entry).
+READ_ONLY = {
+    "DetectFaces", "CompareFaces", "ListCollections", "DescribeCollection", "ListFaces", "SearchFaces", "SearchFacesByImage",
+    "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
 }  # fmt: skip
 
 
@@ -318,9 +324,12 @@ def _decode_token(token: str | None) -> str | None:
     if token is None:
         return None
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        name = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        if not name:
+            raise ValueError
+        return name
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidParameter("NextToken is not a token this server issued") from None
+        raise InvalidPaginationToken("NextToken is not a token this server issued") from None
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

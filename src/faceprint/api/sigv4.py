@@ -73,7 +73,7 @@ def parse(headers: Mapping[str, str], *, now: float | None = None) -> SignedRequ
             raise IncompleteSignature(f"the {required} header must be signed")
     date = headers.get("x-amz-date", "")
     try:
-        signed_at = calendar.timegm(time.strptime(date, "%Y%m%dT%H%M%SZ"))
+        signed_at = _parse_date(date)
     except ValueError:
         raise IncompleteSignature("X-Amz-Date must be a date like 20261129T120000Z") from None
     now = time.time() if now is None else now
@@ -85,6 +85,15 @@ def parse(headers: Mapping[str, str], *, now: float | None = None) -> SignedRequ
     if service not in SERVICES:
         raise InvalidSignature(f"the credential scope's service must be one of {', '.join(SERVICES)}")
     return SignedRequest(key_id, date, region, service, names, signature)
+
+
+def _parse_date(date: str) -> float:
+    return float(calendar.timegm(time.strptime(date, "%Y%m%dT%H%M%SZ")))
+
+
+def signed_at(claim: SignedRequest) -> float:
+    """The request's signing time, Unix seconds."""
+    return _parse_date(claim.date)
 
 
 def verify(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from faceprint.errors import InvalidParameter
+from faceprint.errors import InvalidPaginationToken
 
 
 def encode_token(rowid: int) -> str:
@@ -23,4 +23,4 @@ def decode_token(token: str | None) -> int:
             raise ValueError
         return rowid
     except (ValueError, UnicodeError, TypeError):
-        raise InvalidParameter("NextToken is not a token this store issued") from None
+        raise InvalidPaginationToken("NextToken is not a token this store issued") from None
