@@ -63,7 +63,7 @@ def create_app(config: ServerConfig | None = None, *, service: Service | None = 
             stream=request.stream,
         )
         reply = await state["gateway"].handle(raw)
-        return JSONResponse(reply.body, status_code=reply.status, media_type=REPLY_TYPE, headers={"x-amzn-RequestId": reply.request_id})
+        return JSONResponse(reply.body, status_code=reply.status, media_type=REPLY_TYPE, headers={"x-amzn-RequestId": reply.request_id, **reply.headers})
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:

@@ -48,6 +48,13 @@ def status_of(error: FaceprintError) -> int:
     return 500 if error.aws_code in ("InternalServerError", "ServiceUnavailableException") else 400
 
 
+def headers_of(error: FaceprintError) -> dict[str, str]:
+    """Extra response headers: ``x-amz-retry-after`` (milliseconds), which AWS SDKs
+    honour before retrying a throttled call."""
+    wait = error.details.get("retry_after_ms")
+    return {"x-amz-retry-after": str(int(wait))} if wait is not None else {}
+
+
 def body_of(error: FaceprintError) -> dict[str, str]:
     """The AWS JSON 1.1 error body: botocore reads the code from ``__type``."""
     return {"__type": error.aws_code, "message": error.message, "Code": error.aws_code}

@@ -15,12 +15,12 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from faceprint.api import model, operations
 from faceprint.api.config import ServerConfig
-from faceprint.api.errors import BodyImageTooLarge, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, status_of
+from faceprint.api.errors import BodyImageTooLarge, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, headers_of, status_of
 from faceprint.api.guard import Caller, Guard
 from faceprint.api.metrics import IN_FLIGHT, LATENCY, REQUESTS
 from faceprint.engine import Engine
@@ -40,6 +40,7 @@ class Reply:
     status: int
     body: dict[str, Any]
     request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Gateway:
             result = await self._run(operation, params, caller)
             reply = Reply(200, result, request_id)
         except FaceprintError as exc:
-            reply = Reply(status_of(exc), body_of(exc), request_id)
+            reply = Reply(status_of(exc), body_of(exc), request_id, headers_of(exc))
         except Exception:  # noqa: BLE001 - a bug must still answer in AWS's shape
             log.exception("internal error", extra={"request_id": request_id, "operation": operation})
             reply = Reply(500, {"__type": "InternalServerError", "message": "internal error; see the server log for request " + request_id}, request_id)

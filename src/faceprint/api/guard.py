@@ -138,7 +138,11 @@ class Guard:
             if seen is not None:
                 first_invocation, _ = seen
                 if invocation and invocation != first_invocation and now - sigv4.signed_at(claim) < 2.0:
-                    raise Throttling("an identical request signed in the same second was already received; retry it (a retry is signed afresh)")
+                    # x-amz-retry-after makes the SDK wait into the next second, so its
+                    # retry carries a new date and so a new signature.
+                    raise Throttling(
+                        "an identical request signed in the same second was already received; retry it (a retry is signed afresh)", retry_after_ms=1100
+                    )
                 raise ReplayedRequest("this signed request was already received: a replayed request is refused")
             if len(self._seen) >= MAX_REMEMBERED:
                 raise Throttling("too many requests in the replay window; slow down")
@@ -154,5 +158,8 @@ class Guard:
             bucket.tokens = min(self.rate.burst, bucket.tokens + (now - bucket.at) * self.rate.per_second)
             bucket.at = now
             if bucket.tokens < 1.0:
-                raise Throttling(f"Rate exceeded for access key {key_id}: {self.rate.per_second:g} requests per second")
+                raise Throttling(
+                    f"Rate exceeded for access key {key_id}: {self.rate.per_second:g} requests per second",
+                    retry_after_ms=int(1000 * (1.0 - bucket.tokens) / self.rate.per_second) + 1,
+                )
             bucket.tokens -= 1.0
