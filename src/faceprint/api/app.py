@@ -23,6 +23,13 @@ from faceprint.api.gateway import REPLY_TYPE, Gateway, RawRequest
 from faceprint.service import Service
 
 CONSOLE_DIR = resources.files("faceprint.api") / "console"
+CONSOLE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 class Health(BaseModel):
@@ -86,6 +93,14 @@ def create_app(config: ServerConfig | None = None, *, service: Service | None = 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
         return RedirectResponse("/console/")
+
+    @app.middleware("http")
+    async def console_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        if request.url.path.startswith("/console"):
+            # The console holds a secret in the page: never framed, cached or sniffed.
+            response.headers.update(CONSOLE_HEADERS)
+        return response
 
     app.mount("/console", StaticFiles(directory=str(CONSOLE_DIR), html=True), name="console")
     return app

@@ -176,7 +176,7 @@ def _invoke(operation: str, call: operations.Call) -> dict[str, Any]:
     with store.acting(key.key_id, key_purpose=key.purpose, role=key.role):
         result = operations.HANDLERS[operation](call)
         if operation not in operations.SELF_AUDITED:
-            store.record(operation, collection=call.params.get("CollectionId"))
+            store.record(operation, collection=call.collection or call.params.get("CollectionId"))
     return result
 
 

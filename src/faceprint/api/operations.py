@@ -39,6 +39,7 @@ class Call:
     caller: Caller
     guard: Guard
     buckets: Mapping[str, Path]
+    collection: str | None = None  # what the audit entry names, when not CollectionId
 
     def image(self, member: str = "Image") -> bytes:
         return image_bytes(self.params[member], self.buckets)
@@ -59,7 +60,7 @@ SELF_AUDITED = {
 # Operations that change nothing stored (beyond their audit entry).
 READ_ONLY = {
     "DetectFaces", "CompareFaces", "ListCollections", "DescribeCollection", "ListFaces", "SearchFaces", "SearchFacesByImage",
-    "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
+    "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListTagsForResource", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
 }  # fmt: skip
 
 
@@ -118,6 +119,22 @@ def delete_collection(call: Call) -> dict[str, Any]:
 @handler
 def describe_collection(call: Call) -> dict[str, Any]:
     return shapes.describe_collection(call.service.describe_collection(call.params["CollectionId"]))
+
+
+@handler
+def list_tags_for_resource(call: Call) -> dict[str, Any]:
+    """A collection's governance, as the tags CreateCollection takes (so that an
+    indexer can see which purpose consent must name)."""
+    arn = call.params["ResourceArn"]
+    prefix = shapes.collection_arn("")
+    if not arn.startswith(prefix):
+        raise InvalidParameter(f"ResourceArn must be a collection ARN, {prefix}NAME")
+    call.collection = arn[len(prefix) :]
+    info = call.service.describe_collection(call.collection)
+    tags = {PURPOSE_TAG: info.purpose, CONSENT_TAG: "true" if info.consent_required else "false"}
+    if info.max_age_days is not None:
+        tags[RETENTION_TAG] = f"{info.max_age_days:g}"
+    return {"Tags": tags}
 
 
 @handler

@@ -8,7 +8,7 @@ including creating collections (each declares its purpose) and issuing keys.
 
 from __future__ import annotations
 
-_SEE = {"ListCollections", "DescribeCollection", "DetectFaces", "WhoAmI"}
+_SEE = {"ListCollections", "DescribeCollection", "ListTagsForResource", "DetectFaces", "WhoAmI"}
 SEARCHER = _SEE | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
 INDEXER = _SEE | {
     "IndexFaces",

@@ -36,6 +36,10 @@ class GovernanceOps:
         if expires is not None and expires <= time.time():
             raise InvalidParameter("the expiry date is in the past")
         with self._tx.write() as c:
+            if collection is not None:
+                declared = self._collection_row(c, collection)[2]  # NotFound if absent
+                if declared != purpose:
+                    raise InvalidParameter(f"collection {collection} was created for {declared!r}; consent for {purpose!r} would never cover it")
             rec = consent.insert(c, subject, basis, purpose, collection=collection, expires=expires)
             self._audit(c, "AddConsent", collection, purpose, 1, {"basis": basis})
         return rec

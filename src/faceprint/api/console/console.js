@@ -536,7 +536,9 @@ async function search() {
   const matches = result.FaceMatches || [];
   const rows = matches.map((m, i) => {
     const s = m.Similarity;
-    const sim = el("td", { class: "num", testid: "match-similarity" }, s.toFixed(1), el("span", { class: "sim-bar", "aria-hidden": "true" }, el("span", { style: `width:${Math.max(0, Math.min(100, s))}%` })));
+    const fill = el("span");
+    fill.style.width = `${Math.max(0, Math.min(100, s))}%`; // CSSOM: the page's CSP allows no inline styles
+    const sim = el("td", { class: "num", testid: "match-similarity" }, s.toFixed(1), el("span", { class: "sim-bar", "aria-hidden": "true" }, fill));
     return el(
       "tr",
       { testid: "match-row", class: i === 0 ? "top" : "" },

@@ -1,0 +1,203 @@
+"""Load on the HTTP service: SearchFacesByImage and DetectFaces with real photos from 1,
+8 and 32 concurrent clients, against what the engine alone does on this machine.
+
+    .venv/bin/python benchmarks/service_load.py [--seconds 60] [--gallery 500]
+
+The server runs as ``faceprint serve`` in its own process over a fresh store holding
+``--gallery`` LFW faces. The clients are threads of this process, each signing every
+request with SigV4 (botocore's signer) and sending it over its own keep-alive
+connection; they share the 2 cores with the server, as a co-located caller would.
+The baseline is the engine alone doing the same work per image (decode, detect, embed
+the largest face; decode and detect for DetectFaces) on all cores, with no HTTP.
+Results: bench-output/service_load.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import urllib3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from facelike import machine, write_results  # noqa: E402
+
+from tests.api.conftest import make_keys, start_server, stop_server  # noqa: E402
+
+DATA = Path(os.environ.get("FACEPRINT_DATA", REPO.parent / "shared" / "data"))
+
+
+def photos(n: int, skip: int = 0) -> list[Path]:
+    people = sorted(p for p in (DATA / "lfw" / "images").iterdir() if p.is_dir())
+    return [sorted(p.glob("*.jpg"))[0] for p in people[skip : skip + n]]
+
+
+def engine_alone(images: list[bytes], seconds: float, search: bool) -> float:
+    """Images per second of the engine's own pipeline on all cores (threads, as the
+    server's pool runs it)."""
+    import faceprint as fp
+
+    def work(engine: fp.Engine, data: bytes) -> int:
+        pixels = engine.load(data)
+        faces = engine.analyzer.detect(pixels).sorted_by_area()
+        if search and len(faces):
+            engine.analyzer.embed(pixels, faces[0:1])
+        return len(faces)
+
+    with fp.Engine() as engine:
+        list(engine.map(lambda d: work(engine, d), images[:8]))  # warm up
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            done += sum(1 for _ in engine.map(lambda d: work(engine, d), images))
+        return done / (time.perf_counter() - started)
+
+
+class Client(threading.Thread):
+    def __init__(self, url: str, key: tuple[str, str], target: str, bodies: list[bytes], until: float, offset: int) -> None:
+        super().__init__(daemon=True)
+        self.url, self.target, self.bodies, self.until, self.i = url, target, bodies, until, offset
+        self.signer = SigV4Auth(Credentials(*key), "rekognition", "us-east-1")
+        self.pool = urllib3.HTTPConnectionPool(url.split("//")[1].split(":")[0], int(url.rsplit(":", 1)[1]), maxsize=1)
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+
+    def run(self) -> None:
+        while time.perf_counter() < self.until:
+            body = self.bodies[self.i % len(self.bodies)]
+            self.i += 1
+            request = AWSRequest(method="POST", url=self.url + "/", data=body, headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": self.target})
+            self.signer.add_auth(request)
+            request.headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
+            started = time.perf_counter()
+            try:
+                r = self.pool.urlopen("POST", "/", body=body, headers=dict(request.headers.items()), retries=False)
+                status, data = r.status, r.data
+            except urllib3.exceptions.HTTPError as exc:
+                status, data = 0, json.dumps({"__type": type(exc).__name__}).encode()
+            self.latencies.append(time.perf_counter() - started)
+            if status != 200:
+                code = json.loads(data or b"{}").get("__type", str(status))
+                self.errors[code] = self.errors.get(code, 0) + 1
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
+    until = time.perf_counter() + seconds
+    threads = [Client(url, key, target, bodies, until, offset=i * 7) for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    lat = np.array([x for t in threads for x in t.latencies])
+    errors: dict[str, int] = {}
+    for t in threads:
+        for k, v in t.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    return {
+        "clients": clients,
+        "requests": int(lat.size),
+        "per_s": lat.size / elapsed,
+        "p50_ms": float(np.percentile(lat, 50) * 1000),
+        "p99_ms": float(np.percentile(lat, 99) * 1000),
+        "errors": sum(errors.values()),
+        "error_codes": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--gallery", type=int, default=500)
+    parser.add_argument("--clients", default="1,8,32")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    gallery = photos(args.gallery)
+    probes = [p.read_bytes() for p in photos(200, skip=args.gallery)]
+    result: dict = {"machine": machine(), "seconds": args.seconds, "gallery_faces": 0, "probes": len(probes), "runs": {}}
+
+    print("engine alone ...", flush=True)
+    baseline = {
+        "SearchFacesByImage": engine_alone(probes, min(args.seconds, 20.0), search=True),
+        "DetectFaces": engine_alone(probes, min(args.seconds, 20.0), search=False),
+    }
+    result["engine_alone_per_s"] = baseline
+
+    with tempfile.TemporaryDirectory() as home:
+        keys = make_keys(Path(home))
+        proc, url, _ = start_server(Path(home))
+        try:
+            import boto3
+
+            rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=keys["admin"][0], aws_secret_access_key=keys["admin"][1])
+            rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
+            for i, p in enumerate(gallery):
+                rek.index_faces(CollectionId="load", Image={"Bytes": p.read_bytes()}, ExternalImageId=f"person{i}", MaxFaces=1)
+            result["gallery_faces"] = rek.describe_collection(CollectionId="load")["FaceCount"]
+            b64 = [base64.b64encode(b).decode() for b in probes]
+            bodies = {
+                "SearchFacesByImage": [json.dumps({"CollectionId": "load", "Image": {"Bytes": x}, "MaxFaces": 5}).encode() for x in b64],
+                "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
+            }
+            result["server_rss_mb_before"] = rss_mb(proc.pid)
+            for op in ("SearchFacesByImage", "DetectFaces"):
+                runs = []
+                for n in (int(c) for c in args.clients.split(",")):
+                    print(f"{op} x {n} clients for {args.seconds:g} s ...", flush=True)
+                    run = drive(url, keys["searcher"], f"RekognitionService.{op}", bodies[op], n, args.seconds)
+                    run["vs_engine"] = run["per_s"] / baseline[op]
+                    run["server_rss_mb"] = rss_mb(proc.pid)
+                    runs.append(run)
+                result["runs"][op] = runs
+            result["server_rss_mb_after"] = rss_mb(proc.pid)
+        finally:
+            stop_server(proc)
+    result["elapsed_s"] = time.perf_counter() - began
+    write_results(result, REPO / "bench-output", "service_load", table(result))
+
+
+def table(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"Service load ({m['cpu']}, {m['cores']} cores; {result['seconds']:g} s per row; gallery of {result['gallery_faces']} LFW faces; "
+        f"{result['probes']} LFW probe photos; clients and server share the machine)",
+        "",
+        "| operation | clients | requests/s | p50 ms | p99 ms | errors | vs engine alone | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for op, runs in result["runs"].items():
+        for r in runs:
+            lines.append(f"| {op} | {r['clients']} | {r['per_s']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | {100 * r['vs_engine']:.0f}% | {r['server_rss_mb']:.0f} |")
+    base = result["engine_alone_per_s"]
+    lines += [
+        "",
+        f"Engine alone on all cores, no HTTP: {base['SearchFacesByImage']:.1f} searches/s (decode, detect, embed), {base['DetectFaces']:.1f} detections/s (decode, detect).",
+        f"Server RSS: {result['server_rss_mb_before']:.0f} MB before the load, {result['server_rss_mb_after']:.0f} MB after.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
