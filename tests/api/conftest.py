@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -69,7 +70,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_server(home: Path, *args: str, scheme: str = "http") -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     log = home / f"server-{port}.log"
     env = {**os.environ, "FACEPRINT_HOME": str(home)}
@@ -79,13 +80,14 @@ def start_server(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, 
         stderr=subprocess.STDOUT,
         env=env,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
+    context = ssl._create_unverified_context() if scheme == "https" else None  # readiness only
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(url + "/ready", timeout=2) as r:
+            with urllib.request.urlopen(url + "/ready", timeout=2, context=context) as r:
                 if json.load(r)["ready"]:
                     return proc, url, log
         except OSError:
