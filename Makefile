@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export FACEPRINT_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test bench serve-docs clean
+.PHONY: demo test bench serve clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt requirements/bench.txt pyproject.toml
 	rm -rf $(VENV)
@@ -20,6 +20,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The HTTP service on http://127.0.0.1:8300 (console at /console/). Issue a key first:
+#   .venv/bin/faceprint keys create --role admin --purpose "..."
+HOST ?= 127.0.0.1
+PORT ?= 8300
+serve: $(STAMP)
+	$(BIN)/faceprint serve --host $(HOST) --port $(PORT)
 
 # Full measurements: LFW for every embedder, detection, identification, and the
 # peer benchmark against face_recognition. Results go to bench-output/ and docs/.
