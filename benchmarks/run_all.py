@@ -35,7 +35,7 @@ def main() -> None:
     if "--doc-only" in sys.argv:
         # rebuild docs/benchmarks.md from the results already in bench-output/
         load = lambda name: json.loads((OUT / name).read_text())  # noqa: E731
-        write_doc(load("lfw.json"), load("detect.json"), load("identify.json"), (OUT / "peer.md").read_text(), load("sface_runtime.json"), search_section())
+        write_doc(load("lfw.json"), load("detect.json"), load("identify.json"), (OUT / "peer.md").read_text(), load("sface_runtime.json"), search_section() + service_section())
         return
     if not (DATA / "lfw").is_dir():
         sys.exit(f"the shared data is not at {DATA}; set FACEPRINT_DATA")
@@ -60,7 +60,10 @@ def main() -> None:
     # search at scale (docs/search.md explains both)
     for script in ("vector_index.py", "gallery_scale.py"):
         subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--out", str(OUT)], check=True)
-    write_doc(lfw, det, ident, peer, sface, search_section())
+    # the HTTP service under load (about 8 minutes) and a 10,000-request fuzz run
+    for script in ("service_load.py", "fuzz_api.py"):
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / script)], check=True)
+    write_doc(lfw, det, ident, peer, sface, search_section() + service_section())
 
 
 def search_section() -> str:
@@ -81,6 +84,17 @@ def search_section() -> str:
                   "| candidate | setting | p50 ms | p99 ms | true-mate recall |", "|---|---|---|---|---|"]
         lines += [f"| {r['candidate']} | {r['setting']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mate_recall'] * 100:.2f}% |" for r in rows]
         lines.append("")
+    return "\n".join(lines)
+
+
+def service_section() -> str:
+    """The HTTP service's load table and fuzz summary, if they have been run."""
+    lines = []
+    if (OUT / "service_load.md").is_file():
+        lines += ["## HTTP service load", "", "`benchmarks/service_load.py`; what limits it: [api.md](api.md).", "", (OUT / "service_load.md").read_text()]
+    if (OUT / "fuzz_api.json").is_file():
+        fuzz = json.loads((OUT / "fuzz_api.json").read_text())
+        lines += ["## HTTP service fuzzing", "", "`benchmarks/fuzz_api.py` (tests/api/test_fuzz.py at 10,000 requests):", "", "```", json.dumps(fuzz, indent=1), "```", ""]
     return "\n".join(lines)
 
 

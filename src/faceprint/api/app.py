@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import json
 from importlib import resources
 from typing import AsyncIterator
 
@@ -70,7 +71,13 @@ def create_app(config: ServerConfig | None = None, *, service: Service | None = 
             stream=request.stream,
         )
         reply = await state["gateway"].handle(raw)
-        return JSONResponse(reply.body, status_code=reply.status, media_type=REPLY_TYPE, headers={"x-amzn-RequestId": reply.request_id, **reply.headers})
+        # ASCII-escaped JSON: any text a caller sent that ends up in a message can be written.
+        try:
+            body = json.dumps(reply.body, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+        except ValueError:  # a non-finite number in a result: a bug, answered in AWS's shape
+            reply.status, body = 500, b'{"__type":"InternalServerError","message":"the result could not be encoded"}'
+
+        return Response(body, status_code=reply.status, media_type=REPLY_TYPE, headers={"x-amzn-RequestId": reply.request_id, **reply.headers})
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -180,13 +181,21 @@ def _invoke(operation: str, call: operations.Call) -> dict[str, Any]:
     return result
 
 
+# A \uD800-\uDFFF escape: a surrogate, which is text only as half of a valid pair.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def _parse_json(body: bytes) -> Any:
     if not body.strip():
         return {}
     try:
         value = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise SerializationException("the body is not valid JSON") from None
+        if _SURROGATE_ESCAPE.search(body):
+            # A lone surrogate decodes to a str that cannot be written as UTF-8 (to the
+            # store, the log or a reply); refuse it here, where the cause is clear.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        raise SerializationException("the body is not valid JSON text (invalid UTF-8 or an unpaired surrogate escape)") from None
     if not isinstance(value, dict):
         raise SerializationException("the body must be a JSON object")
     return value

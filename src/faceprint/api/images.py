@@ -34,12 +34,12 @@ def image_bytes(image: Mapping[str, Any], buckets: Mapping[str, Path]) -> bytes:
     root = buckets.get(bucket)
     if root is None:
         raise InvalidS3Object(f"no bucket {bucket} is configured on this server")
-    path = (root / name).resolve()
-    if not path.is_relative_to(root.resolve()) or not path.is_file():
-        raise InvalidS3Object(f"no object {name} in bucket {bucket}")
-    if path.stat().st_size > MAX_S3_BYTES:
-        raise ImageTooLarge(f"object {name} is over {MAX_S3_BYTES} bytes")
     try:
+        path = (root / name).resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
+            raise InvalidS3Object(f"no object {name} in bucket {bucket}")
+        if path.stat().st_size > MAX_S3_BYTES:
+            raise ImageTooLarge(f"object {name} is over {MAX_S3_BYTES} bytes")
         return path.read_bytes()
-    except OSError as exc:
-        raise InvalidS3Object(f"object {name} in bucket {bucket} cannot be read: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:  # NUL bytes, names too long, unencodable names
+        raise InvalidS3Object(f"object {name!r} in bucket {bucket} cannot be read ({type(exc).__name__})") from None

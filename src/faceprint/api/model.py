@@ -122,7 +122,7 @@ def _check(shape: Shape, value: Any, path: str, *, decode: bool) -> Any:
         _range(value, meta, where, "")
         return value
     if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _finite_number(value):
             raise InvalidParameter(f"{where} must be a finite number")
         _range(value, meta, where, "")
         return float(value)
@@ -131,7 +131,7 @@ def _check(shape: Shape, value: Any, path: str, *, decode: bool) -> Any:
             raise InvalidParameter(f"{where} must be true or false")
         return value
     if kind == "timestamp":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _finite_number(value):
             raise InvalidParameter(f"{where} must be a time in Unix seconds")
         return float(value)
     if kind == "blob":
@@ -148,6 +148,16 @@ def _check(shape: Shape, value: Any, path: str, *, decode: bool) -> Any:
         _range(len(data), meta, where, "bytes")
         return data
     raise InvalidParameter(f"{where} has a type this server does not accept ({kind})")
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number that fits a double (a 400-digit integer does not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _range(n: float, meta: dict[str, Any], where: str, unit: str) -> None:

@@ -147,7 +147,7 @@ def list_collections(call: Call) -> dict[str, Any]:
     page, more = names[:limit], len(names) > limit
     models = [call.service.describe_collection(n).model for n in page]
     out: dict[str, Any] = {"CollectionIds": page, "FaceModelVersions": models}
-    if more:
+    if more and page:
         out["NextToken"] = base64.urlsafe_b64encode(page[-1].encode()).decode()
     return out
 

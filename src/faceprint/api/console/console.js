@@ -5,11 +5,11 @@
 // id and secret live in this tab's sessionStorage only; signing out clears them.
 // No frameworks, no build step, nothing fetched from anywhere but this server.
 
-const REGION = "us-east-1";
+import { ApiError, call, setCredentials } from "./api.js";
+
 const STORE_ID = "faceprint.accessKeyId";
 const STORE_SECRET = "faceprint.secretAccessKey";
 const MAX_IMAGE_BYTES = 5 * 1024 * 1024; // Rekognition's inline image limit
-const CONTENT_TYPE = "application/x-amz-json-1.1";
 const REASONS = {
   EXCEEDS_MAX_FACES: "another face in the photo (only the largest is indexed)",
   LOW_BRIGHTNESS: "too dark",
@@ -21,82 +21,7 @@ const REASONS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const encoder = new TextEncoder();
-const state = { keyId: "", secret: "", who: null, allowed: new Set(), collections: new Map(), purposes: new Map(), purposeEdited: false, clockOffsetMs: 0 };
-
-class ApiError extends Error {
-  constructor(code, message, status = 0) {
-    super(message);
-    this.code = code;
-    this.status = status;
-  }
-}
-
-// -- AWS Signature Version 4 ------------------------------------------------------
-const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-const sha256 = async (bytes) => hex(await crypto.subtle.digest("SHA-256", bytes));
-
-async function hmac(key, text) {
-  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return crypto.subtle.sign("HMAC", k, encoder.encode(text));
-}
-
-/** The request headers, Authorization included, for a POST / of `body` (bytes). */
-async function signedHeaders({ keyId, secret, service, target, body, now }) {
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, ""); // 20261129T120000Z
-  const day = amzDate.slice(0, 8);
-  const payloadHash = await sha256(body);
-  const headers = {
-    "amz-sdk-invocation-id": crypto.randomUUID(), // unique per call: the server refuses replays
-    "content-type": CONTENT_TYPE,
-    host: location.host,
-    "x-amz-content-sha256": payloadHash,
-    "x-amz-date": amzDate,
-    "x-amz-target": target,
-  };
-  const names = Object.keys(headers).sort();
-  const canonicalHeaders = names.map((n) => `${n}:${String(headers[n]).trim().replace(/\s+/g, " ")}\n`).join("");
-  const signed = names.join(";");
-  const canonicalRequest = ["POST", "/", "", canonicalHeaders, signed, payloadHash].join("\n");
-  const scope = `${day}/${REGION}/${service}/aws4_request`;
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, await sha256(encoder.encode(canonicalRequest))].join("\n");
-  let key = encoder.encode(`AWS4${secret}`);
-  for (const part of [day, REGION, service, "aws4_request"]) key = await hmac(key, part);
-  const signature = hex(await hmac(key, stringToSign));
-  delete headers.host; // the browser sends Host itself, with this same value
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${keyId}/${scope}, SignedHeaders=${signed}, Signature=${signature}`;
-  return headers;
-}
-
-/** Call `Prefix.Operation` with `params`; resolves to the response body or throws ApiError. */
-async function call(target, params = {}, retried = false) {
-  const service = target.startsWith("FaceprintService.") ? "faceprint" : "rekognition";
-  const body = encoder.encode(JSON.stringify(params));
-  const now = new Date(Date.now() + state.clockOffsetMs);
-  const headers = await signedHeaders({ keyId: state.keyId, secret: state.secret, service, target, body, now });
-  let response;
-  try {
-    response = await fetch("/", { method: "POST", headers, body, credentials: "omit", cache: "no-store" });
-  } catch (err) {
-    throw new ApiError("NetworkError", `could not reach the faceprint server (${err.message})`);
-  }
-  const text = await response.text();
-  let data;
-  try {
-    data = text ? JSON.parse(text) : {};
-  } catch {
-    throw new ApiError(`HTTP ${response.status}`, text.slice(0, 300) || response.statusText, response.status);
-  }
-  if (response.ok) return data;
-  const code = String(data.__type || data.Code || `HTTP ${response.status}`).split("#").pop();
-  const message = data.message || data.Message || response.statusText;
-  const serverTime = Date.parse(response.headers.get("date") || "");
-  if (!retried && /signature expired/i.test(message) && !Number.isNaN(serverTime)) {
-    state.clockOffsetMs = serverTime - Date.now(); // this computer's clock is off: sign with the server's
-    return call(target, params, true);
-  }
-  throw new ApiError(code, message, response.status);
-}
+const state = { who: null, allowed: new Set(), collections: new Map(), purposes: new Map(), purposeEdited: false };
 
 // -- small helpers ------------------------------------------------------------------
 function el(tag, props = {}, ...children) {
@@ -214,12 +139,11 @@ async function mapLimit(items, limit, fn) {
 
 // -- sign in / out ------------------------------------------------------------------
 async function signIn(keyId, secret) {
-  state.keyId = keyId;
-  state.secret = secret;
+  setCredentials(keyId, secret);
   try {
     state.who = await call("FaceprintService.WhoAmI");
   } catch (err) {
-    state.keyId = state.secret = "";
+    setCredentials("", "");
     sessionStorage.removeItem(STORE_ID);
     sessionStorage.removeItem(STORE_SECRET);
     throw err;
@@ -235,7 +159,8 @@ async function signIn(keyId, secret) {
 function signOut() {
   sessionStorage.removeItem(STORE_ID);
   sessionStorage.removeItem(STORE_SECRET);
-  Object.assign(state, { keyId: "", secret: "", who: null, allowed: new Set(), collections: new Map(), purposes: new Map() });
+  setCredentials("", "");
+  Object.assign(state, { who: null, allowed: new Set(), collections: new Map(), purposes: new Map() });
   for (const id of ["collections-table", "search-matches", "audit-table"]) $(id).tBodies[0].replaceChildren();
   $("enroll-results").replaceChildren();
   for (const id of ["enroll-results-card", "search-results", "identity", "app"]) $(id).hidden = true;
@@ -370,17 +295,17 @@ function updateConsentRequirement() {
   $("enroll-agreed-label").classList.toggle("muted", !consent);
 }
 
-/** The collection's purpose, from its CreateCollection audit entry where this key may
- * read the log, else the key's own purpose (the default purpose of new collections). */
+/** The collection's purpose, from its governance tags (ListTagsForResource), else the
+ * key's own purpose (the default purpose of collections made through the API). */
 async function prefillPurpose() {
   const name = $("enroll-collection").value;
   state.purposeEdited = false;
   let purpose = state.purposes.get(name);
   let source = "the collection's purpose";
-  if (purpose === undefined && name && state.allowed.has("ListAuditEvents")) {
+  if (purpose === undefined && name && state.allowed.has("ListTagsForResource")) {
     try {
-      const r = await call("FaceprintService.ListAuditEvents", { CollectionId: name, Action: "CreateCollection", MaxResults: 1 });
-      purpose = r.AuditEvents?.[0]?.Purpose;
+      const r = await call("RekognitionService.ListTagsForResource", { ResourceArn: `arn:aws:rekognition:local:000000000000:collection/${name}` });
+      purpose = r.Tags?.["faceprint:purpose"];
       if (purpose !== undefined) state.purposes.set(name, purpose);
     } catch {
       purpose = undefined; // fall back to the key's purpose below
