@@ -89,12 +89,22 @@ def search_section() -> str:
 
 def service_section() -> str:
     """The HTTP service's load table and fuzz summary, if they have been run."""
-    lines = []
+    lines = [""]
     if (OUT / "service_load.md").is_file():
-        lines += ["## HTTP service load", "", "`benchmarks/service_load.py`; what limits it: [api.md](api.md).", "", (OUT / "service_load.md").read_text()]
+        lines += ["## HTTP service load", "", "`benchmarks/service_load.py`; what limits it: [api.md](api.md#load).", "", (OUT / "service_load.md").read_text()]
     if (OUT / "fuzz_api.json").is_file():
         fuzz = json.loads((OUT / "fuzz_api.json").read_text())
-        lines += ["## HTTP service fuzzing", "", "`benchmarks/fuzz_api.py` (tests/api/test_fuzz.py at 10,000 requests):", "", "```", json.dumps(fuzz, indent=1), "```", ""]
+        by = lambda d: ", ".join(f"{k} {v:,}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))  # noqa: E731
+        lines += [
+            "## HTTP service fuzzing",
+            "",
+            f"`benchmarks/fuzz_api.py` (tests/api/test_fuzz.py): {fuzz['requests']:,} requests in {fuzz['elapsed_s']:.0f} s, "
+            f"{fuzz['envelope_faults']:,} of them with a broken envelope; {fuzz['failures']} failures; server healthy after: {fuzz['healthy_after']}.",
+            "",
+            f"- by status: {by(fuzz['statuses'])}",
+            f"- by answer: {by(fuzz['codes'])}",
+            "",
+        ]
     return "\n".join(lines)
 
 

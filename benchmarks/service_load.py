@@ -95,6 +95,12 @@ class Client(threading.Thread):
                 self.errors[code] = self.errors.get(code, 0) + 1
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -102,8 +108,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
+def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clients: int, seconds: float, server_pid: int) -> dict:
     until = time.perf_counter() + seconds
+    cpu_before = (cpu_s(server_pid), cpu_s(os.getpid()))
     threads = [Client(url, key, target, bodies, until, offset=i * 7) for i in range(clients)]
     started = time.perf_counter()
     for t in threads:
@@ -111,6 +118,7 @@ def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clie
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    server_cpu, client_cpu = cpu_s(server_pid) - cpu_before[0], cpu_s(os.getpid()) - cpu_before[1]
     lat = np.array([x for t in threads for x in t.latencies])
     errors: dict[str, int] = {}
     for t in threads:
@@ -124,6 +132,9 @@ def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clie
         "p99_ms": float(np.percentile(lat, 99) * 1000),
         "errors": sum(errors.values()),
         "error_codes": errors,
+        # cores busy on average: how the machine was shared between server and clients
+        "server_cores": server_cpu / elapsed,
+        "client_cores": client_cpu / elapsed,
     }
 
 
@@ -132,6 +143,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--gallery", type=int, default=500)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--workers", type=int, default=None, help="the server's inference threads (default: one per core)")
+    parser.add_argument("--ops", default="SearchFacesByImage,DetectFaces")
     args = parser.parse_args()
     began = time.perf_counter()
     gallery = photos(args.gallery)
@@ -144,10 +157,11 @@ def main() -> None:
         "DetectFaces": engine_alone(probes, min(args.seconds, 20.0), search=False),
     }
     result["engine_alone_per_s"] = baseline
+    result["workers"] = args.workers
 
     with tempfile.TemporaryDirectory() as home:
         keys = make_keys(Path(home))
-        proc, url, _ = start_server(Path(home))
+        proc, url, _ = start_server(Path(home), *(["--workers", str(args.workers)] if args.workers else []))
         try:
             import boto3
 
@@ -162,11 +176,11 @@ def main() -> None:
                 "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
             }
             result["server_rss_mb_before"] = rss_mb(proc.pid)
-            for op in ("SearchFacesByImage", "DetectFaces"):
+            for op in args.ops.split(","):
                 runs = []
                 for n in (int(c) for c in args.clients.split(",")):
                     print(f"{op} x {n} clients for {args.seconds:g} s ...", flush=True)
-                    run = drive(url, keys["searcher"], f"RekognitionService.{op}", bodies[op], n, args.seconds)
+                    run = drive(url, keys["searcher"], f"RekognitionService.{op}", bodies[op], n, args.seconds, proc.pid)
                     run["vs_engine"] = run["per_s"] / baseline[op]
                     run["server_rss_mb"] = rss_mb(proc.pid)
                     runs.append(run)
@@ -184,12 +198,12 @@ def table(result: dict) -> str:
         f"Service load ({m['cpu']}, {m['cores']} cores; {result['seconds']:g} s per row; gallery of {result['gallery_faces']} LFW faces; "
         f"{result['probes']} LFW probe photos; clients and server share the machine)",
         "",
-        "| operation | clients | requests/s | p50 ms | p99 ms | errors | vs engine alone | server RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| operation | clients | requests/s | p50 ms | p99 ms | errors | vs engine alone | cores: server + clients | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for op, runs in result["runs"].items():
         for r in runs:
-            lines.append(f"| {op} | {r['clients']} | {r['per_s']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | {100 * r['vs_engine']:.0f}% | {r['server_rss_mb']:.0f} |")
+            lines.append(f"| {op} | {r['clients']} | {r['per_s']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | {100 * r['vs_engine']:.0f}% | {r['server_cores']:.2f} + {r['client_cores']:.2f} | {r['server_rss_mb']:.0f} |")
     base = result["engine_alone_per_s"]
     lines += [
         "",

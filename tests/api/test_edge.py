@@ -91,6 +91,14 @@ def test_health_readiness_and_metrics(server):
     assert "faceprint_request_seconds_bucket" in text and "process_resident_memory_bytes" in text
 
 
+def test_console_is_served_with_protective_headers(server):
+    with urllib.request.urlopen(server.url + "/") as r:  # redirected to the console
+        assert r.url.endswith("/console/") and b"faceprint" in r.read()
+        headers = r.headers
+    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_logs_are_json_and_hold_no_secrets_or_images(server):
     photo_b64 = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"x" * 64).decode()
     send(signed(server.url, server.keys["admin"], "RekognitionService.DetectFaces", {"Image": {"Bytes": photo_b64}}))
