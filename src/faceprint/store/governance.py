@@ -36,10 +36,11 @@ class GovernanceOps:
         if expires is not None and expires <= time.time():
             raise InvalidParameter("the expiry date is in the past")
         with self._tx.write() as c:
-            if collection is not None:
-                declared = self._collection_row(c, collection)[2]  # NotFound if absent
-                if declared != purpose:
-                    raise InvalidParameter(f"collection {collection} was created for {declared!r}; consent for {purpose!r} would never cover it")
+            # Consent may be gathered before its collection exists; once it exists, a
+            # purpose it was not created for could never be covered: refuse it now.
+            row = c.execute("SELECT purpose FROM collections WHERE name=?", (collection,)).fetchone() if collection is not None else None
+            if row is not None and row[0] != purpose:
+                raise InvalidParameter(f"collection {collection} was created for {row[0]!r}; consent for {purpose!r} would never cover it")
             rec = consent.insert(c, subject, basis, purpose, collection=collection, expires=expires)
             self._audit(c, "AddConsent", collection, purpose, 1, {"basis": basis})
         return rec
