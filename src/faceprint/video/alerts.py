@@ -1,0 +1,209 @@
+"""Alerts and where they go: JSON lines, signed webhooks, server-sent events.
+
+An alert is the evidence a person needs to review a match: the stream and time, the
+track, the best crop of the face, the similarity and what it means (the false-match
+rate), the collection, the matched face and user, and the model. Every sink has its
+own bounded queue and thread, so a slow or failing receiver never holds up decoding:
+what does not fit is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A watch-list match on a stream (JSON: :meth:`to_json`)."""
+
+    stream: str
+    timestamp_ms: float  # stream time of the decision
+    first_seen_ms: float  # stream time the track began
+    track_id: int
+    collection: str
+    face_id: str
+    external_image_id: str | None
+    user_id: str | None
+    similarity: float
+    false_match_rate: float
+    model: str
+    bounding_box: dict[str, float]
+    crop_jpeg: bytes = field(repr=False)
+    samples: int = 1  # frames whose embeddings the decision combined
+    latency_ms: float = 0.0  # wall time from the track's first frame to this alert
+    wall_time: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["crop_jpeg"] = base64.b64encode(self.crop_jpeg).decode()
+        return {JSON_NAMES[k]: v for k, v in out.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+# Rekognition's member names where it has one; times in milliseconds, as its video APIs.
+JSON_NAMES = {
+    "stream": "Stream",
+    "timestamp_ms": "Timestamp",
+    "first_seen_ms": "FirstSeenTimestamp",
+    "track_id": "TrackId",
+    "collection": "CollectionId",
+    "face_id": "FaceId",
+    "external_image_id": "ExternalImageId",
+    "user_id": "UserId",
+    "similarity": "Similarity",
+    "false_match_rate": "FalseMatchRate",
+    "model": "FaceModelVersion",
+    "bounding_box": "BoundingBox",
+    "crop_jpeg": "FaceCrop",
+    "samples": "FramesCombined",
+    "latency_ms": "LatencyMs",
+    "wall_time": "WallTime",
+}
+
+
+def encode_crop(crop: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes() if ok else b""
+
+
+class Sink:
+    """A receiver of alerts with its own bounded queue and thread."""
+
+    def __init__(self, name: str, capacity: int = 256) -> None:
+        self.name = name
+        self.queue: queue.Queue[Alert | None] = queue.Queue(capacity)
+        self.delivered = 0
+        self.dropped = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, name=f"faceprint-sink-{name}", daemon=True)
+        self._thread.start()
+
+    def offer(self, alert: Alert) -> None:
+        try:
+            self.queue.put_nowait(alert)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        try:
+            self.queue.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (alert := self.queue.get()) is not None:
+            try:
+                self.deliver(alert)
+                self.delivered += 1
+            except Exception as exc:  # noqa: BLE001 - a sink failing must not stop the others
+                self.failed += 1
+                log.warning("alert delivery failed", extra={"sink": self.name, "error": str(exc)})
+
+    def deliver(self, alert: Alert) -> None:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, int]:
+        return {"delivered": self.delivered, "dropped": self.dropped, "failed": self.failed, "queued": self.queue.qsize()}
+
+
+class JsonLinesSink(Sink):
+    """One JSON object per line (stdout by default)."""
+
+    def __init__(self, out: IO[str], *, with_crop: bool = True) -> None:
+        self.out, self.with_crop = out, with_crop
+        super().__init__("jsonl")
+
+    def deliver(self, alert: Alert) -> None:
+        data = alert.to_dict()
+        if not self.with_crop:
+            data.pop("CropJpeg")
+        self.out.write(json.dumps(data, separators=(",", ":")) + "\n")
+        self.out.flush()
+
+
+class WebhookSink(Sink):
+    """POST each alert as JSON, signed: ``X-Faceprint-Signature: sha256=<hex HMAC of
+    timestamp.body>`` with ``X-Faceprint-Timestamp``, so the receiver can check both
+    origin and freshness. Failed posts are retried with exponential backoff (0.5 s
+    doubling, 5 attempts); the queue bounds what waits meanwhile."""
+
+    def __init__(self, url: str, secret: str, *, attempts: int = 5, timeout: float = 5.0, capacity: int = 256) -> None:
+        self.url, self.secret, self.attempts, self.timeout = url, secret.encode(), attempts, timeout
+        self.retries = 0
+        super().__init__("webhook", capacity)
+
+    def deliver(self, alert: Alert) -> None:
+        body = alert.to_json().encode()
+        delay = 0.5
+        for attempt in range(1, self.attempts + 1):
+            stamp = str(int(time.time()))
+            signature = hmac.new(self.secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+            request = urllib.request.Request(
+                self.url,
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json", "X-Faceprint-Timestamp": stamp, "X-Faceprint-Signature": f"sha256={signature}"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    if response.status < 300:
+                        return
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                if attempt == self.attempts:
+                    raise RuntimeError(f"webhook {self.url} failed {attempt} times: {exc}") from None
+            self.retries += 1
+            time.sleep(delay)
+            delay *= 2
+        raise RuntimeError(f"webhook {self.url} did not accept the alert")
+
+    def stats(self) -> dict[str, int]:
+        return {**super().stats(), "retries": self.retries}
+
+
+class Broadcast(Sink):
+    """Fan-out to live subscribers (the API's server-sent events). A subscriber that
+    does not keep up loses alerts, counted, rather than slowing the others."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[queue.Queue[Alert]] = []
+        self._lock = threading.Lock()
+        super().__init__("broadcast")
+
+    def subscribe(self, capacity: int = 64) -> queue.Queue[Alert]:
+        q: queue.Queue[Alert] = queue.Queue(capacity)
+        with self._lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue[Alert]) -> None:
+        with self._lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def deliver(self, alert: Alert) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for q in subscribers:
+            try:
+                q.put_nowait(alert)
+            except queue.Full:
+                self.dropped += 1

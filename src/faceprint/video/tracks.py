@@ -1,0 +1,129 @@
+"""Faces followed across frames, and one identity decision per person rather than per frame.
+
+ByteTrack (from ``supervision``) links each frame's detections into tracks: it keeps
+low-confidence boxes that continue a track, so a face turning away for a few frames
+keeps its id. Each track is embedded only a few times, on its best-quality frames
+(large, frontal, confident), and decided once from the mean of those embeddings: a
+single blurred or turned frame can no longer raise an alarm on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+
+from faceprint.types import Face, Faces
+
+MAX_SAMPLES = 3  # embeddings per track
+MIN_GAP_MS = 150.0  # between two samples of one track
+MIN_FACE_PX = 28.0  # smaller faces (at the working size) are tracked but not embedded
+DECIDE_AFTER_MS = 300.0  # with two samples; one sample suffices after ...
+DECIDE_ALONE_MS = 800.0
+LOST_AFTER_FRAMES = 30
+
+
+def face_quality(face: Face) -> float:
+    """How good a frame of this face is for recognition: size x confidence x frontality."""
+    x0, y0, x1, y1 = face.xyxy
+    size = min(x1 - x0, y1 - y0)
+    eyes, nose = face.landmarks[:2], face.landmarks[2]
+    eye_dist = float(np.linalg.norm(eyes[1] - eyes[0])) + 1e-6
+    yaw = abs(float(nose[0] - eyes.mean(axis=0)[0])) / eye_dist  # 0 frontal, ~0.5 profile
+    return float(size * face.score * max(0.0, 1.0 - 1.5 * yaw))
+
+
+@dataclass
+class Sample:
+    embedding: np.ndarray
+    quality: float
+    ms: float
+    face: Face
+    crop: np.ndarray  # RGB pixels around the face, for the alert's evidence
+
+
+@dataclass
+class Track:
+    track_id: int
+    first_ms: float
+    first_wall: float
+    last_ms: float
+    last_frame: int
+    frames: int = 0
+    samples: list[Sample] = field(default_factory=list)
+    decided_with: int = 0  # how many samples the last decision used
+    matched: bool = False
+    too_small: bool = True  # never seen at a size worth embedding
+
+    @property
+    def best(self) -> Sample | None:
+        return max(self.samples, key=lambda s: s.quality) if self.samples else None
+
+    def wants_sample(self, quality: float, ms: float, size: float) -> bool:
+        if size < MIN_FACE_PX or self.matched:
+            return False
+        if not self.samples:
+            return True
+        last = max(s.ms for s in self.samples)
+        if ms - last < MIN_GAP_MS:
+            return False
+        if len(self.samples) < MAX_SAMPLES:
+            return quality >= 0.8 * self.best.quality  # type: ignore[union-attr]
+        return False
+
+    def ready(self, ms: float, lost: bool) -> bool:
+        """Time for a (new) decision: enough evidence, and more than last time."""
+        n = len(self.samples)
+        if n == 0 or n <= self.decided_with or self.matched:
+            return False
+        age = ms - self.first_ms
+        return lost or (n >= 2 and age >= DECIDE_AFTER_MS) or age >= DECIDE_ALONE_MS or n >= MAX_SAMPLES
+
+    def template(self) -> np.ndarray:
+        mean = np.mean([s.embedding for s in self.samples], axis=0)
+        return mean / (np.linalg.norm(mean) + 1e-12)
+
+
+class FaceTracker:
+    """Track ids for each frame's faces (ByteTrack), and the per-track state."""
+
+    def __init__(self, fps: float) -> None:
+        self._tracker = sv.ByteTrack(frame_rate=max(1, round(fps or 25)), lost_track_buffer=LOST_AFTER_FRAMES, minimum_matching_threshold=0.8)
+        self.tracks: dict[int, Track] = {}
+
+    def update(self, faces: Faces, frame_index: int, ms: float, wall: float) -> list[tuple[int, int, Face]]:
+        """(track id, row in ``faces``, face) for each face ByteTrack keeps."""
+        if len(faces) == 0:
+            self._tracker.update_with_detections(sv.Detections.empty())
+            return []
+        boxes = faces.xyxy.astype(np.float32)
+        detections = sv.Detections(xyxy=boxes, confidence=faces.score.astype(np.float32), class_id=np.zeros(len(faces), int))
+        tracked = self._tracker.update_with_detections(detections)
+        out = []
+        # ByteTrack returns the input boxes it kept, with their track ids
+        rows = [int(np.argmin(np.abs(boxes - box).sum(axis=1))) for box in tracked.xyxy]
+        for track_id, row in zip(tracked.tracker_id, rows):
+            face: Face = faces[int(row)]  # type: ignore[assignment]
+            track = self.tracks.get(int(track_id))
+            if track is None:
+                track = self.tracks[int(track_id)] = Track(int(track_id), ms, wall, ms, frame_index)
+            track.last_ms, track.last_frame = ms, frame_index
+            track.frames += 1
+            x0, y0, x1, y1 = face.xyxy
+            if min(x1 - x0, y1 - y0) >= MIN_FACE_PX:
+                track.too_small = False
+            out.append((int(track_id), int(row), face))
+        return out
+
+    def lost(self, frame_index: int) -> list[Track]:
+        """Tracks not seen for a while: removed and returned (a last decision is due)."""
+        gone = [t for t in self.tracks.values() if frame_index - t.last_frame > LOST_AFTER_FRAMES]
+        for t in gone:
+            del self.tracks[t.track_id]
+        return gone
+
+    def drain(self) -> list[Track]:
+        """Every remaining track, at the end of the stream."""
+        gone, self.tracks = list(self.tracks.values()), {}
+        return gone
