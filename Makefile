@@ -7,10 +7,11 @@ export FACEPRINT_DATA ?= $(abspath ../shared/data)
 
 .PHONY: demo test bench serve clean
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/bench.txt pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/nodeps.txt requirements/dev.txt requirements/bench.txt pyproject.toml
 	rm -rf $(VENV)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements/nodeps.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements/bench.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)

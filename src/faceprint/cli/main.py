@@ -14,6 +14,7 @@ from faceprint.cli.models import models_cmd
 from faceprint.cli.collections import collection_group, faces_group, index, search, users_group
 from faceprint.cli.governance import audit_group, consent_group, erase, purge
 from faceprint.cli.serve import keys_group, serve
+from faceprint.cli.video import video_group, watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +29,7 @@ for command in (
     detect, compare, identify, models_cmd, eval_group, demo,
     collection_group, index, search, faces_group, users_group,
     consent_group, erase, purge, audit_group,
-    serve, keys_group,
+    serve, keys_group, watch, video_group,
 ):
     cli.add_command(command)
 

@@ -47,6 +47,9 @@ class SourceStats:
     fps: float = 0.0  # the stream's own frame rate
     width: int = 0
     height: int = 0
+    codec: str = ""
+    format: str = ""
+    duration_ms: float = 0.0  # 0 for live streams
 
 
 class VideoSource:
@@ -140,6 +143,11 @@ class VideoSource:
         rate = stream.average_rate or stream.guessed_rate
         self.stats.fps = float(rate) if rate else 0.0
         self.stats.width, self.stats.height = stream.codec_context.width, stream.codec_context.height
+        self.stats.codec, self.stats.format = stream.codec_context.name, container.format.name
+        if stream.duration and stream.time_base:
+            self.stats.duration_ms = float(stream.duration * stream.time_base) * 1000.0
+        elif container.duration:  # microseconds, and may include other streams
+            self.stats.duration_ms = container.duration / 1000.0
         return container
 
     def _decode(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:

@@ -1,0 +1,88 @@
+"""faceprint watch | video search: live streams against a watch list, recorded video."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from faceprint.cli.collections import home_option, open_service
+from faceprint.cli.common import echo_json, handle_errors
+from faceprint.errors import InvalidParameter
+from faceprint.video import DEFAULT_WATCH_SIMILARITY, JsonLinesSink, Sink, VideoSource, Watcher, WatchSettings, WebhookSink
+from faceprint.video.search import search_video
+
+
+@click.command("watch")
+@click.option("--collection", required=True, help="The watch list.")
+@click.option("--source", "sources", multiple=True, required=True, help="A video file, rtsp:// or http:// URL, or camera (/dev/video0, camera:0). Repeat for several streams.")
+@click.option("--threshold", default=DEFAULT_WATCH_SIMILARITY, show_default=True, help="Similarity an identity decision must reach (50: 1 false match in 100,000).")
+@click.option("--no-pace", is_flag=True, help="Process files as fast as possible instead of at their real-time rate.")
+@click.option("--webhook", default=None, help="Also POST each alert here, HMAC-signed with $FACEPRINT_WEBHOOK_SECRET.")
+@click.option("--no-crop", is_flag=True, help="Leave the face crop out of the JSON lines on stdout (webhooks still get it).")
+@click.option("--max-width", default=960, show_default=True, help="Frames wider than this are scaled down for analysis.")
+@home_option
+@handle_errors
+def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: bool, webhook: str | None, no_crop: bool, max_width: int, home: Path | None) -> None:
+    """Watch streams against a collection; print one JSON alert per identified person.
+
+    Files end at their end; live streams run until interrupted (Ctrl-C), reconnecting
+    when they drop. A summary of each stream goes to stderr at the end.
+    """
+    secret = os.environ.get("FACEPRINT_WEBHOOK_SECRET")
+    if webhook and not secret:
+        raise InvalidParameter("--webhook needs FACEPRINT_WEBHOOK_SECRET to sign the alerts")
+    sinks: list[Sink] = [JsonLinesSink(sys.stdout, with_crop=not no_crop)]
+    if webhook:
+        sinks.append(WebhookSink(webhook, secret or ""))
+    with open_service(home) as svc:
+        watchers = [Watcher(svc, VideoSource(src, pace=not no_pace, max_width=max_width), WatchSettings(collection, threshold=threshold), sinks, name=src) for src in sources]
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for w in watchers:
+            w.start()
+        while not stop.wait(0.2) and any(w.running for w in watchers):
+            pass
+        for w in watchers:
+            w.stop()
+        for sink in sinks:
+            sink.close()
+        for w in watchers:
+            click.echo(json.dumps({"summary": w.report()}, default=str), err=True)
+
+
+@click.group("video")
+def video_group() -> None:
+    """Recorded video."""
+
+
+@video_group.command("search")
+@click.argument("video", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--collection", required=True)
+@click.option("--threshold", default=DEFAULT_WATCH_SIMILARITY, show_default=True, help="FaceMatchThreshold: similarity a person's decision must reach.")
+@click.option("--json", "as_json", is_flag=True, help="Print Rekognition's GetFaceSearch response shape.")
+@home_option
+@handle_errors
+def video_search(video: Path, collection: str, threshold: float, as_json: bool, home: Path | None) -> None:
+    """Search VIDEO for the people of a collection (each person tracked, decided once)."""
+    with open_service(home) as svc:
+        source = VideoSource(video, pace=False)
+        with tqdm(unit="frame", desc=video.name, disable=as_json or not sys.stderr.isatty(), file=sys.stderr) as bar:
+            result = search_video(svc, source, collection, threshold=threshold, progress=lambda _f: bar.update())
+    if as_json:
+        return echo_json(result)
+    found: dict[int, tuple[str, float, int]] = {}
+    for p in result["Persons"]:
+        for m in p.get("FaceMatches", []):
+            found.setdefault(p["Person"]["Index"], (m["Face"].get("ExternalImageId") or m["Face"]["FaceId"], m["Similarity"], p["Timestamp"]))
+    people = {p["Person"]["Index"] for p in result["Persons"]}
+    click.echo(f"{video.name}: {len(people)} people tracked, {len(found)} identified")
+    for index, (who, similarity, ms) in sorted(found.items()):
+        click.echo(f"  person {index}: {who}  similarity {similarity:.1f}  first at {ms / 1000:.1f} s")

@@ -1,0 +1,81 @@
+"""Search a recorded video against a collection: Rekognition's GetFaceSearch result.
+
+Each tracked person becomes a ``Person.Index`` (the track id). Their appearances are
+listed at most every ``every_ms`` milliseconds; once their track is decided, each entry
+carries the match (``FaceMatches``), including entries from before the decision, since
+the decision is about the whole track.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from faceprint import shapes
+from faceprint.service import Service
+from faceprint.types import Face
+from faceprint.video.alerts import Alert
+from faceprint.video.sources import Frame, VideoSource
+from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Watcher, WatchSettings
+
+SORT_BY = ("TIMESTAMP", "INDEX")
+
+
+def search_video(
+    service: Service,
+    source: VideoSource,
+    collection: str,
+    *,
+    threshold: float = DEFAULT_WATCH_SIMILARITY,
+    every_ms: float = 200.0,
+    sort_by: str = "TIMESTAMP",
+    progress: Callable[[Frame], None] | None = None,
+) -> dict[str, Any]:
+    """Run the whole video and return a GetFaceSearch response (JobStatus SUCCEEDED).
+
+    Example:
+        >>> result = search_video(svc, VideoSource("lobby.mp4", pace=False), "staff")   # doctest: +SKIP
+        >>> {p["Person"]["Index"] for p in result["Persons"] if p.get("FaceMatches")}
+    """
+    entries: list[tuple[int, float, Face, tuple[int, int]]] = []
+    last_ms: dict[int, float] = {}
+    matches: dict[int, Alert] = {}
+
+    def observe(frame: Frame, tracked: list[tuple[int, Face, Alert | None]]) -> None:
+        h, w = frame.pixels.shape[:2]
+        for track_id, face, alert in tracked:
+            if alert is not None:
+                matches[track_id] = alert
+            if frame.ms - last_ms.get(track_id, -1e12) >= every_ms:
+                last_ms[track_id] = frame.ms
+                entries.append((track_id, frame.ms, face, (w, h)))
+        if progress is not None:
+            progress(frame)
+
+    watcher = Watcher(service, source, WatchSettings(collection, threshold=threshold), name=source.source, observer=observe)
+    watcher.run()
+    persons = []
+    for track_id, ms, face, wh in entries:
+        item: dict[str, Any] = {"Timestamp": int(round(ms)), "Person": {"Index": track_id, "BoundingBox": shapes.face_detail(face, wh)["BoundingBox"], "Face": shapes.face_detail(face, wh)}}
+        alert = matches.get(track_id)
+        if alert is not None:
+            stored = {"FaceId": alert.face_id}
+            if alert.external_image_id is not None:
+                stored["ExternalImageId"] = alert.external_image_id
+            item["FaceMatches"] = [{"Similarity": alert.similarity, "Face": stored}]
+        persons.append(item)
+    if sort_by == "INDEX":
+        persons.sort(key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
+    stats = source.stats
+    return {
+        "JobStatus": "SUCCEEDED" if watcher.error is None else "FAILED",
+        **({"StatusMessage": watcher.error} if watcher.error else {}),
+        "VideoMetadata": {
+            "Codec": stats.codec,
+            "DurationMillis": int(round(stats.duration_ms)),
+            "Format": stats.format,
+            "FrameRate": stats.fps,
+            "FrameHeight": stats.height,
+            "FrameWidth": stats.width,
+        },
+        "Persons": persons,
+    }
