@@ -70,6 +70,13 @@ class AlreadyExists(FaceprintError):
     aws_code = "ResourceAlreadyExistsException"
 
 
+class ResourceInUse(FaceprintError):
+    """The resource is busy (a running stream processor cannot be started twice or deleted)."""
+
+    code = "resource_in_use"
+    aws_code = "ResourceInUseException"
+
+
 class LimitExceeded(FaceprintError):
     code = "limit_exceeded"
     aws_code = "LimitExceededException"
@@ -146,6 +153,7 @@ __all__ = [
     "NotFound",
     "AlreadyExists",
     "LimitExceeded",
+    "ResourceInUse",
     "Overloaded",
     "ConsentRequired",
     "EncryptionKeyError",

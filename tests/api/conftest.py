@@ -114,7 +114,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("server-home")
     bucket = tmp_path_factory.mktemp("bucket")
     keys = make_keys(home)
-    proc, url, log = start_server(home, "--bucket", f"photos={bucket}")
+    clip = DATA / "people" / "face_recognition" / "examples" / "short_hamilton_clip.mp4"
+    streams = ["--stream", f"door={clip}"] if clip.is_file() else []  # a file loops like a camera
+    proc, url, log = start_server(home, "--bucket", f"photos={bucket}", *streams)
     try:
         yield Server(url, home, keys, bucket, log)
     finally:

@@ -8,13 +8,15 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import queue
 from importlib import resources
 from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -22,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from faceprint.api.config import ServerConfig
 from faceprint.api.gateway import REPLY_TYPE, Gateway, RawRequest
+from faceprint.api.video_operations import EventStream, sse
 from faceprint.service import Service
 
 CONSOLE_DIR = resources.files("faceprint.api") / "console"
@@ -97,6 +100,30 @@ def create_app(config: ServerConfig | None = None, *, service: Service | None = 
     return AwsEndpoint(app, state)
 
 
+async def _server_sent(events: EventStream, request: Request) -> AsyncIterator[bytes]:
+    """Alerts as they come; a comment every 15 s keeps proxies from closing the line.
+    Ends when the client goes away or the processor stops."""
+    idle = 0.0
+    try:
+        yield b": faceprint alerts of " + events.name.encode() + b"\n\n"
+        while not await request.is_disconnected():
+            try:
+                alert = events.queue.get_nowait()
+            except queue.Empty:
+                if not events.broadcast.alive:
+                    return
+                await asyncio.sleep(0.1)
+                idle += 0.1
+                if idle >= 15.0:
+                    idle = 0.0
+                    yield b": keep-alive\n\n"
+                continue
+            idle = 0.0
+            yield sse(alert)
+    finally:
+        events.broadcast.unsubscribe(events.queue)
+
+
 class AwsEndpoint:
     """``POST /``, the AWS JSON endpoint, straight to the gateway; everything else (and
     the lifespan) to the FastAPI app. Every API call takes this path, so it skips the
@@ -120,6 +147,9 @@ class AwsEndpoint:
             stream=request.stream,
         )
         reply = await self.state["gateway"].handle(raw)
+        if reply.events is not None:
+            stream = StreamingResponse(_server_sent(reply.events, request), media_type="text/event-stream", headers={"x-amzn-RequestId": reply.request_id, "Cache-Control": "no-store"})
+            return await stream(scope, receive, send)
         try:
             # ASCII-escaped JSON: any text a caller sent that ends up in a message can be written.
             body = json.dumps(reply.body, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()

@@ -17,7 +17,8 @@ class ServerConfig:
     """Args:
     home: the store folder (default ``$FACEPRINT_HOME`` or ``~/.faceprint``).
     mode: the engine mode, ``fast`` or ``accurate``.
-    buckets: bucket name -> local folder, for ``S3Object`` images.
+    buckets: bucket name -> local folder, for ``S3Object`` images and videos.
+    streams: stream name -> video source, for stream processors' inputs.
     max_body_bytes: larger requests are refused before they are read.
     workers: inference threads (default: one per core).
     max_pending: calls waiting for a worker beyond this are refused with
@@ -28,6 +29,7 @@ class ServerConfig:
     home: Path | None = None
     mode: str = "fast"
     buckets: dict[str, Path] = field(default_factory=dict)
+    streams: dict[str, str] = field(default_factory=dict)  # name -> file, URL or camera
     max_body_bytes: int = DEFAULT_MAX_BODY
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_pending: int = 256

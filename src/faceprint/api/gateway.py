@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
-from faceprint.api import model, operations
+from faceprint.api import model, operations, video_operations
 from faceprint.api.config import ServerConfig
 from faceprint.api.errors import BodyImageTooLarge, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, headers_of, status_of
 from faceprint.api.guard import Caller, Guard
@@ -27,6 +27,8 @@ from faceprint.api.metrics import IN_FLIGHT, LATENCY, REQUESTS
 from faceprint.engine import Engine
 from faceprint.errors import FaceprintError
 from faceprint.service import Service
+from faceprint.video.jobs import VideoJobs
+from faceprint.video.processors import StreamProcessors
 
 log = logging.getLogger("faceprint.api")
 
@@ -42,6 +44,7 @@ class Reply:
     body: dict[str, Any]
     request_id: str
     headers: dict[str, str] = field(default_factory=dict)
+    events: video_operations.EventStream | None = None  # a server-sent event stream instead of a body
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Gateway:
         self._owns_service = service is None
         self.service = service or Service(config.home, engine=Engine(config.mode), actor="server")
         self.guard = Guard(self.service.store, rate=config.rate)
+        self.jobs = VideoJobs(self.service)
+        self.processors = StreamProcessors(self.service, config.streams)
         self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")
         self._pending = 0
         self._lock = threading.Lock()
@@ -78,6 +83,8 @@ class Gateway:
 
     def close(self) -> None:
         self.ready = False
+        self.processors.close()
+        self.jobs.close()
         self.pool.shutdown(wait=True, cancel_futures=True)
         if self._owns_service:
             self.service.close()
@@ -103,7 +110,10 @@ class Gateway:
             self._authorize(caller, operation)
             params = model.check_input(op, _parse_json(body))
             result = await self._run(operation, params, caller)
-            reply = Reply(200, result, request_id)
+            if isinstance(result, video_operations.EventStream):
+                reply = Reply(200, {}, request_id, events=result)
+            else:
+                reply = Reply(200, result, request_id)
         except FaceprintError as exc:
             reply = Reply(status_of(exc), body_of(exc), request_id, headers_of(exc))
         except Exception:  # noqa: BLE001 - a bug must still answer in AWS's shape
@@ -163,7 +173,7 @@ class Gateway:
                 raise Throttling(f"the server has {self._pending} calls waiting; retry later")
             self._pending += 1
         try:
-            call = operations.Call(self.service, params, caller, self.guard, self.config.buckets)
+            call = operations.Call(self.service, params, caller, self.guard, self.config.buckets, self.jobs, self.processors)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.pool, _invoke, operation, call)
         finally:

@@ -25,7 +25,22 @@ def image_bytes(image: Mapping[str, Any], buckets: Mapping[str, Path]) -> bytes:
         raise InvalidParameter("Image needs exactly one of Bytes or S3Object")
     if "Bytes" in image:
         return image["Bytes"]
-    obj = image["S3Object"]
+    path = object_path(image["S3Object"], buckets)
+    try:
+        if path.stat().st_size > MAX_S3_BYTES:
+            raise ImageTooLarge(f"object {path.name} is over {MAX_S3_BYTES} bytes")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidS3Object(f"object {path.name!r} cannot be read ({exc.strerror})") from None
+
+
+def object_path(obj: Mapping[str, Any], buckets: Mapping[str, Path]) -> Path:
+    """The local file of an ``S3Object`` (images and videos).
+
+    Raises:
+        InvalidS3ObjectException: no such bucket or object, a version, or a name that
+            leaves the bucket's folder.
+    """
     bucket, name = obj.get("Bucket"), obj.get("Name")
     if not bucket or not name:
         raise InvalidS3Object("S3Object needs Bucket and Name")
@@ -38,8 +53,6 @@ def image_bytes(image: Mapping[str, Any], buckets: Mapping[str, Path]) -> bytes:
         path = (root / name).resolve()
         if not path.is_relative_to(root.resolve()) or not path.is_file():
             raise InvalidS3Object(f"no object {name} in bucket {bucket}")
-        if path.stat().st_size > MAX_S3_BYTES:
-            raise ImageTooLarge(f"object {name} is over {MAX_S3_BYTES} bytes")
-        return path.read_bytes()
     except (OSError, ValueError) as exc:  # NUL bytes, names too long, unencodable names
         raise InvalidS3Object(f"object {name!r} in bucket {bucket} cannot be read ({type(exc).__name__})") from None
+    return path

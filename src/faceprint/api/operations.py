@@ -39,6 +39,8 @@ class Call:
     caller: Caller
     guard: Guard
     buckets: Mapping[str, Path]
+    jobs: Any = None  # faceprint.video.jobs.VideoJobs
+    processors: Any = None  # faceprint.video.processors.StreamProcessors
     collection: str | None = None  # what the audit entry names, when not CollectionId
 
     def image(self, member: str = "Image") -> bytes:
@@ -55,12 +57,14 @@ SELF_AUDITED = {
     "CreateCollection", "DeleteCollection", "IndexFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage",
     "CreateUser", "DeleteUser", "AssociateFaces", "DisassociateFaces", "SearchUsers", "SearchUsersByImage",
     "CompareFaces", "AddConsent", "RevokeConsent", "EraseSubject", "PurgeExpired", "CreateAccessKey", "RevokeAccessKey",
+    "StartFaceSearch", "StartFaceDetection", "CreateStreamProcessor", "DeleteStreamProcessor",
 }  # fmt: skip
 
 # Operations that change nothing stored (beyond their audit entry).
 READ_ONLY = {
     "DetectFaces", "CompareFaces", "ListCollections", "DescribeCollection", "ListFaces", "SearchFaces", "SearchFacesByImage",
-    "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListTagsForResource", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
+    "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListTagsForResource",
+    "GetFaceSearch", "GetFaceDetection", "ListStreamProcessors", "DescribeStreamProcessor", "StreamProcessorEvents", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
 }  # fmt: skip
 
 

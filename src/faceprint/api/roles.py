@@ -9,8 +9,10 @@ including creating collections (each declares its purpose) and issuing keys.
 from __future__ import annotations
 
 _SEE = {"ListCollections", "DescribeCollection", "ListTagsForResource", "DetectFaces", "WhoAmI"}
-SEARCHER = _SEE | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
-INDEXER = _SEE | {
+_VIDEO = {"StartFaceDetection", "GetFaceDetection"}
+_WATCH = {"StartFaceSearch", "GetFaceSearch", "ListStreamProcessors", "DescribeStreamProcessor", "StreamProcessorEvents"}
+SEARCHER = _SEE | _VIDEO | _WATCH | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
+INDEXER = _SEE | _VIDEO | {
     "IndexFaces",
     "ListFaces",
     "DeleteFaces",
@@ -32,6 +34,10 @@ ADMIN_ONLY = {
     "CreateAccessKey",
     "ListAccessKeys",
     "RevokeAccessKey",
+    "CreateStreamProcessor",
+    "StartStreamProcessor",
+    "StopStreamProcessor",
+    "DeleteStreamProcessor",
 }
 ADMIN = SEARCHER | INDEXER | AUDITOR | ADMIN_ONLY
 

@@ -21,12 +21,20 @@ def _bucket(text: str) -> tuple[str, Path]:
     return name, Path(folder)
 
 
+def _stream(text: str) -> tuple[str, str]:
+    name, sep, source = text.partition("=")
+    if not sep or not name or not source:
+        raise InvalidParameter(f"--stream takes NAME=SOURCE, not {text!r}")
+    return name, source
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
 @click.option("--port", default=8300, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--data", "home", type=click.Path(file_okay=False, path_type=Path), default=None, help="The store folder (default $FACEPRINT_HOME or ~/.faceprint).")
 @click.option("--accurate", is_flag=True, help="Accurate mode (about 5x slower per image).")
 @click.option("--bucket", "buckets", multiple=True, metavar="NAME=FOLDER", help="Serve FOLDER as S3 bucket NAME for S3Object images (repeatable).")
+@click.option("--stream", "streams", multiple=True, metavar="NAME=SOURCE", help="A video source stream processors may read as arn:aws:kinesisvideo:local:000000000000:stream/NAME (repeatable).")
 @click.option("--rate-limit", default=200.0, show_default=True, help="Requests per second per access key (bursts of twice that).")
 @click.option("--max-body-mb", default=8.0, show_default=True, help="Larger requests are refused unread.")
 @click.option("--workers", default=None, type=click.IntRange(1, 256), help="Inference threads (default: one per core).")
@@ -35,7 +43,7 @@ def _bucket(text: str) -> tuple[str, Path]:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @handle_errors
 def serve(
-    host: str, port: int, home: Path | None, accurate: bool, buckets: tuple[str, ...], rate_limit: float, max_body_mb: float,
+    host: str, port: int, home: Path | None, accurate: bool, buckets: tuple[str, ...], streams: tuple[str, ...], rate_limit: float, max_body_mb: float,
     workers: int | None, ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
 ) -> None:  # fmt: skip
     """Serve the Rekognition-compatible API, the console (/console/), /health, /ready and /metrics.
@@ -52,6 +60,7 @@ def serve(
         home=home,
         mode="accurate" if accurate else "fast",
         buckets=dict(_bucket(b) for b in buckets),
+        streams=dict(_stream(s) for s in streams),
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         rate=RateLimit(per_second=rate_limit, burst=2 * rate_limit),
     )

@@ -78,6 +78,24 @@ CREATE TABLE IF NOT EXISTS access_keys (
     created    REAL NOT NULL,
     revoked    REAL
 );
+CREATE TABLE IF NOT EXISTS video_jobs (
+    job_id     TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    params     TEXT NOT NULL,
+    result     BLOB,
+    message    TEXT,
+    created    REAL NOT NULL,
+    updated    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stream_processors (
+    name       TEXT PRIMARY KEY,
+    params     TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    message    TEXT,
+    created    REAL NOT NULL,
+    updated    REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq        INTEGER PRIMARY KEY,
     ts         REAL NOT NULL,

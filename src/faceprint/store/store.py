@@ -34,6 +34,7 @@ from faceprint.store.db import Transactions, connect
 from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace
 from faceprint.store.governance import GovernanceOps
 from faceprint.store.keys import KeyOps
+from faceprint.store.video import VideoOps
 from faceprint.store.tokens import decode_token, encode_token
 from faceprint.store.users import UserOps
 from faceprint.store.vectors import VectorIndex
@@ -48,7 +49,7 @@ def default_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".faceprint")
 
 
-class Store(UserOps, GovernanceOps, KeyOps):
+class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
     """Collections, faces, users, consent and audit in one folder.
 
     Args:

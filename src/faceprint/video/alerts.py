@@ -96,6 +96,11 @@ class Sink:
         self._thread = threading.Thread(target=self._run, name=f"faceprint-sink-{name}", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Its thread still delivers (False once closed)."""
+        return self._thread.is_alive()
+
     def offer(self, alert: Alert) -> None:
         try:
             self.queue.put_nowait(alert)

@@ -15,6 +15,7 @@ from faceprint.service import Service
 from faceprint.types import Face
 from faceprint.video.alerts import Alert
 from faceprint.video.sources import Frame, VideoSource
+from faceprint.video.tracks import FaceTracker
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Watcher, WatchSettings
 
 SORT_BY = ("TIMESTAMP", "INDEX")
@@ -65,17 +66,44 @@ def search_video(
         persons.append(item)
     if sort_by == "INDEX":
         persons.sort(key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
+    return {**_status(watcher.error), "VideoMetadata": video_metadata(source), "Persons": persons}
+
+
+def detect_video(service: Service, source: VideoSource, *, every_ms: float = 200.0, progress: Callable[[Frame], None] | None = None) -> dict[str, Any]:
+    """Every face in a video, each tracked face listed at most every ``every_ms``: a
+    GetFaceDetection response (JobStatus SUCCEEDED)."""
+    detector = service.engine.analyzer.detector
+    tracker: FaceTracker | None = None
+    last_ms: dict[int, float] = {}
+    faces_out: list[dict[str, Any]] = []
+    error = None
+    try:
+        for frame in source.frames():
+            tracker = tracker or FaceTracker(source.stats.fps or 25.0)
+            h, w = frame.pixels.shape[:2]
+            for track_id, _, face in tracker.update(detector.detect(frame.pixels), frame.index, frame.ms, frame.wall):
+                if frame.ms - last_ms.get(track_id, -1e12) >= every_ms:
+                    last_ms[track_id] = frame.ms
+                    faces_out.append({"Timestamp": int(round(frame.ms)), "Face": shapes.face_detail(face, (w, h))})
+            tracker.lost(frame.index)
+            if progress is not None:
+                progress(frame)
+    except Exception as exc:  # noqa: BLE001 - the job fails with its reason
+        error = f"{type(exc).__name__}: {exc}"
+    return {**_status(error), "VideoMetadata": video_metadata(source), "Faces": faces_out}
+
+
+def video_metadata(source: VideoSource) -> dict[str, Any]:
     stats = source.stats
     return {
-        "JobStatus": "SUCCEEDED" if watcher.error is None else "FAILED",
-        **({"StatusMessage": watcher.error} if watcher.error else {}),
-        "VideoMetadata": {
-            "Codec": stats.codec,
-            "DurationMillis": int(round(stats.duration_ms)),
-            "Format": stats.format,
-            "FrameRate": stats.fps,
-            "FrameHeight": stats.height,
-            "FrameWidth": stats.width,
-        },
-        "Persons": persons,
+        "Codec": stats.codec,
+        "DurationMillis": int(round(stats.duration_ms)),
+        "Format": stats.format,
+        "FrameRate": stats.fps,
+        "FrameHeight": stats.height,
+        "FrameWidth": stats.width,
     }
+
+
+def _status(error: str | None) -> dict[str, Any]:
+    return {"JobStatus": "FAILED", "StatusMessage": error} if error else {"JobStatus": "SUCCEEDED"}

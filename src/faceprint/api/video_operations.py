@@ -1,0 +1,161 @@
+"""Video operations: Rekognition's asynchronous jobs and stream processors, and the
+server-sent alert stream of a running processor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from faceprint.api.images import object_path
+from faceprint.api.operations import Call, handler
+from faceprint.errors import InvalidPaginationToken
+from faceprint.video.alerts import Alert, Broadcast
+
+PROCESSOR_ARN = "arn:aws:rekognition:local:000000000000:streamprocessor/{}"
+
+
+# -- recorded video: asynchronous jobs ---------------------------------------------
+@handler
+def start_face_search(call: Call) -> dict[str, Any]:
+    path = object_path(call.params["Video"]["S3Object"], call.buckets)
+    params = {k: call.params[k] for k in ("CollectionId", "FaceMatchThreshold", "JobTag", "Video") if k in call.params}
+    return {"JobId": call.jobs.start("FaceSearch", path, params)}
+
+
+@handler
+def get_face_search(call: Call) -> dict[str, Any]:
+    return _job_page(call, "FaceSearch", "Persons", sort=call.get("SortBy", "TIMESTAMP"))
+
+
+@handler
+def start_face_detection(call: Call) -> dict[str, Any]:
+    path = object_path(call.params["Video"]["S3Object"], call.buckets)
+    params = {k: call.params[k] for k in ("JobTag", "Video") if k in call.params}
+    return {"JobId": call.jobs.start("FaceDetection", path, params)}
+
+
+@handler
+def get_face_detection(call: Call) -> dict[str, Any]:
+    return _job_page(call, "FaceDetection", "Faces")
+
+
+def _job_page(call: Call, kind: str, member: str, sort: str | None = None) -> dict[str, Any]:
+    job_id = call.params["JobId"]
+    status, message, result, params = call.jobs.get(job_id, kind)
+    out: dict[str, Any] = {"JobStatus": status, "JobId": job_id, "Video": params["Video"]}
+    if "JobTag" in params:
+        out["JobTag"] = params["JobTag"]
+    if message:
+        out["StatusMessage"] = message
+    if result is None:
+        return out
+    items = result[member]
+    if sort == "INDEX":
+        items = sorted(items, key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
+    start = _offset(call.get("NextToken"))
+    limit = call.get("MaxResults", 1000)
+    out["VideoMetadata"] = result["VideoMetadata"]
+    out[member] = items[start : start + limit]
+    if start + limit < len(items):
+        out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+    return out
+
+
+def _offset(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        return int(base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidPaginationToken("NextToken is not a token this server issued") from None
+
+
+# -- live streams: stream processors ------------------------------------------------
+@handler
+def create_stream_processor(call: Call) -> dict[str, Any]:
+    p = call.params
+    search = p["Settings"].get("FaceSearch")
+    if not search or "CollectionId" not in search:
+        from faceprint.errors import InvalidParameter
+
+        raise InvalidParameter("Settings.FaceSearch.CollectionId is required: faceprint's stream processors search faces")
+    call.processors.create(p["Name"], p["Input"]["KinesisVideoStream"]["Arn"], search["CollectionId"], search.get("FaceMatchThreshold"), p.get("Tags", {}))
+    return {"StreamProcessorArn": PROCESSOR_ARN.format(p["Name"])}
+
+
+@handler
+def start_stream_processor(call: Call) -> dict[str, Any]:
+    call.processors.start(call.params["Name"])
+    return {"SessionId": call.params["Name"]}
+
+
+@handler
+def stop_stream_processor(call: Call) -> dict[str, Any]:
+    call.processors.stop(call.params["Name"])
+    return {}
+
+
+@handler
+def delete_stream_processor(call: Call) -> dict[str, Any]:
+    call.processors.delete(call.params["Name"])
+    return {}
+
+
+@handler
+def list_stream_processors(call: Call) -> dict[str, Any]:
+    names = call.processors.names()
+    start, limit = _offset(call.get("NextToken")), call.get("MaxResults", 1000)
+    out: dict[str, Any] = {"StreamProcessors": [{"Name": n, "Status": s} for n, s in names[start : start + limit]]}
+    if start + limit < len(names):
+        out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+    return out
+
+
+@handler
+def describe_stream_processor(call: Call) -> dict[str, Any]:
+    info = call.processors.describe(call.params["Name"])
+    record = info["record"]
+    p = record.params
+    out: dict[str, Any] = {
+        "Name": record.name,
+        "StreamProcessorArn": PROCESSOR_ARN.format(record.name),
+        "Status": info["status"],
+        "CreationTimestamp": record.created,
+        "LastUpdateTimestamp": record.updated,
+        "Input": {"KinesisVideoStream": {"Arn": p["StreamArn"]}},
+        "Output": {"KinesisDataStream": {"Arn": f"arn:aws:kinesis:local:000000000000:stream/{record.name}-alerts"}},
+        "RoleArn": "arn:aws:iam::000000000000:role/faceprint",
+        "Settings": {"FaceSearch": {"CollectionId": p["CollectionId"], "FaceMatchThreshold": p["FaceMatchThreshold"]}},
+    }
+    report = info["report"]
+    message = record.message or (report or {}).get("error")
+    if report:
+        message = (message + "; " if message else "") + (
+            f"{report['frames_analyzed']} frames analysed, {report['frames_dropped']} dropped, {report['corrupt_packets']} corrupt, "
+            f"{report['reconnects']} reconnects, {report['alerts']} alerts"
+        )
+    if message:
+        out["StatusMessage"] = message[:255]
+    return out
+
+
+@dataclass
+class EventStream:
+    """A handler's answer that is a stream of server-sent events, not a JSON body."""
+
+    queue: Any
+    broadcast: Broadcast
+    name: str
+
+
+@handler
+def stream_processor_events(call: Call) -> EventStream:  # type: ignore[return-value]
+    """Server-sent events: one ``alert`` event per alert of a running processor."""
+    q, broadcast = call.processors.subscribe(call.params["Name"])
+    return EventStream(q, broadcast, call.params["Name"])
+
+
+def sse(alert: Alert) -> bytes:
+    return b"event: alert\ndata: " + alert.to_json().encode() + b"\n\n"
