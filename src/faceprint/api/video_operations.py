@@ -10,7 +10,7 @@ from typing import Any
 
 from faceprint.api.images import object_path
 from faceprint.api.operations import Call, handler
-from faceprint.errors import InvalidPaginationToken
+from faceprint.errors import InvalidPaginationToken, InvalidParameter
 from faceprint.video.alerts import Alert, Broadcast
 
 PROCESSOR_ARN = "arn:aws:rekognition:local:000000000000:streamprocessor/{}"
@@ -19,7 +19,7 @@ PROCESSOR_ARN = "arn:aws:rekognition:local:000000000000:streamprocessor/{}"
 # -- recorded video: asynchronous jobs ---------------------------------------------
 @handler
 def start_face_search(call: Call) -> dict[str, Any]:
-    path = object_path(call.params["Video"]["S3Object"], call.buckets)
+    path = object_path(_member(call.params, "Video", "S3Object"), call.buckets)
     params = {k: call.params[k] for k in ("CollectionId", "FaceMatchThreshold", "JobTag", "Video") if k in call.params}
     return {"JobId": call.jobs.start("FaceSearch", path, params)}
 
@@ -31,7 +31,7 @@ def get_face_search(call: Call) -> dict[str, Any]:
 
 @handler
 def start_face_detection(call: Call) -> dict[str, Any]:
-    path = object_path(call.params["Video"]["S3Object"], call.buckets)
+    path = object_path(_member(call.params, "Video", "S3Object"), call.buckets)
     params = {k: call.params[k] for k in ("JobTag", "Video") if k in call.params}
     return {"JobId": call.jobs.start("FaceDetection", path, params)}
 
@@ -63,6 +63,16 @@ def _job_page(call: Call, kind: str, member: str, sort: str | None = None) -> di
     return out
 
 
+def _member(params: dict[str, Any], *path: str) -> Any:
+    """A nested member the model leaves optional but this operation needs."""
+    value: Any = params
+    for i, name in enumerate(path):
+        if not isinstance(value, dict) or name not in value:
+            raise InvalidParameter(f"{'.'.join(path[: i + 1])} is required")
+        value = value[name]
+    return value
+
+
 def _offset(token: str | None) -> int:
     if token is None:
         return 0
@@ -76,12 +86,9 @@ def _offset(token: str | None) -> int:
 @handler
 def create_stream_processor(call: Call) -> dict[str, Any]:
     p = call.params
-    search = p["Settings"].get("FaceSearch")
-    if not search or "CollectionId" not in search:
-        from faceprint.errors import InvalidParameter
-
-        raise InvalidParameter("Settings.FaceSearch.CollectionId is required: faceprint's stream processors search faces")
-    call.processors.create(p["Name"], p["Input"]["KinesisVideoStream"]["Arn"], search["CollectionId"], search.get("FaceMatchThreshold"), p.get("Tags", {}))
+    search = _member(p, "Settings", "FaceSearch")  # faceprint's stream processors search faces
+    arn = _member(p, "Input", "KinesisVideoStream", "Arn")
+    call.processors.create(p["Name"], arn, _member(p, "Settings", "FaceSearch", "CollectionId"), search.get("FaceMatchThreshold"), p.get("Tags", {}))
     return {"StreamProcessorArn": PROCESSOR_ARN.format(p["Name"])}
 
 
