@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
@@ -89,10 +90,12 @@ class Sink:
 
     def __init__(self, name: str, capacity: int = 256) -> None:
         self.name = name
-        self.queue: queue.Queue[Alert | None] = queue.Queue(capacity)
+        self.queue: queue.Queue[Alert] = queue.Queue(capacity)
         self.delivered = 0
         self.dropped = 0
         self.failed = 0
+        self.in_flight = 0
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"faceprint-sink-{name}", daemon=True)
         self._thread.start()
 
@@ -102,32 +105,51 @@ class Sink:
         return self._thread.is_alive()
 
     def offer(self, alert: Alert) -> None:
+        """Queue an alert without ever waiting; a full queue drops it (counted)."""
+        if self._closing.is_set():
+            self.dropped += 1
+            return
         try:
             self.queue.put_nowait(alert)
         except queue.Full:
             self.dropped += 1
 
     def close(self, timeout: float = 5.0) -> None:
-        try:
-            self.queue.put(None, timeout=timeout)
-        except queue.Full:
-            pass
+        """Deliver what is queued (for up to ``timeout``), then end the thread; what is
+        still queued after that is counted as dropped."""
+        self._closing.set()
         self._thread.join(timeout)
+        if self._thread.is_alive():  # a receiver still stuck: give up on the rest
+            while True:
+                try:
+                    self.queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    break
 
     def _run(self) -> None:
-        while (alert := self.queue.get()) is not None:
+        while True:
+            try:
+                alert = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._closing.is_set():
+                    return
+                continue
+            self.in_flight = 1
             try:
                 self.deliver(alert)
                 self.delivered += 1
             except Exception as exc:  # noqa: BLE001 - a sink failing must not stop the others
                 self.failed += 1
                 log.warning("alert delivery failed", extra={"sink": self.name, "error": str(exc)})
+            finally:
+                self.in_flight = 0
 
     def deliver(self, alert: Alert) -> None:
         raise NotImplementedError
 
     def stats(self) -> dict[str, int]:
-        return {"delivered": self.delivered, "dropped": self.dropped, "failed": self.failed, "queued": self.queue.qsize()}
+        return {"delivered": self.delivered, "dropped": self.dropped, "failed": self.failed, "queued": self.queue.qsize(), "in_flight": self.in_flight}
 
 
 class JsonLinesSink(Sink):
@@ -140,7 +162,7 @@ class JsonLinesSink(Sink):
     def deliver(self, alert: Alert) -> None:
         data = alert.to_dict()
         if not self.with_crop:
-            data.pop("CropJpeg")
+            data.pop("FaceCrop", None)
         self.out.write(json.dumps(data, separators=(",", ":")) + "\n")
         self.out.flush()
 
@@ -154,7 +176,7 @@ class WebhookSink(Sink):
     def __init__(self, url: str, secret: str, *, attempts: int = 5, timeout: float = 5.0, capacity: int = 256) -> None:
         self.url, self.secret, self.attempts, self.timeout = url, secret.encode(), attempts, timeout
         self.retries = 0
-        super().__init__("webhook", capacity)
+        super().__init__(f"webhook:{urllib.parse.urlsplit(url).netloc}", capacity)
 
     def deliver(self, alert: Alert) -> None:
         body = alert.to_json().encode()

@@ -52,6 +52,8 @@ class StreamProcessors:
     def create(self, name: str, stream_arn: str, collection: str, threshold: float | None, tags: dict[str, str]) -> None:
         source = self._source_name(stream_arn)
         self.service.describe_collection(collection)
+        if tags.get(WEBHOOK_TAG) and not os.environ.get("FACEPRINT_WEBHOOK_SECRET"):
+            raise InvalidParameter(f"tag {WEBHOOK_TAG} needs FACEPRINT_WEBHOOK_SECRET set on the server to sign the alerts")
         params = {"Stream": source, "StreamArn": stream_arn, "CollectionId": collection, "FaceMatchThreshold": threshold if threshold is not None else DEFAULT_WATCH_SIMILARITY, "Tags": tags}
         self.service.store.create_processor(name, params)
 

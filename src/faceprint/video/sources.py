@@ -86,7 +86,11 @@ class VideoSource:
         backoff = 1.0
         index = 0
         offset_ms = last_ms = 0.0
+        attempt = 0
         while not self._stop.is_set():
+            if attempt:
+                self.stats.reconnects += 1  # every attempt after the first, failed or not
+            attempt += 1
             try:
                 container = self._open()
             except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -98,9 +102,11 @@ class VideoSource:
                 backoff = min(backoff * 2, 30.0)
                 continue
             try:
-                started_wall, first_ms = time.monotonic(), None
+                started_wall, first_ms, base_s = time.monotonic(), None, None
                 for frame in self._decode(container):
-                    ms = offset_ms + (frame.time or 0.0) * 1000.0
+                    if base_s is None:  # streams start at arbitrary times (cameras, cut files)
+                        base_s = frame.time or 0.0
+                    ms = offset_ms + ((frame.time or 0.0) - base_s) * 1000.0
                     if first_ms is None:
                         first_ms = ms
                     if self.pace and not self.live:
@@ -129,7 +135,6 @@ class VideoSource:
             if self._stop.wait(backoff):
                 return
             backoff = min(backoff * 2, 30.0)
-            self.stats.reconnects += 1
 
     # -- internals ------------------------------------------------------------------
     def _open(self) -> av.container.InputContainer:

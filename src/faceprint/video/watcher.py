@@ -263,9 +263,16 @@ class Watcher:
             "alerts": self.stats.alerts,
             "analysis_fps": self.stats.frames_analyzed / self.stats.busy_s if self.stats.busy_s else 0.0,
             "elapsed_s": elapsed,
-            "sinks": {s.name: s.stats() for s in self.sinks},
+            "sinks": _sink_stats(self.sinks),
             "error": self.error,
         }
+
+
+def _sink_stats(sinks: list[Sink]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for i, sink in enumerate(sinks):
+        out[sink.name if sink.name not in out else f"{sink.name}#{i}"] = sink.stats()
+    return out
 
 
 def _crop(pixels: np.ndarray, face: Face, margin: float = 0.25) -> np.ndarray:
