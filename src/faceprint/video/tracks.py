@@ -22,6 +22,10 @@ MIN_FACE_PX = 28.0  # smaller faces (at the working size) are tracked but not em
 DECIDE_AFTER_MS = 300.0  # with two samples; one sample suffices after ...
 DECIDE_ALONE_MS = 800.0
 LOST_AFTER_FRAMES = 30
+CHECK_MATCHED_MS = 1000.0
+# Two views of one person score well above this; different people rarely do (SFace:
+# about 1 impostor pair in 20 reaches 0.25). Below it, a track has changed person.
+SAME_PERSON_COSINE = 0.25
 
 
 def face_quality(face: Face) -> float:
@@ -34,7 +38,7 @@ def face_quality(face: Face) -> float:
     return float(size * face.score * max(0.0, 1.0 - 1.5 * yaw))
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compared by identity
 class Sample:
     embedding: np.ndarray
     quality: float
@@ -52,30 +56,56 @@ class Track:
     last_frame: int
     frames: int = 0
     samples: list[Sample] = field(default_factory=list)
-    decided_with: int = 0  # how many samples the last decision used
+    version: int = 0  # bumped whenever the samples change
+    decided_version: int = 0  # the samples' version the last decision saw
     matched: bool = False
+    last_check_ms: float = 0.0  # a matched track is re-checked now and then (camera cuts)
     too_small: bool = True  # never seen at a size worth embedding
+    small_reported: bool = False
 
     @property
     def best(self) -> Sample | None:
         return max(self.samples, key=lambda s: s.quality) if self.samples else None
 
     def wants_sample(self, quality: float, ms: float, size: float) -> bool:
-        if size < MIN_FACE_PX or self.matched:
+        """Embed this frame? The first good-sized frame; then frames at least nearly as
+        good as the best, until there are MAX_SAMPLES; after that only a clearly
+        better frame, which replaces the weakest (a person who turns to the camera
+        late is still decided on their best view). A matched track is embedded
+        once a second, only to notice that a camera cut put someone else in it."""
+        if size < MIN_FACE_PX:
             return False
         if not self.samples:
             return True
-        last = max(s.ms for s in self.samples)
-        if ms - last < MIN_GAP_MS:
+        if self.matched:
+            return ms - max(self.last_check_ms, self.samples[-1].ms) >= CHECK_MATCHED_MS
+        if ms - max(s.ms for s in self.samples) < MIN_GAP_MS:
             return False
         if len(self.samples) < MAX_SAMPLES:
             return quality >= 0.8 * self.best.quality  # type: ignore[union-attr]
-        return False
+        return quality >= 1.2 * min(s.quality for s in self.samples)
+
+    def add(self, sample: Sample) -> bool:
+        """Take a sample; returns False, and starts the track afresh from it, when it
+        is plainly someone else than the samples so far (a cut or a swap)."""
+        if self.samples and float(self.template() @ sample.embedding) < SAME_PERSON_COSINE:
+            self.samples, self.matched, self.decided_version = [sample], False, 0
+            self.first_ms, self.version = sample.ms, self.version + 1
+            return False
+        if self.matched:
+            self.last_check_ms = sample.ms  # the same person still: nothing to decide
+            return True
+        if len(self.samples) >= MAX_SAMPLES:
+            weakest = min(range(len(self.samples)), key=lambda i: self.samples[i].quality)
+            del self.samples[weakest]
+        self.samples.append(sample)
+        self.version += 1
+        return True
 
     def ready(self, ms: float, lost: bool) -> bool:
-        """Time for a (new) decision: enough evidence, and more than last time."""
+        """Time for a (new) decision: enough evidence, and new since the last one."""
         n = len(self.samples)
-        if n == 0 or n <= self.decided_with or self.matched:
+        if n == 0 or self.version <= self.decided_version or self.matched:
             return False
         age = ms - self.first_ms
         return lost or (n >= 2 and age >= DECIDE_AFTER_MS) or age >= DECIDE_ALONE_MS or n >= MAX_SAMPLES

@@ -27,11 +27,12 @@ from faceprint.service import Service
 from faceprint.types import Face
 from faceprint.video.alerts import Alert, Sink, encode_crop
 from faceprint.video.sources import Frame, VideoSource
-from faceprint.video.tracks import FaceTracker, Sample, Track, face_quality
+from faceprint.video.tracks import MIN_FACE_PX, FaceTracker, Sample, Track, face_quality
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WATCH_SIMILARITY = 50.0  # 1 false match in 100,000 comparisons
+TOO_SMALL_AFTER_MS = 1000.0  # a face in view this long that never got large enough is reported as such
 
 
 @dataclass
@@ -50,7 +51,8 @@ class WatchSettings:
 
 @dataclass(frozen=True)
 class Decision:
-    """One identity decision on a track (matched or not)."""
+    """One identity decision on a track: matched, not matched, or not identifiable
+    (the face never got large enough to embed; after 1 s in view it is said so)."""
 
     track_id: int
     ms: float
@@ -58,6 +60,7 @@ class Decision:
     similarity: float
     samples: int
     latency_ms: float
+    reason: str = ""  # "match", "no match" or "face too small"
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Watcher:
 
     # -- lifecycle --------------------------------------------------------------
     def start(self) -> None:
+        self.stats.started = time.monotonic()
         self._threads = [
             threading.Thread(target=self._decode, name=f"faceprint-decode-{self.name}", daemon=True),
             threading.Thread(target=self._analyze, name=f"faceprint-watch-{self.name}", daemon=True),
@@ -154,13 +158,14 @@ class Watcher:
             self._frames.put(None)
 
     def _analyze(self) -> None:
-        tracker = FaceTracker(self.source.stats.fps or 25.0)
+        tracker: FaceTracker | None = None
         try:
             while (frame := self._frames.get()) is not None:
                 started = time.perf_counter()
+                tracker = tracker or FaceTracker(self.source.stats.fps or 25.0)  # the rate is known once a frame is
                 self._step(tracker, frame)
                 self.stats.busy_s += time.perf_counter() - started
-            for track in tracker.drain():
+            for track in tracker.drain() if tracker else []:
                 self._decide(track, track.last_ms, lost=True)
         except Exception as exc:  # noqa: BLE001
             self.error = f"{type(exc).__name__}: {exc}"
@@ -182,41 +187,48 @@ class Watcher:
             track = tracker.tracks[tid]
             x0, y0, x1, y1 = face.xyxy
             quality = face_quality(face)
-            if self.settings.per_frame or track.wants_sample(quality, frame.ms, min(x1 - x0, y1 - y0)):
+            size = min(x1 - x0, y1 - y0)
+            if (self.settings.per_frame and size >= MIN_FACE_PX) or track.wants_sample(quality, frame.ms, size):
                 wanted.append((track, row, face, quality))
         alerts: dict[int, Alert] = {}
         if wanted:
             embedded = analyzer.embed(frame.pixels, faces[np.array([row for _, row, _, _ in wanted])])  # type: ignore[arg-type]
             self.stats.embeddings += len(wanted)
             for (track, _, face, quality), vector in zip(wanted, embedded.embedding):  # type: ignore[arg-type]
-                track.samples.append(Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face)))
-                if self.settings.per_frame:
-                    track.samples = track.samples[-1:]
-                    track.decided_with = 0
-                    track.matched = False
+                sample = Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face))
+                if self.settings.per_frame:  # the comparison mode: each frame decided alone
+                    track.samples, track.matched, track.version = [sample], False, track.version + 1
+                elif not track.add(sample) or track.matched:
+                    continue
                 if track.ready(frame.ms, lost=False) or self.settings.per_frame:
                     alert = self._decide(track, frame.ms, lost=False, frame=frame)
                     if alert is not None:
                         alerts[track.track_id] = alert
+        for tid, _, _ in tracked:
+            track = tracker.tracks[tid]
+            if track.too_small and not track.small_reported and frame.ms - track.first_ms >= TOO_SMALL_AFTER_MS:
+                track.small_reported = True
+                latency = (time.time() - track.first_wall) * 1000.0
+                self.stats.decisions.append(Decision(track.track_id, frame.ms, False, 0.0, 0, latency, "face too small"))
         for track in tracker.lost(frame.index):
             self._decide(track, frame.ms, lost=True)
         if self.observer is not None:
             self.observer(frame, [(tid, face, alerts.get(tid)) for tid, _, face in tracked])
 
     def _decide(self, track: Track, ms: float, *, lost: bool, frame: Frame | None = None) -> Alert | None:
-        if not track.samples or (lost and len(track.samples) <= track.decided_with) or track.matched:
+        if not track.samples or (lost and track.version <= track.decided_version) or track.matched:
             return None
         vector = track.samples[-1].embedding if self.settings.per_frame else track.template()
         hits = self.service.store.search(self.settings.collection, vector, max_faces=1, min_cosine=self._cosine, action="StreamFaceSearch")
-        track.decided_with = len(track.samples)
-        latency = ((frame.wall if frame else time.time()) - track.first_wall) * 1000.0
+        track.decided_version = track.version
+        latency = (time.time() - track.first_wall) * 1000.0  # first frame decoded -> decided now
         if not hits:
-            self.stats.decisions.append(Decision(track.track_id, ms, False, 0.0, len(track.samples), latency))
+            self.stats.decisions.append(Decision(track.track_id, ms, False, 0.0, len(track.samples), latency, "no match"))
             return None
         hit = hits[0]
         match = self.service.engine.rate(hit.cosine, threshold=self.settings.threshold)
         track.matched = not self.settings.per_frame
-        self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency))
+        self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency, "match"))
         best = track.best
         assert best is not None
         h, w = (frame.pixels if frame is not None else best.crop).shape[:2]
