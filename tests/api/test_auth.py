@@ -177,6 +177,7 @@ def _minimal_params(op: str, collection: str, face_id: str, jpeg: bytes) -> dict
         "ListStreamProcessors": {},
         "DescribeStreamProcessor": {"Name": "absent-processor"},
         "StreamProcessorEvents": {"Name": "absent-processor"},
+        "UploadVideo": {"Name": unique("upload"), "Bytes": b"not a video"},
     }
     return known[op]
 

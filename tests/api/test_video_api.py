@@ -28,7 +28,8 @@ def watch_list(server) -> str:
     name = unique("watch")
     rek.create_collection(CollectionId=name, Tags={"faceprint:consent-required": "false"})
     rek.index_faces(CollectionId=name, Image={"Bytes": (EXAMPLES / "lin-manuel-miranda.png").read_bytes()}, ExternalImageId="lin-manuel-miranda")
-    rek.index_faces(CollectionId=name, Image={"Bytes": (EXAMPLES / "obama.jpg").read_bytes()}, ExternalImageId="obama")
+    # not Obama: he is in the clip's audience
+    rek.index_faces(CollectionId=name, Image={"Bytes": (EXAMPLES / "biden.jpg").read_bytes()}, ExternalImageId="biden")
     shutil.copy(EXAMPLES / "short_hamilton_clip.mp4", server.bucket / "hamilton.mp4")
     return name
 
@@ -155,3 +156,18 @@ def test_stream_processor_lifecycle_and_alerts(server, watch_list):
             Settings={"FaceSearch": {"CollectionId": watch_list}},
             RoleArn="arn:aws:iam::000000000000:role/faceprint",
         )
+
+
+def test_uploaded_video_job(server, watch_list):
+    fp, rek = server.client("searcher", service="faceprint"), server.client("searcher")
+    name = unique("upload") + ".mp4"
+    uploaded = fp.upload_video(Name=name, Bytes=(EXAMPLES / "short_hamilton_clip.mp4").read_bytes())
+    assert uploaded["Video"] == {"S3Object": {"Bucket": "uploads", "Name": name}}
+    job = rek.start_face_search(Video=uploaded["Video"], CollectionId=watch_list)["JobId"]
+    result = wait_for(rek.get_face_search, job)
+    assert {m["Face"]["ExternalImageId"] for p in result["Persons"] for m in p.get("FaceMatches", [])} == {"lin-manuel-miranda"}
+    with pytest.raises(fp.exceptions.InvalidParameterException):
+        fp.upload_video(Name=unique("junk"), Bytes=b"this is not a video")
+    with pytest.raises(fp.exceptions.ClientError) as exc:  # no overwriting a video a job may be reading
+        fp.upload_video(Name=name, Bytes=b"x")
+    assert exc.value.response["Error"]["Code"] in ("ResourceAlreadyExistsException", "InvalidParameterException")

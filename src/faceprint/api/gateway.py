@@ -67,6 +67,10 @@ class Gateway:
         self._owns_service = service is None
         self.service = service or Service(config.home, engine=Engine(config.mode), actor="server")
         self.guard = Guard(self.service.store, rate=config.rate)
+        uploads = self.service.store.home / "uploads"
+        uploads.mkdir(mode=0o700, exist_ok=True)
+        video_operations.purge_uploads(uploads)
+        self.config.buckets = {**config.buckets, video_operations.UPLOADS: uploads}
         self.jobs = VideoJobs(self.service)
         self.processors = StreamProcessors(self.service, config.streams)
         self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")

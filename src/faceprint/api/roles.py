@@ -9,7 +9,7 @@ including creating collections (each declares its purpose) and issuing keys.
 from __future__ import annotations
 
 _SEE = {"ListCollections", "DescribeCollection", "ListTagsForResource", "DetectFaces", "WhoAmI"}
-_VIDEO = {"StartFaceDetection", "GetFaceDetection"}
+_VIDEO = {"UploadVideo", "StartFaceDetection", "GetFaceDetection"}
 _WATCH = {"StartFaceSearch", "GetFaceSearch", "ListStreamProcessors", "DescribeStreamProcessor", "StreamProcessorEvents"}
 SEARCHER = _SEE | _VIDEO | _WATCH | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
 INDEXER = _SEE | _VIDEO | {

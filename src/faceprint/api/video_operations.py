@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import av
 
 from faceprint.api.images import object_path
 from faceprint.api.operations import Call, handler
-from faceprint.errors import InvalidPaginationToken, InvalidParameter
+from faceprint.errors import AlreadyExists, InvalidPaginationToken, InvalidParameter
 from faceprint.video.alerts import Alert, Broadcast
 
 PROCESSOR_ARN = "arn:aws:rekognition:local:000000000000:streamprocessor/{}"
+UPLOADS = "uploads"  # the bucket UploadVideo writes to
+UPLOAD_TTL_S = 24 * 3600.0
 
 
 # -- recorded video: asynchronous jobs ---------------------------------------------
@@ -80,6 +87,42 @@ def _offset(token: str | None) -> int:
         return int(base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode())
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidPaginationToken("NextToken is not a token this server issued") from None
+
+
+@handler
+def upload_video(call: Call) -> dict[str, Any]:
+    """Keep an uploaded video in the ``uploads`` bucket for a day (it shows people's
+    faces: it is not kept longer than the jobs over it need)."""
+    folder = call.buckets[UPLOADS]
+    purge_uploads(folder)
+    name = call.params["Name"]
+    target = folder / name
+    if target.exists():
+        raise AlreadyExists(f"an upload named {name} exists; pick another name")
+    partial = folder / f".{name}.{uuid.uuid4().hex}.part"
+    partial.write_bytes(call.params["Bytes"])
+    try:
+        with av.open(str(partial)) as container:
+            if not container.streams.video:
+                raise InvalidParameter("the upload has no video stream")
+    except (av.error.FFmpegError, OSError, ValueError):
+        partial.unlink(missing_ok=True)
+        raise InvalidParameter("the upload is not a video faceprint can read") from None
+    except InvalidParameter:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.rename(target)
+    return {"Video": {"S3Object": {"Bucket": UPLOADS, "Name": name}}, "ExpiresAt": target.stat().st_mtime + UPLOAD_TTL_S}
+
+
+def purge_uploads(folder: Path, ttl_s: float = UPLOAD_TTL_S) -> int:
+    """Erase uploads older than ``ttl_s``; returns how many."""
+    cutoff, n = time.time() - ttl_s, 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 # -- live streams: stream processors ------------------------------------------------

@@ -18,6 +18,7 @@ from faceprint.types import Face, Faces
 
 MAX_SAMPLES = 3  # embeddings per track
 MIN_GAP_MS = 150.0  # between two samples of one track
+REFRESH_GAP_MS = 500.0  # once a track has its samples, a better frame replaces one at most this often
 MIN_FACE_PX = 28.0  # smaller faces (at the working size) are tracked but not embedded
 DECIDE_AFTER_MS = 300.0  # with two samples; one sample suffices after ...
 DECIDE_ALONE_MS = 800.0
@@ -83,6 +84,8 @@ class Track:
             return False
         if len(self.samples) < MAX_SAMPLES:
             return quality >= 0.8 * self.best.quality  # type: ignore[union-attr]
+        if ms - max(s.ms for s in self.samples) < REFRESH_GAP_MS:
+            return False
         return quality >= 1.2 * min(s.quality for s in self.samples)
 
     def add(self, sample: Sample) -> bool:
