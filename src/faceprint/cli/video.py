@@ -78,11 +78,11 @@ def video_search(video: Path, collection: str, threshold: float, as_json: bool, 
             result = search_video(svc, source, collection, threshold=threshold, progress=lambda _f: bar.update())
     if as_json:
         return echo_json(result)
-    found: dict[int, tuple[str, float, int]] = {}
+    found: dict[tuple[int, str], tuple[float, int]] = {}  # (person, who) -> similarity, first time
     for p in result["Persons"]:
         for m in p.get("FaceMatches", []):
-            found.setdefault(p["Person"]["Index"], (m["Face"].get("ExternalImageId") or m["Face"]["FaceId"], m["Similarity"], p["Timestamp"]))
+            found.setdefault((p["Person"]["Index"], m["Face"].get("ExternalImageId") or m["Face"]["FaceId"]), (m["Similarity"], p["Timestamp"]))
     people = {p["Person"]["Index"] for p in result["Persons"]}
-    click.echo(f"{video.name}: {len(people)} people tracked, {len(found)} identified")
-    for index, (who, similarity, ms) in sorted(found.items()):
-        click.echo(f"  person {index}: {who}  similarity {similarity:.1f}  first at {ms / 1000:.1f} s")
+    click.echo(f"{video.name}: {len(people)} tracks, {len(found)} identifications")
+    for (index, who), (similarity, ms) in sorted(found.items(), key=lambda kv: kv[1][1]):
+        click.echo(f"  track {index}: {who}  similarity {similarity:.1f}  from {ms / 1000:.1f} s")

@@ -3,7 +3,8 @@
 Each tracked person becomes a ``Person.Index`` (the track id). Their appearances are
 listed at most every ``every_ms`` milliseconds; once their track is decided, each entry
 carries the match (``FaceMatches``), including entries from before the decision, since
-the decision is about the whole track.
+the decision is about the whole track (or, after a camera cut put someone else in
+the track, about that part of it).
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ def search_video(
     """
     entries: list[tuple[int, float, Face, tuple[int, int]]] = []
     last_ms: dict[int, float] = {}
-    matches: dict[int, Alert] = {}
+    matches: dict[int, list[Alert]] = {}  # a track can change person at a camera cut
 
     def observe(frame: Frame, tracked: list[tuple[int, Face, Alert | None]]) -> None:
         h, w = frame.pixels.shape[:2]
         for track_id, face, alert in tracked:
             if alert is not None:
-                matches[track_id] = alert
+                matches.setdefault(track_id, []).append(alert)
             if frame.ms - last_ms.get(track_id, -1e12) >= every_ms:
                 last_ms[track_id] = frame.ms
                 entries.append((track_id, frame.ms, face, (w, h)))
@@ -57,7 +58,8 @@ def search_video(
     persons = []
     for track_id, ms, face, wh in entries:
         item: dict[str, Any] = {"Timestamp": int(round(ms)), "Person": {"Index": track_id, "BoundingBox": shapes.face_detail(face, wh)["BoundingBox"], "Face": shapes.face_detail(face, wh)}}
-        alert = matches.get(track_id)
+        # the match of the track's segment this appearance belongs to
+        alert = max((a for a in matches.get(track_id, []) if a.first_seen_ms <= ms), key=lambda a: a.first_seen_ms, default=None)
         if alert is not None:
             stored = {"FaceId": alert.face_id}
             if alert.external_image_id is not None:
