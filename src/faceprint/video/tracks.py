@@ -46,6 +46,7 @@ class Sample:
     ms: float
     face: Face
     crop: np.ndarray  # RGB pixels around the face, for the alert's evidence
+    frame_wh: tuple[int, int]  # the working frame's size, to express the box in fractions
 
 
 @dataclass

@@ -195,7 +195,7 @@ class Watcher:
             embedded = analyzer.embed(frame.pixels, faces[np.array([row for _, row, _, _ in wanted])])  # type: ignore[arg-type]
             self.stats.embeddings += len(wanted)
             for (track, _, face, quality), vector in zip(wanted, embedded.embedding):  # type: ignore[arg-type]
-                sample = Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face))
+                sample = Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face), (frame.pixels.shape[1], frame.pixels.shape[0]))
                 if self.settings.per_frame:  # the comparison mode: each frame decided alone
                     track.samples, track.matched, track.version = [sample], False, track.version + 1
                 elif not track.add(sample) or track.matched:
@@ -231,7 +231,7 @@ class Watcher:
         self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency, "match"))
         best = track.best
         assert best is not None
-        h, w = (frame.pixels if frame is not None else best.crop).shape[:2]
+        w, h = best.frame_wh
         x0, y0, x1, y1 = best.face.xyxy
         alert = Alert(
             stream=self.name,
