@@ -34,7 +34,6 @@ MissingAuthenticationToken = api_error("MissingAuthenticationTokenException", 40
 IncompleteSignature = api_error("IncompleteSignatureException", 403)
 InvalidSignature = api_error("InvalidSignatureException", 403)
 UnrecognizedClient = api_error("UnrecognizedClientException", 403)
-RequestExpired = api_error("RequestExpired", 403)
 ReplayedRequest = api_error("InvalidSignatureException", 403)
 AccessDenied = api_error("AccessDeniedException", 400)
 Throttling = api_error("ThrottlingException", 400, retryable=True)

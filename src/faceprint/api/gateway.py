@@ -167,7 +167,7 @@ class Gateway:
         try:
             self.guard.authorize(caller, operation)
         except FaceprintError:
-            with self.service.store.acting(caller.key_id, key_purpose=caller.key.purpose, role=caller.role):
+            with _acting(self.service.store, caller):
                 self.service.store.record("AccessDenied", detail={"operation": operation})
             raise
 
@@ -185,10 +185,14 @@ class Gateway:
                 self._pending -= 1
 
 
+def _acting(store: Any, caller: Caller) -> Any:
+    """Attribute the store's audit entries to the calling key, with its declared purpose."""
+    return store.acting(caller.key_id, key_purpose=caller.key.purpose, role=caller.role)
+
+
 def _invoke(operation: str, call: operations.Call) -> dict[str, Any]:
     store = call.service.store
-    key = call.caller.key
-    with store.acting(key.key_id, key_purpose=key.purpose, role=key.role):
+    with _acting(store, call.caller):
         result = operations.HANDLERS[operation](call)
         if operation not in operations.SELF_AUDITED:
             store.record(operation, collection=call.collection or call.params.get("CollectionId"))

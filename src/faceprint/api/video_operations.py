@@ -3,8 +3,6 @@ server-sent alert stream of a running processor."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,7 +13,8 @@ import av
 
 from faceprint.api.images import object_path
 from faceprint.api.operations import Call, handler
-from faceprint.errors import AlreadyExists, InvalidPaginationToken, InvalidParameter
+from faceprint.errors import AlreadyExists, InvalidParameter
+from faceprint.store.tokens import decode_token, encode_token
 from faceprint.video.alerts import Alert, Broadcast
 
 PROCESSOR_ARN = "arn:aws:rekognition:local:000000000000:streamprocessor/{}"
@@ -61,12 +60,17 @@ def _job_page(call: Call, kind: str, member: str, sort: str | None = None) -> di
     items = result[member]
     if sort == "INDEX":
         items = sorted(items, key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
-    start = _offset(call.get("NextToken"))
-    limit = call.get("MaxResults", 1000)
     out["VideoMetadata"] = result["VideoMetadata"]
+    return _page(call, items, member, out)
+
+
+def _page(call: Call, items: list[Any], member: str, out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with one page of ``items`` under ``member`` and, unless it is the last,
+    the NextToken (the store's opaque token, here holding the next item's offset)."""
+    start, limit = decode_token(call.get("NextToken")), call.get("MaxResults", 1000)
     out[member] = items[start : start + limit]
     if start + limit < len(items):
-        out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        out["NextToken"] = encode_token(start + limit)
     return out
 
 
@@ -78,15 +82,6 @@ def _member(params: dict[str, Any], *path: str) -> Any:
             raise InvalidParameter(f"{'.'.join(path[: i + 1])} is required")
         value = value[name]
     return value
-
-
-def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        return int(base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidPaginationToken("NextToken is not a token this server issued") from None
 
 
 @handler
@@ -155,12 +150,8 @@ def delete_stream_processor(call: Call) -> dict[str, Any]:
 
 @handler
 def list_stream_processors(call: Call) -> dict[str, Any]:
-    names = call.processors.names()
-    start, limit = _offset(call.get("NextToken")), call.get("MaxResults", 1000)
-    out: dict[str, Any] = {"StreamProcessors": [{"Name": n, "Status": s} for n, s in names[start : start + limit]]}
-    if start + limit < len(names):
-        out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-    return out
+    processors = [{"Name": n, "Status": s} for n, s in call.processors.names()]
+    return _page(call, processors, "StreamProcessors", {})
 
 
 @handler

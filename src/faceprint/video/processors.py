@@ -19,6 +19,7 @@ from typing import Any
 
 from faceprint.errors import FaceprintError, InvalidParameter, NotFound, ResourceInUse
 from faceprint.service import Service
+from faceprint.store.video import ProcessorRecord
 from faceprint.video.alerts import Alert, Broadcast, Sink, WebhookSink
 from faceprint.video.sources import VideoSource
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Watcher, WatchSettings
@@ -98,13 +99,18 @@ class StreamProcessors:
         record = self.service.store.processor(name)
         with self._lock:
             running = self._running.get(name)
-        status = record.status
-        if running is not None and not running.watcher.running:
-            status = "FAILED" if running.watcher.error else "STOPPED"
-        return {"record": record, "status": status, "report": running.watcher.report() if running else None}
+        return {"record": record, "status": self._status(record), "report": running.watcher.report() if running else None}
 
     def names(self) -> list[tuple[str, str]]:
-        return [(r.name, self.describe(r.name)["status"]) for r in self.service.store.processors()]
+        return [(r.name, self._status(r)) for r in self.service.store.processors()]
+
+    def _status(self, record: ProcessorRecord) -> str:
+        """The stored status, unless the processor's watcher has ended since."""
+        with self._lock:
+            running = self._running.get(record.name)
+        if running is not None and not running.watcher.running:
+            return "FAILED" if running.watcher.error else "STOPPED"
+        return record.status
 
     def subscribe(self, name: str) -> tuple[queue.Queue[Alert], Broadcast]:
         with self._lock:
