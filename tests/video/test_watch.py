@@ -15,6 +15,7 @@ import pytest
 
 from faceprint import Service
 from faceprint.video import Alert, Sink, VideoSource, Watcher, WatchSettings
+from faceprint.video.annotate import MATCHED_RGB
 from faceprint.video.search import search_video
 
 pytestmark = pytest.mark.data
@@ -91,8 +92,8 @@ def _faceprint(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "faceprint.cli.main", *args, "--home", str(home)], capture_output=True, text=True, timeout=300)
 
 
-def test_watch_cli_prints_one_json_alert_per_person(home: Path, examples: Path):
-    run = _faceprint(home, "watch", "--collection", "with-lin", "--source", str(examples / "short_hamilton_clip.mp4"), "--no-pace")
+def test_watch_cli_prints_one_json_alert_per_person(home: Path, examples: Path, tmp_path: Path):
+    run = _faceprint(home, "watch", "--collection", "with-lin", "--source", str(examples / "short_hamilton_clip.mp4"), "--no-pace", "--annotate", str(tmp_path))
     assert run.returncode == 0, run.stderr
     alerts = [json.loads(line) for line in run.stdout.splitlines()]
     assert {a["ExternalImageId"] for a in alerts} == {"lin-manuel-miranda"}
@@ -102,6 +103,21 @@ def test_watch_cli_prints_one_json_alert_per_person(home: Path, examples: Path):
     assert base64.b64decode(a["FaceCrop"])[:2] == b"\xff\xd8"  # a JPEG
     summary = json.loads(run.stderr.strip().splitlines()[-1])["summary"]
     assert summary["alerts"] == len(alerts) and summary["frames_dropped"] == 0
+    assert summary["annotated"] == str(tmp_path / "short_hamilton_clip.annotated.mp4")
+    check_annotated(Path(summary["annotated"]), frames=summary["frames_analyzed"], size=(640, 360))
+
+
+def check_annotated(path: Path, *, frames: int, size: tuple[int, int]) -> None:
+    """The annotated video plays, holds every analysed frame at the working size, and
+    shows the identified track's green label on some frames, never on the first."""
+    import av
+
+    matched = np.array(MATCHED_RGB)
+    with av.open(str(path)) as container:
+        pictures = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert abs(len(pictures) - frames) <= 2 and pictures[0].shape[1::-1] == size
+    green = [int((np.abs(p.astype(int) - matched).sum(axis=2) < 40).sum()) for p in pictures]
+    assert green[0] < 50 and sum(g > 200 for g in green) > len(pictures) // 10  # labelled once decided, then kept
 
 
 def test_video_search_json_is_get_face_search(home: Path, examples: Path):

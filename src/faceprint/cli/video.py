@@ -15,8 +15,9 @@ from tqdm import tqdm
 from faceprint.cli.collections import home_option, open_service
 from faceprint.cli.common import echo_json, handle_errors
 from faceprint.errors import InvalidParameter
-from faceprint.video import DEFAULT_WATCH_SIMILARITY, JsonLinesSink, Sink, VideoSource, Watcher, WatchSettings, WebhookSink
+from faceprint.video import DEFAULT_WATCH_SIMILARITY, AnnotatedVideo, JsonLinesSink, Sink, VideoSource, Watcher, WatchSettings, WebhookSink
 from faceprint.video.search import search_video
+from faceprint.video.sources import LIVE_PREFIXES
 
 
 @click.command("watch")
@@ -27,9 +28,10 @@ from faceprint.video.search import search_video
 @click.option("--webhook", default=None, help="Also POST each alert here, HMAC-signed with $FACEPRINT_WEBHOOK_SECRET.")
 @click.option("--no-crop", is_flag=True, help="Leave the face crop out of the JSON lines on stdout (webhooks still get it).")
 @click.option("--max-width", default=960, show_default=True, help="Frames wider than this are scaled down for analysis.")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also write each stream, boxed and labelled, to OUT_DIR/<stream>.annotated.mp4.")
 @home_option
 @handle_errors
-def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: bool, webhook: str | None, no_crop: bool, max_width: int, home: Path | None) -> None:
+def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: bool, webhook: str | None, no_crop: bool, max_width: int, annotate_dir: Path | None, home: Path | None) -> None:
     """Watch streams against a collection; print one JSON alert per identified person.
 
     Files end at their end; live streams run until interrupted (Ctrl-C), reconnecting
@@ -41,8 +43,12 @@ def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: 
     sinks: list[Sink] = [JsonLinesSink(sys.stdout, with_crop=not no_crop)]
     if webhook:
         sinks.append(WebhookSink(webhook, secret or ""))
+    videos = {src: AnnotatedVideo(annotated_path(annotate_dir, src, i)) for i, src in enumerate(sources)} if annotate_dir else {}
     with open_service(home) as svc:
-        watchers = [Watcher(svc, VideoSource(src, pace=not no_pace, max_width=max_width), WatchSettings(collection, threshold=threshold), sinks, name=src) for src in sources]
+        watchers = [
+            Watcher(svc, VideoSource(src, pace=not no_pace, max_width=max_width), WatchSettings(collection, threshold=threshold), sinks, name=src, observer=videos.get(src))
+            for src in sources
+        ]
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -54,8 +60,17 @@ def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: 
             w.stop()
         for sink in sinks:
             sink.close()
+        for video in videos.values():
+            video.close()
         for w in watchers:
-            click.echo(json.dumps({"summary": w.report()}, default=str), err=True)
+            report = {**w.report(), "annotated": str(videos[w.name].path)} if w.name in videos else w.report()
+            click.echo(json.dumps({"summary": report}, default=str), err=True)
+
+
+def annotated_path(out_dir: Path, source: str, index: int) -> Path:
+    """OUT_DIR/<name>.annotated.mp4, named after a file's stem or a stream's position."""
+    local = not source.startswith((*LIVE_PREFIXES, "camera:", "/dev/"))
+    return out_dir / f"{Path(source).stem if local else f'stream{index + 1}'}.annotated.mp4"
 
 
 @click.group("video")
@@ -68,14 +83,22 @@ def video_group() -> None:
 @click.option("--collection", required=True)
 @click.option("--threshold", default=DEFAULT_WATCH_SIMILARITY, show_default=True, help="FaceMatchThreshold: similarity a person's decision must reach.")
 @click.option("--json", "as_json", is_flag=True, help="Print Rekognition's GetFaceSearch response shape.")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also write the video, boxed and labelled, to OUT_DIR/<name>.annotated.mp4.")
 @home_option
 @handle_errors
-def video_search(video: Path, collection: str, threshold: float, as_json: bool, home: Path | None) -> None:
+def video_search(video: Path, collection: str, threshold: float, as_json: bool, annotate_dir: Path | None, home: Path | None) -> None:
     """Search VIDEO for the people of a collection (each person tracked, decided once)."""
+    annotated = AnnotatedVideo(annotated_path(annotate_dir, str(video), 0)) if annotate_dir else None
     with open_service(home) as svc:
         source = VideoSource(video, pace=False)
         with tqdm(unit="frame", desc=video.name, disable=as_json or not sys.stderr.isatty(), file=sys.stderr) as bar:
-            result = search_video(svc, source, collection, threshold=threshold, progress=lambda _f: bar.update())
+            try:
+                result = search_video(svc, source, collection, threshold=threshold, progress=lambda _f: bar.update(), observer=annotated)
+            finally:
+                if annotated is not None:
+                    annotated.close()
+    if annotated is not None and not as_json:
+        click.echo(f"annotated video: {annotated.path} ({annotated.frames} frames)", err=True)
     if as_json:
         return echo_json(result)
     found: dict[tuple[int, str], tuple[float, int]] = {}  # (person, who) -> similarity, first time

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from faceprint.errors import InvalidParameter, NotFound
-from faceprint.service import Service
+from faceprint.video.backend import Backend
 from faceprint.video.search import detect_video, search_video
 from faceprint.video.sources import VideoSource
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY
@@ -28,7 +28,7 @@ KINDS = ("FaceSearch", "FaceDetection")
 
 
 class VideoJobs:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Backend) -> None:
         self.service = service
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="faceprint-video-jobs", daemon=True)
@@ -49,7 +49,7 @@ class VideoJobs:
         if not path.is_file():
             raise InvalidParameter(f"no video at {path}")
         if kind == "FaceSearch":
-            self.service.describe_collection(params["CollectionId"])
+            self.service.store.describe_collection(params["CollectionId"])
         job_id = uuid.uuid4().hex
         self.service.store.create_job(job_id, kind, {**params, "Path": str(path)})
         self._queue.put(job_id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faceprint.errors import FaceprintError, InvalidParameter, NotFound, ResourceInUse
-from faceprint.service import Service
+from faceprint.video.backend import Backend
 from faceprint.store.video import ProcessorRecord
 from faceprint.video.alerts import Alert, Broadcast, Sink, WebhookSink
 from faceprint.video.sources import VideoSource
@@ -37,7 +37,7 @@ class _Running:
 
 
 class StreamProcessors:
-    def __init__(self, service: Service, streams: dict[str, str], *, max_width: int = 960) -> None:
+    def __init__(self, service: Backend, streams: dict[str, str], *, max_width: int = 960) -> None:
         self.service = service
         self.streams = streams
         self.max_width = max_width
@@ -52,7 +52,7 @@ class StreamProcessors:
 
     def create(self, name: str, stream_arn: str, collection: str, threshold: float | None, tags: dict[str, str]) -> None:
         source = self._source_name(stream_arn)
-        self.service.describe_collection(collection)
+        self.service.store.describe_collection(collection)
         if tags.get(WEBHOOK_TAG) and not os.environ.get("FACEPRINT_WEBHOOK_SECRET"):
             raise InvalidParameter(f"tag {WEBHOOK_TAG} needs FACEPRINT_WEBHOOK_SECRET set on the server to sign the alerts")
         params = {"Stream": source, "StreamArn": stream_arn, "CollectionId": collection, "FaceMatchThreshold": threshold if threshold is not None else DEFAULT_WATCH_SIMILARITY, "Tags": tags}

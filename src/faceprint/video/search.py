@@ -12,18 +12,18 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from faceprint import shapes
-from faceprint.service import Service
+from faceprint.video.backend import Backend
 from faceprint.types import Face
 from faceprint.video.alerts import Alert
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.tracks import FaceTracker
-from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Watcher, WatchSettings
+from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Observer, Watcher, WatchSettings
 
 SORT_BY = ("TIMESTAMP", "INDEX")
 
 
 def search_video(
-    service: Service,
+    service: Backend,
     source: VideoSource,
     collection: str,
     *,
@@ -31,8 +31,11 @@ def search_video(
     every_ms: float = 200.0,
     sort_by: str = "TIMESTAMP",
     progress: Callable[[Frame], None] | None = None,
+    observer: Observer | None = None,
 ) -> dict[str, Any]:
     """Run the whole video and return a GetFaceSearch response (JobStatus SUCCEEDED).
+
+    ``observer`` also sees every analysed frame (for example an ``AnnotatedVideo``).
 
     Example:
         >>> result = search_video(svc, VideoSource("lobby.mp4", pace=False), "staff")   # doctest: +SKIP
@@ -50,6 +53,8 @@ def search_video(
             if frame.ms - last_ms.get(track_id, -1e12) >= every_ms:
                 last_ms[track_id] = frame.ms
                 entries.append((track_id, frame.ms, face, (w, h)))
+        if observer is not None:
+            observer(frame, tracked)
         if progress is not None:
             progress(frame)
 
@@ -71,7 +76,7 @@ def search_video(
     return {**_status(watcher.error), "VideoMetadata": video_metadata(source), "Persons": persons}
 
 
-def detect_video(service: Service, source: VideoSource, *, every_ms: float = 200.0, progress: Callable[[Frame], None] | None = None) -> dict[str, Any]:
+def detect_video(service: Backend, source: VideoSource, *, every_ms: float = 200.0, progress: Callable[[Frame], None] | None = None) -> dict[str, Any]:
     """Every face in a video, each tracked face listed at most every ``every_ms``: a
     GetFaceDetection response (JobStatus SUCCEEDED)."""
     detector = service.engine.analyzer.detector

@@ -47,6 +47,7 @@ class Sample:
     face: Face
     crop: np.ndarray  # RGB pixels around the face, for the alert's evidence
     frame_wh: tuple[int, int]  # the working frame's size, to express the box in fractions
+    wall: float = 0.0  # time.time() when its frame was decoded
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Track:
     matched: bool = False
     last_check_ms: float = 0.0  # a matched track is re-checked now and then (camera cuts)
     too_small: bool = True  # never seen at a size worth embedding
+    sized_wall: float = 0.0  # time.time() of the first frame at a size worth embedding
     small_reported: bool = False
 
     @property
@@ -95,6 +97,7 @@ class Track:
         if self.samples and float(self.template() @ sample.embedding) < SAME_PERSON_COSINE:
             self.samples, self.matched, self.decided_version = [sample], False, 0
             self.first_ms, self.version = sample.ms, self.version + 1
+            self.first_wall = self.sized_wall = sample.wall  # the new person's latency starts here
             return False
         if self.matched:
             self.last_check_ms = sample.ms  # the same person still: nothing to decide
@@ -145,8 +148,8 @@ class FaceTracker:
             track.last_ms, track.last_frame = ms, frame_index
             track.frames += 1
             x0, y0, x1, y1 = face.xyxy
-            if min(x1 - x0, y1 - y0) >= MIN_FACE_PX:
-                track.too_small = False
+            if min(x1 - x0, y1 - y0) >= MIN_FACE_PX and track.too_small:
+                track.too_small, track.sized_wall = False, wall
             out.append((int(track_id), int(row), face))
         return out
 

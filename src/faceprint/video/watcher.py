@@ -1,10 +1,12 @@
 """Watch one stream against a collection: decode, detect, track, decide, alert.
 
-Two threads per stream. The decoder fills a bounded queue; when analysis falls behind
-a live source, the oldest frames are dropped and counted (files wait instead, so no
-frame of a recording is lost). The analyser detects faces on every frame, tracks them,
-embeds each person on a few good frames, and decides once per track (see
-``tracks.py``). Alerts go to the sinks, each with its own queue.
+Three threads per stream, in a pipeline. The decoder fills a bounded queue; when
+analysis falls behind a live source, the oldest frames are dropped and counted (files
+wait instead, so no frame of a recording is lost). The detector finds the faces of
+every frame. The analyser tracks them, embeds each person on a few good frames, and
+decides once per track (see ``tracks.py``). Detection of one frame runs while the
+faces of the previous one are embedded, so the two cores of a small machine are both
+busy. Alerts go to the sinks, each with its own queue.
 
 Example:
     >>> with Service() as svc:                                              # doctest: +SKIP
@@ -23,8 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from faceprint.service import Service
-from faceprint.types import Face
+from faceprint.video.backend import Backend
+from faceprint.types import Face, Faces
 from faceprint.video.alerts import Alert, Sink, encode_crop
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.tracks import MIN_FACE_PX, FaceTracker, Sample, Track, face_quality
@@ -59,8 +61,11 @@ class Decision:
     matched: bool
     similarity: float
     samples: int
-    latency_ms: float
+    latency_ms: float  # from the track's first frame, however small the face was then
     reason: str = ""  # "match", "no match" or "face too small"
+    # from the first frame where the face was large enough to recognise (MIN_FACE_PX);
+    # None when it never was
+    identifiable_latency_ms: float | None = None
 
 
 @dataclass
@@ -73,7 +78,8 @@ class WatchStats:
     decisions: list[Decision] = field(default_factory=list)
     alerts: int = 0
     started: float = field(default_factory=time.monotonic)
-    busy_s: float = 0.0  # analysis time
+    detect_s: float = 0.0  # time spent detecting (the detector thread)
+    track_s: float = 0.0  # tracking, embedding and deciding (the analyser thread)
 
 
 Observer = Callable[[Frame, list[tuple[int, Face, "Alert | None"]]], None]
@@ -82,7 +88,7 @@ Observer = Callable[[Frame, list[tuple[int, Face, "Alert | None"]]], None]
 class Watcher:
     def __init__(
         self,
-        service: Service,
+        service: Backend,
         source: VideoSource,
         settings: WatchSettings,
         sinks: list[Sink] | None = None,
@@ -99,16 +105,19 @@ class Watcher:
         self.stats = WatchStats()
         self.error: str | None = None
         self._frames: queue.Queue[Frame | None] = queue.Queue(maxsize=64)
+        # Small: detections wait here only while the analyser finishes a frame.
+        self._detected: queue.Queue[tuple[Frame, Faces] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
         self._cosine = service.engine.cosine_at(settings.threshold) if settings.threshold > 0 else -1.0
-        self._model = service.model
-        service.describe_collection(settings.collection)  # NotFound now, not in a thread later
+        self._model = service.engine.analyzer.embedder.contract
+        service.store.describe_collection(settings.collection)  # NotFound now, not in a thread later
 
     # -- lifecycle --------------------------------------------------------------
     def start(self) -> None:
         self.stats.started = time.monotonic()
         self._threads = [
             threading.Thread(target=self._decode, name=f"faceprint-decode-{self.name}", daemon=True),
+            threading.Thread(target=self._detect, name=f"faceprint-detect-{self.name}", daemon=True),
             threading.Thread(target=self._analyze, name=f"faceprint-watch-{self.name}", daemon=True),
         ]
         for t in self._threads:
@@ -157,27 +166,44 @@ class Watcher:
         finally:
             self._frames.put(None)
 
-    def _analyze(self) -> None:
-        tracker: FaceTracker | None = None
+    def _detect(self) -> None:
+        detector = self.service.engine.analyzer.detector
         try:
             while (frame := self._frames.get()) is not None:
                 started = time.perf_counter()
+                faces = detector.detect(frame.pixels)
+                self.stats.detect_s += time.perf_counter() - started
+                self._detected.put((frame, faces))
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc)
+            while self._frames.get() is not None:  # let the decoder finish
+                pass
+        finally:
+            self._detected.put(None)
+
+    def _analyze(self) -> None:
+        tracker: FaceTracker | None = None
+        try:
+            while (item := self._detected.get()) is not None:
+                started = time.perf_counter()
                 tracker = tracker or FaceTracker(self.source.stats.fps or 25.0)  # the rate is known once a frame is
-                self._step(tracker, frame)
-                self.stats.busy_s += time.perf_counter() - started
+                self._step(tracker, *item)
+                self.stats.track_s += time.perf_counter() - started
             for track in tracker.drain() if tracker else []:
                 self._decide(track, track.last_ms, lost=True)
         except Exception as exc:  # noqa: BLE001
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.exception("stream analysis failed", extra={"stream": self.name})
-            self.source.stop()
-            while self._frames.get() is not None:  # let the decoder finish
+            self._fail(exc)
+            while self._detected.get() is not None:  # let the detector finish
                 pass
 
+    def _fail(self, exc: Exception) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        log.exception("stream analysis failed", extra={"stream": self.name})
+        self.source.stop()
+
     # -- one frame --------------------------------------------------------------
-    def _step(self, tracker: FaceTracker, frame: Frame) -> None:
+    def _step(self, tracker: FaceTracker, frame: Frame, faces: Faces) -> None:
         analyzer = self.service.engine.analyzer
-        faces = analyzer.detector.detect(frame.pixels)
         self.stats.frames_analyzed += 1
         self.stats.faces += len(faces)
         tracked = tracker.update(faces, frame.index, frame.ms, frame.wall)
@@ -195,7 +221,7 @@ class Watcher:
             embedded = analyzer.embed(frame.pixels, faces[np.array([row for _, row, _, _ in wanted])])  # type: ignore[arg-type]
             self.stats.embeddings += len(wanted)
             for (track, _, face, quality), vector in zip(wanted, embedded.embedding):  # type: ignore[arg-type]
-                sample = Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face), (frame.pixels.shape[1], frame.pixels.shape[0]))
+                sample = Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face), (frame.pixels.shape[1], frame.pixels.shape[0]), frame.wall)
                 if self.settings.per_frame:  # the comparison mode: each frame decided alone
                     track.samples, track.matched, track.version = [sample], False, track.version + 1
                 elif not track.add(sample) or track.matched:
@@ -221,14 +247,16 @@ class Watcher:
         vector = track.samples[-1].embedding if self.settings.per_frame else track.template()
         hits = self.service.store.search(self.settings.collection, vector, max_faces=1, min_cosine=self._cosine, action="StreamFaceSearch")
         track.decided_version = track.version
-        latency = (time.time() - track.first_wall) * 1000.0  # first frame decoded -> decided now
+        now = time.time()
+        latency = (now - track.first_wall) * 1000.0  # first frame decoded -> decided now
+        identifiable = (now - track.sized_wall) * 1000.0
         if not hits:
-            self.stats.decisions.append(Decision(track.track_id, ms, False, 0.0, len(track.samples), latency, "no match"))
+            self.stats.decisions.append(Decision(track.track_id, ms, False, 0.0, len(track.samples), latency, "no match", identifiable))
             return None
         hit = hits[0]
         match = self.service.engine.rate(hit.cosine, threshold=self.settings.threshold)
         track.matched = not self.settings.per_frame
-        self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency, "match"))
+        self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency, "match", identifiable))
         best = track.best
         assert best is not None
         w, h = best.frame_wh
@@ -273,7 +301,8 @@ class Watcher:
             "tracks": self.stats.tracks,
             "decisions": len(decided),
             "alerts": self.stats.alerts,
-            "analysis_fps": self.stats.frames_analyzed / self.stats.busy_s if self.stats.busy_s else 0.0,
+            # frames per second of analysis work (detection plus the rest), were it one thread
+            "analysis_fps": self.stats.frames_analyzed / busy if (busy := self.stats.detect_s + self.stats.track_s) else 0.0,
             "elapsed_s": elapsed,
             "sinks": _sink_stats(self.sinks),
             "error": self.error,
