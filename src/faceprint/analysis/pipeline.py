@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from faceprint.analysis.align import TEMPLATE_112
 from faceprint.analysis.detect import YuNetDetector
 from faceprint.analysis.embed import Embedder, align_all, make_embedder
 from faceprint.analysis.quality import face_quality
@@ -72,6 +73,20 @@ class Analyzer:
     def gil_bound(self) -> bool:
         """Whether embedding holds Python's GIL (dlib does), so threads cannot share it."""
         return "dlib" in self.embedder_name
+
+    def warm_up(self) -> None:
+        """Build the calling thread's detector network and embedder session now (each
+        thread has its own, built on first use), so a stream's first frames do not
+        wait for them."""
+        blank = np.zeros((128, 128, 3), np.uint8)
+        self.detector.detect(blank)
+        face = Faces(
+            xyxy=np.array([[8.0, 8.0, 120.0, 120.0]], np.float32),
+            score=np.ones(1, np.float32),
+            landmarks=TEMPLATE_112[None].astype(np.float32) + 8.0,
+            meta=FacesMeta(image_wh=(128, 128)),
+        )
+        self.embed(blank, face)
 
     def detect(self, image: np.ndarray) -> Faces:
         """Faces with boxes, landmarks, confidence and quality, largest first."""

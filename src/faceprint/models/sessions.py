@@ -14,3 +14,15 @@ def onnx_session(model_bytes: bytes, *, threads: int = 1) -> ort.InferenceSessio
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def litert_interpreter(model_bytes: bytes, *, threads: int = 1) -> object:
+    """A LiteRT interpreter for a ``.tflite`` model, tensors allocated.
+
+    Imported here: only the dense-landmark models need LiteRT.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=model_bytes, num_threads=threads)
+    interp.allocate_tensors()
+    return interp

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WATCH_SIMILARITY = 50.0  # 1 false match in 100,000 comparisons
 TOO_SMALL_AFTER_MS = 1000.0  # a face in view this long that never got large enough is reported as such
+# A track out of sight this many frames is decided on what it has, without waiting for
+# the tracker to give it up (it may come back: new samples then give a new decision).
+DECIDE_UNSEEN_FRAMES = 6
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Watcher:
         # Small: detections wait here only while the analyser finishes a frame.
         self._detected: queue.Queue[tuple[Frame, Faces] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
+        self._ready = threading.Barrier(3)  # the decoder starts once both analysis threads are warm
         self._cosine = service.engine.cosine_at(settings.threshold) if settings.threshold > 0 else -1.0
         self._model = service.engine.analyzer.embedder.contract
         service.store.describe_collection(settings.collection)  # NotFound now, not in a thread later
@@ -144,8 +148,21 @@ class Watcher:
         return self.stats
 
     # -- threads ------------------------------------------------------------------
+    def _warm(self, build: Callable[[], None] | None = None) -> None:
+        """Build this thread's networks (if given), then wait for the other threads: a
+        stream's clock starts when the watcher can keep up with it."""
+        try:
+            if build is not None:
+                build()
+        finally:
+            try:
+                self._ready.wait(timeout=60)
+            except threading.BrokenBarrierError:
+                pass
+
     def _decode(self) -> None:
         try:
+            self._warm()
             for frame in self.source.frames():
                 if self.source.live:
                     while True:
@@ -169,6 +186,7 @@ class Watcher:
     def _detect(self) -> None:
         detector = self.service.engine.analyzer.detector
         try:
+            self._warm(lambda: detector.detect(np.zeros((64, 64, 3), np.uint8)))
             while (frame := self._frames.get()) is not None:
                 started = time.perf_counter()
                 faces = detector.detect(frame.pixels)
@@ -184,6 +202,7 @@ class Watcher:
     def _analyze(self) -> None:
         tracker: FaceTracker | None = None
         try:
+            self._warm(self.service.engine.analyzer.warm_up)
             while (item := self._detected.get()) is not None:
                 started = time.perf_counter()
                 tracker = tracker or FaceTracker(self.source.stats.fps or 25.0)  # the rate is known once a frame is
@@ -236,6 +255,9 @@ class Watcher:
                 track.small_reported = True
                 latency = (time.time() - track.first_wall) * 1000.0
                 self.stats.decisions.append(Decision(track.track_id, frame.ms, False, 0.0, 0, latency, "face too small"))
+        for track in tracker.tracks.values():
+            if frame.index - track.last_frame >= DECIDE_UNSEEN_FRAMES and track.version > track.decided_version:
+                self._decide(track, frame.ms, lost=True)
         for track in tracker.lost(frame.index):
             self._decide(track, frame.ms, lost=True)
         if self.observer is not None:
