@@ -162,6 +162,8 @@ def summarise(watcher: Watcher, seen: Seen, sink: Collect, wall: float, started:
     fps = watcher.source.stats.fps or 25.0
     frames = stats.frames_analyzed
     times = sorted(seen.done)
+    ends = sorted(seen.done.values())
+    steady = (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 and ends[-1] > ends[0] else 0.0
     duration = (times[-1] - times[0] + 1000.0 / fps) / 1000.0 if times else 0.0
     # identity decisions only (a watcher may also report faces that stayed too small)
     decisions = [d for d in stats.decisions if getattr(d, "reason", "") != "face too small"]
@@ -193,6 +195,10 @@ def summarise(watcher: Watcher, seen: Seen, sink: Collect, wall: float, started:
         "first_frame_s": round(seen.done[times[0]] - started, 3) if times else None,
         "fps": round(frames / wall, 2) if wall else 0.0,
         "x_realtime": round(frames / wall / fps, 2) if wall else 0.0,
+        # between the first and the last frame's analysis: the rate once the watcher's
+        # threads have built their networks (start-up is first_frame_s)
+        "steady_fps": round(steady, 2),
+        "steady_x_realtime": round(steady / fps, 2),
         "analysis_fps": round(float(report["analysis_fps"]), 2),  # type: ignore[arg-type]
         "lag_p95_s": round(pct(seen.lag, 95) or 0.0, 3),
         "lag_max_s": round(max(seen.lag, default=0.0), 3),
@@ -273,7 +279,8 @@ def run_together(svc: faceprint.Service, path: Path, n: int, **kw: object) -> di
     cores = (cpu_seconds() - cpu0) / wall
     streams = [summarise(w, s, k, ends[i], started) for i, (w, s, k) in enumerate(runs)]
     duration = max(float(s["duration_s"]) for s in streams)  # type: ignore[arg-type]
-    worst = max(ends)
+    # each stream's clock starts once its watcher is ready (its first frame analysed)
+    worst = max(end - float(s["first_frame_s"] or 0.0) for end, s in zip(ends, streams))  # type: ignore[arg-type]
     return {
         "streams": n,
         "duration_s": round(duration, 3),
@@ -436,16 +443,17 @@ def table(result: dict) -> str:  # type: ignore[type-arg]
         "### 1. One stream: throughput and cost",
         "",
         "Fast: unpaced (as fast as it goes). Paced: at the video's own rate, as a live camera. Lag: how long after a frame was due its analysis ended; "
-        "first frame: from start to the first frame analysed (each watcher thread builds its own detector network and embedder session).",
+        "first frame: from start to the first frame analysed (each watcher thread builds its own detector network and embedder session before the stream starts). "
+        "x real time and kept up are counted after start-up: a camera's clock starts once the watcher is ready.",
         "",
-        "| video | size | fps | duration s | fast: fps | fast: x real time | fast: cores | paced: wall s | kept up | paced: dropped | paced: cores | paced: first frame s | paced: lag p95 / max s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| video | size | fps | duration s | fast: fps (with start-up) | fast: fps after start-up | fast: x real time | fast: cores | paced: wall s | kept up | paced: dropped | paced: cores | paced: first frame s | paced: lag p95 / max s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, runs in result["watch"].items():
         info, fast, paced = result["videos"][key], runs["fast"], runs["paced"]
-        kept = paced["wall_s"] <= SUSTAINED * paced["duration_s"]
+        kept = paced["wall_s"] - paced["first_frame_s"] <= SUSTAINED * paced["duration_s"]
         out.append(
-            f"| {key} | {info['width']}x{info['height']} | {info['fps']:g} | {paced['duration_s']:.2f} | {fast['fps']:.1f} | {fast['x_realtime']:.2f} | {fast['cores_busy']:.2f} "
+            f"| {key} | {info['width']}x{info['height']} | {info['fps']:g} | {paced['duration_s']:.2f} | {fast['fps']:.1f} | {fast['steady_fps']:.1f} | {fast['steady_x_realtime']:.2f} | {fast['cores_busy']:.2f} "
             f"| {paced['wall_s']:.2f} | {'yes' if kept else 'no'} | {paced['frames_dropped']} | {paced['cores_busy']:.2f} | {paced['first_frame_s']:.2f} | {paced['lag_p95_s']:.2f} / {paced['lag_max_s']:.2f} |"
         )
     out += [
@@ -485,7 +493,7 @@ def table(result: dict) -> str:  # type: ignore[type-arg]
         "",
         f"### 3. 720p streams at once (video.mp4 re-encoded at 1280x720 H.264, analysed at {WORKING_WIDTH} px, played {result['streams_720p'][0]['duration_s']:.1f} s, paced; sustained = every stream done within {SUSTAINED}x)",
         "",
-        "| streams | worst wall s | wall / duration | first frame s (max) | lag p95 / max s | slowest analysis fps | cores busy | load 1m before / after | sustained |",
+        "| streams | worst wall after start-up s | wall / duration | first frame s (max) | lag p95 / max s | slowest analysis fps | cores busy | load 1m before / after | sustained |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["streams_720p"]:

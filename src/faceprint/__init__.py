@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 
+from faceprint.analysis.attributes import FaceAttributes
 from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine
 from faceprint.errors import (
     FaceprintError,
@@ -95,6 +96,7 @@ __all__ = [
     "Faces",
     "Face",
     "Quality",
+    "FaceAttributes",
     "Match",
     "Verification",
     "Comparison",

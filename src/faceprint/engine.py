@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from faceprint.analysis import Analyzer
+from faceprint.analysis.attributes import FaceAttributes
 from faceprint.errors import FaceprintError, InvalidParameter, ModelNotAvailable, NoFaceFound
 from faceprint.imaging import DecodeLimits, ImageSource, load_image
 from faceprint.matching import CalibrationTable, cosine_matrix, load_calibration
@@ -141,6 +142,24 @@ class Engine:
         if not np.isfinite(faces.landmarks).all():
             raise InvalidParameter("face landmarks must be finite numbers")
         return self.analyzer.embed(pixels, faces)
+
+    def attributes(self, image: ImageSource, faces: Faces | None = None) -> list[FaceAttributes]:
+        """Measured attributes of each face: eyes open, mouth open, gaze direction,
+        head pose and Rekognition's named landmarks, from the dense face mesh.
+
+        Args:
+            image: the image.
+            faces: faces from :meth:`detect` on it; detected if omitted.
+
+        Example:
+            >>> attrs = engine.attributes("portrait.jpg")                  # doctest: +SKIP
+            >>> attrs[0].eyes_open.value, round(attrs[0].pose.yaw)
+            (True, -4)
+        """
+        pixels = self.load(image)
+        if faces is None:
+            faces = self.analyzer.detect(pixels)
+        return self.analyzer.attributes(pixels, faces)
 
     def analyze(self, image: ImageSource) -> Faces:
         """Detect and embed every face in one step."""

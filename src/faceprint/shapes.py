@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from faceprint.analysis.attributes import FaceAttributes
 from faceprint.results import FaceSearch, IndexResult, UserSearch
 from faceprint.store import Box, CollectionInfo, StoredFace, UserInfo
 from faceprint.types import Comparison, Face, Faces
@@ -27,8 +28,24 @@ def bounding_box(box: Box) -> dict[str, float]:
     return {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
 
 
-def face_detail(face: Face, image_wh: tuple[int, int]) -> dict[str, Any]:
-    """FaceDetail of a detected face (the members faceprint measures)."""
+# DetectFaces Attributes that the dense mesh answers, and the FaceDetail member each
+# fills. Age, gender, emotions, smile, glasses, beard, moustache and occlusion are
+# never answered: docs/attributes.md says why.
+MESH_ATTRIBUTES = {"EYES_OPEN": "EyesOpen", "MOUTH_OPEN": "MouthOpen", "EYE_DIRECTION": "EyeDirection"}
+
+
+def wants_mesh(attributes: list[str] | None) -> bool:
+    """Whether a DetectFaces ``Attributes`` list asks for anything the mesh measures."""
+    return bool(attributes) and ("ALL" in attributes or any(a in MESH_ATTRIBUTES for a in attributes))  # type: ignore[operator]
+
+
+def face_detail(face: Face, image_wh: tuple[int, int], attrs: FaceAttributes | None = None, members: list[str] | None = None) -> dict[str, Any]:
+    """FaceDetail of a detected face (the members faceprint measures).
+
+    With ``attrs`` (the dense mesh's measurements), Landmarks hold every type the mesh
+    gives, Pose comes from the mesh, and the members named by ``members`` (a
+    DetectFaces Attributes list; ``ALL`` for every one) are added.
+    """
     w, h = image_wh
     x0, y0, x1, y1 = face.xyxy
     detail: dict[str, Any] = {
@@ -41,11 +58,29 @@ def face_detail(face: Face, image_wh: tuple[int, int]) -> dict[str, Any]:
         if all(math.isfinite(v) for v in (q.roll, q.yaw, q.pitch)):  # unknown pose: omitted, not null
             detail["Pose"] = {"Roll": round(q.roll, 4), "Yaw": round(q.yaw, 4), "Pitch": round(q.pitch, 4)}
         detail["Quality"] = {"Brightness": round(q.brightness, 4), "Sharpness": round(q.sharpness, 4)}
+    if attrs is not None:
+        _add_attributes(detail, attrs, image_wh, members or ["ALL"])
     return detail
 
 
-def detect_faces(faces: Faces, image_wh: tuple[int, int]) -> dict[str, Any]:
-    return {"FaceDetails": [face_detail(f, image_wh) for f in faces]}  # type: ignore[arg-type]
+def _add_attributes(detail: dict[str, Any], attrs: FaceAttributes, image_wh: tuple[int, int], members: list[str]) -> None:
+    w, h = image_wh
+    detail["Landmarks"] = [{"Type": t, "X": x / w, "Y": y / h} for t, (x, y) in attrs.landmarks.items()]
+    detail["Pose"] = {"Roll": round(attrs.pose.roll, 4), "Yaw": round(attrs.pose.yaw, 4), "Pitch": round(attrs.pose.pitch, 4)}
+    every = "ALL" in members
+    if every or "EYES_OPEN" in members:
+        detail["EyesOpen"] = {"Value": attrs.eyes_open.value, "Confidence": round(attrs.eyes_open.confidence, 4)}
+    if every or "MOUTH_OPEN" in members:
+        detail["MouthOpen"] = {"Value": attrs.mouth_open.value, "Confidence": round(attrs.mouth_open.confidence, 4)}
+    if every or "EYE_DIRECTION" in members:
+        g = attrs.gaze
+        detail["EyeDirection"] = {"Yaw": round(g.yaw, 4), "Pitch": round(g.pitch, 4), "Confidence": round(attrs.gaze_confidence, 4)}
+
+
+def detect_faces(faces: Faces, image_wh: tuple[int, int], attrs: list[FaceAttributes] | None = None, members: list[str] | None = None) -> dict[str, Any]:
+    """DetectFaces; ``attrs``, one per face, when the request asked for mesh attributes."""
+    per_face = attrs if attrs is not None else [None] * len(faces)
+    return {"FaceDetails": [face_detail(f, image_wh, a, members) for f, a in zip(faces, per_face)]}  # type: ignore[arg-type]
 
 
 def compare_faces(result: Comparison, source_wh: tuple[int, int], target_wh: tuple[int, int]) -> dict[str, Any]:

@@ -80,6 +80,23 @@ def test_detect_faces(rek, photos):
     box = details[0]["BoundingBox"]
     assert 0 < box["Width"] < 1 and 0 < box["Left"] < 1 and details[0]["Confidence"] > 50
     assert {lm["Type"] for lm in details[0]["Landmarks"]} == {"eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"}
+    assert "EyesOpen" not in details[0]  # DEFAULT does not run the dense mesh
+
+
+def test_detect_faces_all_attributes(rek, photos):
+    """ALL adds what the dense mesh measures, in Rekognition's member names (boto3's
+    parser and the before-parse hook hold them to botocore's model); nothing that
+    would be a guess about the person appears."""
+    detail = rek.detect_faces(Image={"Bytes": photos["alice"]}, Attributes=["ALL"])["FaceDetails"][0]
+    types = {lm["Type"] for lm in detail["Landmarks"]}
+    assert {"leftPupil", "rightPupil", "chinBottom", "leftEyeBrowUp", "mouthUp", "upperJawlineRight"} <= types and len(types) == 30
+    assert all(0 <= lm["X"] <= 1 and 0 <= lm["Y"] <= 1 for lm in detail["Landmarks"])
+    assert detail["EyesOpen"]["Value"] is True and 50 <= detail["EyesOpen"]["Confidence"] <= 100
+    assert isinstance(detail["MouthOpen"]["Value"], bool)
+    assert -60 < detail["EyeDirection"]["Yaw"] < 60 and -60 < detail["Pose"]["Yaw"] < 60
+    assert not {"AgeRange", "Gender", "Emotions", "Smile"} & set(detail)
+    only = rek.detect_faces(Image={"Bytes": photos["alice"]}, Attributes=["MOUTH_OPEN"])["FaceDetails"][0]
+    assert "MouthOpen" in only and "EyesOpen" not in only
 
 
 def test_compare_faces(rek, photos):

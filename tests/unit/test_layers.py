@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"analysis", "models", "imaging", "matching"},
     "gallery": {"engine", "analysis", "models", "imaging", "matching"},
     "results": {"store", "matching"},
-    "shapes": {"results", "store", "matching"},
+    "shapes": {"results", "store", "matching", "analysis"},
     "video": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes"},
     "eval": {"engine", "analysis", "models", "imaging", "matching", "store", "gallery"},
     "service": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},

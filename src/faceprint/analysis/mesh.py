@@ -34,6 +34,10 @@ EYE_SCALE = 2.3
 # Eye corners in the mesh: the eye on the image's left (the subject's right) and the
 # eye on the image's right. The iris model takes the first as it is, the second mirrored.
 EYE_CORNERS = ((33, 133), (362, 263))
+# The iris model's first 16 contour points: 0 and 8 are the corners, 1-7 the lower lid,
+# 9-15 the upper lid (MediaPipe maps them onto mesh points 33, 7, 163, 144, 145, 153,
+# 154, 155, 133, 246, 161, 160, 159, 158, 157, 173 for the image-left eye).
+EYE_CONTOUR = {"corners": (0, 8), "lids": ((11, 3), (12, 4), (13, 5))}
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,14 @@ class Mesh:
             the face mesh; 468-472 the iris (centre, then four edge points) of the eye
             on the image's left, 473-477 that of the other eye.
         presence: 0-1, the mesh model's confidence that its crop holds a face.
+        eye_contours: ``(2, 71, 3)`` the iris model's finer eye and brow contour, per
+            eye (image-left eye first). Its first 16 points trace the eye: corner,
+            lower lid, other corner, upper lid (see ``EYE_CONTOUR``).
     """
 
     points: np.ndarray
     presence: float
+    eye_contours: np.ndarray
 
     @property
     def xy(self) -> np.ndarray:
@@ -71,7 +79,7 @@ class FaceMesh:
         self._iris_model = read_verified(card("mediapipe.iris_landmark"))
         self._local = threading.local()  # LiteRT interpreters are not thread-safe
 
-    def _nets(self) -> tuple[object, object]:
+    def _nets(self) -> tuple[_Net, _Net]:
         nets = getattr(self._local, "nets", None)
         if nets is None:
             nets = self._local.nets = (_Net(self._face_model), _Net(self._iris_model))
@@ -89,15 +97,17 @@ class FaceMesh:
         side = FACE_SCALE * max(x1 - x0, y1 - y0)
         warp = _square_warp(((x0 + x1) / 2, (y0 + y1) / 2), side, angle, FACE_INPUT)
         crop = cv2.warpAffine(image, warp, (FACE_INPUT, FACE_INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        outputs = face_net.run(crop.astype(np.float32)[None] / 255.0)  # type: ignore[attr-defined]
+        outputs = face_net.run(crop.astype(np.float32)[None] / 255.0)
         raw = next(o for o in outputs if o.size == 468 * 3).reshape(468, 3)
         logit = float(next(o for o in outputs if o.size == 1).ravel()[0])
         mesh = _to_image(raw, warp, side / FACE_INPUT)
-        irises = [self._iris(iris_net, image, mesh, corners, mirror=i == 1) for i, corners in enumerate(EYE_CORNERS)]
-        points = np.concatenate([mesh, *irises]).astype(np.float32)
-        return Mesh(points, 1.0 / (1.0 + math.exp(-logit)))
+        eyes = [self._eye(iris_net, image, mesh, corners, mirror=i == 1) for i, corners in enumerate(EYE_CORNERS)]
+        points = np.concatenate([mesh, *(iris for iris, _ in eyes)]).astype(np.float32)
+        contours = np.stack([contour for _, contour in eyes]).astype(np.float32)
+        return Mesh(points, 1.0 / (1.0 + math.exp(-logit)), contours)
 
-    def _iris(self, net: _Net, image: np.ndarray, mesh: np.ndarray, corners: tuple[int, int], *, mirror: bool) -> np.ndarray:
+    def _eye(self, net: _Net, image: np.ndarray, mesh: np.ndarray, corners: tuple[int, int], *, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The iris (5 points) and the eye contour (71 points) of one eye."""
         a, b = mesh[corners[0], :2], mesh[corners[1], :2]
         angle = math.atan2(b[1] - a[1], b[0] - a[0])
         side = EYE_SCALE * float(np.linalg.norm(b - a)) + 1e-3
@@ -107,9 +117,11 @@ class FaceMesh:
             crop = crop[:, ::-1]
         outputs = net.run(np.ascontiguousarray(crop, dtype=np.float32)[None] / 255.0)
         iris = next(o for o in outputs if o.size == 15).reshape(5, 3).copy()
+        contour = next(o for o in outputs if o.size == 71 * 3).reshape(71, 3).copy()
         if mirror:
             iris[:, 0] = EYE_INPUT - iris[:, 0]
-        return _to_image(iris, warp, side / EYE_INPUT)
+            contour[:, 0] = EYE_INPUT - contour[:, 0]
+        return _to_image(iris, warp, side / EYE_INPUT), _to_image(contour, warp, side / EYE_INPUT)
 
 
 class _Net:

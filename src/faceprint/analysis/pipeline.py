@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceprint.analysis.align import TEMPLATE_112
+from faceprint.analysis.attributes import FaceAttributes, face_attributes
 from faceprint.analysis.detect import YuNetDetector
 from faceprint.analysis.embed import Embedder, align_all, make_embedder
+from faceprint.analysis.mesh import FaceMesh
 from faceprint.analysis.quality import face_quality
 from faceprint.errors import InvalidParameter
 from faceprint.types import Faces, FacesMeta
@@ -57,6 +59,7 @@ class Analyzer:
         )
         self.embedder_name = embedder or spec.embedder
         self._embedder: Embedder | None = None
+        self._mesh: FaceMesh | None = None
         self._lock = threading.Lock()
 
     @property
@@ -68,6 +71,19 @@ class Analyzer:
                 if self._embedder is None:
                     self._embedder = make_embedder(self.embedder_name)
         return self._embedder
+
+    @property
+    def mesh(self) -> FaceMesh:
+        """The dense-landmark models, loaded on first use (only attributes need them)."""
+        if self._mesh is None:
+            with self._lock:
+                if self._mesh is None:
+                    self._mesh = FaceMesh()
+        return self._mesh
+
+    def attributes(self, image: np.ndarray, faces: Faces) -> list[FaceAttributes]:
+        """Eyes and mouth open, gaze, mesh head pose and named landmarks, per face."""
+        return [face_attributes(m) for m in self.mesh.landmarks(image, faces)]
 
     @property
     def gil_bound(self) -> bool:

@@ -83,7 +83,10 @@ def detect_faces(call: Call) -> dict[str, Any]:
     svc = call.service
     pixels = svc.engine.load(call.image())
     h, w = pixels.shape[:2]
-    return shapes.detect_faces(svc.engine.analyzer.detect(pixels).sorted_by_area(), (w, h))
+    faces = svc.engine.analyzer.detect(pixels).sorted_by_area()
+    members = call.get("Attributes", ["DEFAULT"])
+    attrs = svc.engine.analyzer.attributes(pixels, faces) if shapes.wants_mesh(members) else None
+    return shapes.detect_faces(faces, (w, h), attrs, members)
 
 
 @handler

@@ -17,8 +17,9 @@ from faceprint.imaging import draw_faces
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--annotate", type=click.Path(file_okay=False, path_type=Path), help="Write annotated copies into this folder.")
 @click.option("--min-face", type=float, default=None, help="Smallest face of interest in pixels (smaller: finds smaller faces, slower).")
+@click.option("--attributes", "with_attributes", is_flag=True, help="Also measure eyes and mouth open, gaze and head pose from the dense face mesh.")
 @handle_errors
-def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_face: float | None) -> None:
+def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_face: float | None, with_attributes: bool) -> None:
     """Detect faces: box, 5 landmarks, confidence and quality for each face."""
     files = expand_images(images)
     out = []
@@ -29,10 +30,11 @@ def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_fa
                 if not as_json:
                     click.echo(f"{path}: error: {faces} [{faces.code}]", err=True)
                 continue
-            out.append({"image": str(path), "faces": [face_dict(f) for f in faces]})
+            attrs = engine.attributes(path, faces) if with_attributes else [None] * len(faces)
+            out.append({"image": str(path), "faces": [face_dict(f) | ({"attributes": attributes_dict(a)} if a else {}) for f, a in zip(faces, attrs)]})
             if not as_json:
                 click.echo(f"{path}: {len(faces)} face(s)")
-                for f in faces:
+                for f, a in zip(faces, attrs):
                     q = f.quality
                     x1, y1, x2, y2 = f.xyxy
                     click.echo(
@@ -40,6 +42,13 @@ def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_fa
                         f"size={q.size_px:.0f}px sharp={q.sharpness:.0f} bright={q.brightness:.0f} "
                         f"yaw={q.yaw:+.0f} pitch={q.pitch:+.0f} roll={q.roll:+.0f}"
                     )
+                    if a is not None:
+                        click.echo(
+                            f"    eyes {'open' if a.eyes_open.value else 'closed'} ({a.eyes_open.confidence:.0f}), "
+                            f"mouth {'open' if a.mouth_open.value else 'closed'} ({a.mouth_open.confidence:.0f}), "
+                            f"gaze yaw={a.gaze.yaw:+.0f} pitch={a.gaze.pitch:+.0f}, "
+                            f"mesh pose yaw={a.pose.yaw:+.0f} pitch={a.pose.pitch:+.0f} roll={a.pose.roll:+.0f}"
+                        )
             if annotate is not None:
                 annotate.mkdir(parents=True, exist_ok=True)
                 pixels = engine.load(path)
@@ -49,6 +58,16 @@ def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_fa
     failed = [EXIT_CODES.get(r["error"], 1) for r in out if "error" in r]
     if failed:
         raise SystemExit(max(failed))
+
+
+def attributes_dict(a: fp.FaceAttributes) -> dict[str, object]:
+    return {
+        "eyes_open": {"value": a.eyes_open.value, "confidence": round(a.eyes_open.confidence, 2), "openness": [round(v, 4) for v in a.eye_openness]},
+        "mouth_open": {"value": a.mouth_open.value, "confidence": round(a.mouth_open.confidence, 2), "openness": round(a.mouth_openness, 4)},
+        "eye_direction": {"yaw": round(a.gaze.yaw, 2), "pitch": round(a.gaze.pitch, 2), "confidence": round(a.gaze_confidence, 2)},
+        "pose": {"yaw": round(a.pose.yaw, 2), "pitch": round(a.pose.pitch, 2), "roll": round(a.pose.roll, 2)},
+        "landmarks": {k: [round(x, 1), round(y, 1)] for k, (x, y) in a.landmarks.items()},
+    }
 
 
 @click.command()
