@@ -60,8 +60,9 @@ def main() -> None:
     # search at scale (docs/search.md explains both)
     for script in ("vector_index.py", "gallery_scale.py"):
         subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--out", str(OUT)], check=True)
-    # the HTTP service under load (about 8 minutes), a 10,000-request fuzz run, video (5 minutes)
-    for script in ("service_load.py", "fuzz_api.py", "video_realtime.py"):
+    # the HTTP service under load (about 8 minutes), a 10,000-request fuzz run, video (5
+    # minutes), attribute validation (a minute)
+    for script in ("service_load.py", "fuzz_api.py", "video_realtime.py", "attributes.py"):
         subprocess.run([sys.executable, str(REPO / "benchmarks" / script)], check=True)
     write_doc(lfw, det, ident, peer, sface, search_section() + service_section())
 
@@ -107,6 +108,8 @@ def service_section() -> str:
         ]
     if (OUT / "video_realtime.md").is_file():
         lines += ["<a id=\"video-real-time\"></a>", "", (OUT / "video_realtime.md").read_text(), ""]
+    if (OUT / "attributes.md").is_file():
+        lines += ["<a id=\"attributes\"></a>", "", (OUT / "attributes.md").read_text(), ""]
     return "\n".join(lines)
 
 
