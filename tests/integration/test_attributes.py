@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import faceprint as fp
 from faceprint.analysis.attributes import EYES_OPEN_RATIO, MOUTH_OPEN_RATIO

@@ -23,10 +23,11 @@ ALLOWED: dict[str, set[str]] = {
     "gallery": {"engine", "analysis", "models", "imaging", "matching"},
     "results": {"store", "matching"},
     "shapes": {"results", "store", "matching", "analysis"},
+    "attention": {"analysis", "models", "imaging"},
     "video": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes"},
     "eval": {"engine", "analysis", "models", "imaging", "matching", "store", "gallery"},
     "service": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
-    "api": {"service", "video", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
+    "api": {"service", "video", "attention", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
 }
 
 

@@ -7,6 +7,7 @@ import logging
 import click
 
 from faceprint import __version__
+from faceprint.cli.attention import attention
 from faceprint.cli.demo import demo
 from faceprint.cli.evaluate import eval_group
 from faceprint.cli.faces import compare, detect, identify
@@ -29,7 +30,7 @@ for command in (
     detect, compare, identify, models_cmd, eval_group, demo,
     collection_group, index, search, faces_group, users_group,
     consent_group, erase, purge, audit_group,
-    serve, keys_group, watch, video_group,
+    serve, keys_group, watch, video_group, attention,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,7 @@
+"""Attention over time: facing the camera, eyes closed and PERCLOS, per person and
+per second, from the attributes the dense face mesh measures."""
+
+from faceprint.attention.meter import AttentionMeter, AttentionRow, FACING_DEGREES
+from faceprint.attention.plot import timeline_png
+
+__all__ = ["AttentionMeter", "AttentionRow", "FACING_DEGREES", "timeline_png"]
