@@ -88,6 +88,21 @@ class Overloaded(FaceprintError):
     retryable = True
 
 
+class SessionNotFound(NotFound):
+    """No liveness session with that id (for this caller)."""
+
+    code = "session_not_found"
+    aws_code = "SessionNotFoundException"
+
+
+class TooManyFailures(FaceprintError):
+    """Too many failed liveness sessions from one caller in a short time."""
+
+    code = "too_many_failures"
+    aws_code = "ThrottlingException"
+    retryable = True
+
+
 class ConsentRequired(FaceprintError):
     """The collection requires consent and the subject has no valid record for its purpose."""
 

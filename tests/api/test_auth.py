@@ -178,6 +178,10 @@ def _minimal_params(op: str, collection: str, face_id: str, jpeg: bytes) -> dict
         "DescribeStreamProcessor": {"Name": "absent-processor"},
         "StreamProcessorEvents": {"Name": "absent-processor"},
         "UploadVideo": {"Name": unique("upload"), "Bytes": b"not a video"},
+        "CreateFaceLivenessSession": {},
+        "GetLivenessChallenge": {"SessionId": "00000000-0000-0000-0000-000000000000"},
+        "PutLivenessFrames": {"SessionId": "00000000-0000-0000-0000-000000000000", "Frames": [{"Bytes": jpeg, "TimestampMillis": 0}]},
+        "GetFaceLivenessSessionResults": {"SessionId": "00000000-0000-0000-0000-000000000000"},
     }
     return known[op]
 

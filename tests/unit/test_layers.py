@@ -24,10 +24,11 @@ ALLOWED: dict[str, set[str]] = {
     "results": {"store", "matching"},
     "shapes": {"results", "store", "matching", "analysis"},
     "attention": {"analysis", "models", "imaging"},
+    "liveness": {"analysis", "models", "imaging"},
     "video": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes"},
-    "eval": {"engine", "analysis", "models", "imaging", "matching", "store", "gallery"},
+    "eval": {"liveness", "engine", "analysis", "models", "imaging", "matching", "store", "gallery"},
     "service": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
-    "api": {"service", "video", "attention", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
+    "api": {"service", "video", "attention", "liveness", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
 }
 
 

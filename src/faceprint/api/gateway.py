@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
-from faceprint.api import model, operations, video_operations
+from faceprint.api import liveness_operations, model, operations, video_operations
 from faceprint.api.config import ServerConfig
 from faceprint.api.errors import BodyImageTooLarge, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, headers_of, status_of
 from faceprint.api.guard import Caller, Guard
@@ -27,8 +27,12 @@ from faceprint.api.metrics import IN_FLIGHT, LATENCY, REQUESTS
 from faceprint.engine import Engine
 from faceprint.errors import FaceprintError
 from faceprint.service import Service
+from faceprint.liveness.sessions import LivenessSessions
 from faceprint.video.jobs import VideoJobs
 from faceprint.video.processors import StreamProcessors
+
+# Importing these modules registers their operations' handlers.
+HANDLER_MODULES = (operations, video_operations, liveness_operations)
 
 log = logging.getLogger("faceprint.api")
 
@@ -73,6 +77,7 @@ class Gateway:
         self.config.buckets = {**config.buckets, video_operations.UPLOADS: uploads}
         self.jobs = VideoJobs(self.service)
         self.processors = StreamProcessors(self.service, config.streams)
+        self.liveness = LivenessSessions(self.service.engine.analyzer)
         self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")
         self._pending = 0
         self._lock = threading.Lock()
@@ -177,7 +182,7 @@ class Gateway:
                 raise Throttling(f"the server has {self._pending} calls waiting; retry later")
             self._pending += 1
         try:
-            call = operations.Call(self.service, params, caller, self.guard, self.config.buckets, self.jobs, self.processors)
+            call = operations.Call(self.service, params, caller, self.guard, self.config.buckets, self.jobs, self.processors, self.liveness)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.pool, _invoke, operation, call)
         finally:

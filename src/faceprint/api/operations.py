@@ -41,6 +41,7 @@ class Call:
     buckets: Mapping[str, Path]
     jobs: Any = None  # faceprint.video.jobs.VideoJobs
     processors: Any = None  # faceprint.video.processors.StreamProcessors
+    liveness: Any = None  # faceprint.liveness.sessions.LivenessSessions
     collection: str | None = None  # what the audit entry names, when not CollectionId
 
     def image(self, member: str = "Image") -> bytes:
@@ -65,6 +66,7 @@ READ_ONLY = {
     "DetectFaces", "CompareFaces", "ListCollections", "DescribeCollection", "ListFaces", "SearchFaces", "SearchFacesByImage",
     "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListTagsForResource",
     "GetFaceSearch", "GetFaceDetection", "ListStreamProcessors", "DescribeStreamProcessor", "StreamProcessorEvents", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
+    "GetLivenessChallenge", "GetFaceLivenessSessionResults",
 }  # fmt: skip
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 _SEE = {"ListCollections", "DescribeCollection", "ListTagsForResource", "DetectFaces", "WhoAmI"}
 _VIDEO = {"UploadVideo", "StartFaceDetection", "GetFaceDetection"}
 _WATCH = {"StartFaceSearch", "GetFaceSearch", "ListStreamProcessors", "DescribeStreamProcessor", "StreamProcessorEvents"}
-SEARCHER = _SEE | _VIDEO | _WATCH | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
+# a verification app: liveness before it compares a selfie with an ID photo
+_LIVENESS = {"CreateFaceLivenessSession", "GetLivenessChallenge", "PutLivenessFrames", "GetFaceLivenessSessionResults"}
+SEARCHER = _SEE | _VIDEO | _WATCH | _LIVENESS | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
 INDEXER = _SEE | _VIDEO | {
     "IndexFaces",
     "ListFaces",

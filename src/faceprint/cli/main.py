@@ -9,6 +9,7 @@ import click
 from faceprint import __version__
 from faceprint.cli.attention import attention
 from faceprint.cli.demo import demo
+from faceprint.cli.liveness import liveness
 from faceprint.cli.evaluate import eval_group
 from faceprint.cli.faces import compare, detect, identify
 from faceprint.cli.models import models_cmd
@@ -30,7 +31,7 @@ for command in (
     detect, compare, identify, models_cmd, eval_group, demo,
     collection_group, index, search, faces_group, users_group,
     consent_group, erase, purge, audit_group,
-    serve, keys_group, watch, video_group, attention,
+    serve, keys_group, watch, video_group, attention, liveness,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,62 @@
+"""Liveness over HTTP: Rekognition's CreateFaceLivenessSession and
+GetFaceLivenessSessionResults, and faceprint's GetLivenessChallenge and
+PutLivenessFrames (Rekognition streams frames over a separate WebSocket API; here
+the client posts them)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import cv2
+import numpy as np
+
+from faceprint.api.operations import Call, handler
+from faceprint.liveness.frames import Measured
+from faceprint.liveness.sessions import LivenessSession
+
+MAX_AUDIT_IMAGES = 4
+
+
+@handler
+def create_face_liveness_session(call: Call) -> dict[str, Any]:
+    limit = min(MAX_AUDIT_IMAGES, int(call.get("Settings", {}).get("AuditImagesLimit", 0)))
+    session = call.liveness.create(call.caller.key_id, audit_images=limit)
+    return {"SessionId": session.session_id}
+
+
+@handler
+def get_liveness_challenge(call: Call) -> dict[str, Any]:
+    s = call.liveness.get(call.params["SessionId"], call.caller.key_id)
+    return {"SessionId": s.session_id, "Actions": s.actions, "TimeLimitMillis": int(s.time_limit_ms), "ExpiresAt": s.expires}
+
+
+@handler
+def put_liveness_frames(call: Call) -> dict[str, Any]:
+    frames = [(float(f["TimestampMillis"]), call.service.engine.load(f["Bytes"])) for f in call.params["Frames"]]
+    s = call.liveness.submit(call.params["SessionId"], call.caller.key_id, frames)
+    out: dict[str, Any] = {"SessionId": s.session_id, "Status": s.status}
+    if s.status == "FAILED" and s.result is not None:
+        out["FailureReason"] = s.result.reason  # bad input only; a spoof verdict is not explained to the client
+    return out
+
+
+@handler
+def get_face_liveness_session_results(call: Call) -> dict[str, Any]:
+    s: LivenessSession = call.liveness.get(call.params["SessionId"], call.caller.key_id)
+    out: dict[str, Any] = {"SessionId": s.session_id, "Status": s.status}
+    r = s.result
+    if s.status == "SUCCEEDED" and r is not None:
+        out["Confidence"] = r.confidence
+        if r.reference is not None:
+            out["ReferenceImage"] = _image(r.reference)
+        out["AuditImages"] = [_image(m) for m in r.audit[: s.audit_images]]
+    return out
+
+
+def _image(m: Measured) -> dict[str, Any]:
+    h, w = m.pixels.shape[:2]
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(m.pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    x0, y0, x1, y1 = (float(v) for v in m.box)
+    box = {"Width": (x1 - x0) / w, "Height": (y1 - y0) / h, "Left": max(0.0, x0 / w), "Top": max(0.0, y0 / h)}
+    return {"Bytes": base64.b64encode(np.asarray(jpeg).tobytes() if ok else b"").decode(), "BoundingBox": box}

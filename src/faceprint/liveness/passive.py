@@ -1,0 +1,129 @@
+"""Passive liveness signals: what a challenge alone would miss.
+
+* **Planar motion.** A printed photo or a phone screen moves as one flat plane: the
+  image points of the face in any two frames are related by a single homography. A
+  real head that turns shows parallax (the nose moves against the cheeks), which no
+  homography explains. The signal tracks corners inside the face (optical flow, checked
+  back and forth) between frame pairs and fits one homography to all of them: its
+  residual, in eye-distances. The mesh's own landmarks cannot serve here: the mesh
+  network reads a tilted photo as an untilted face and bends its points accordingly.
+  Pairs where the face hardly moved cannot say.
+* **Screen glare.** Screens and glossy prints reflect light as white, colourless
+  patches; skin rarely does over much of the face. The signal is the share of the
+  face box that is near-white and unsaturated.
+* **One identity.** Several frames are embedded; all must be the same person (a swap
+  mid-session, or a second face, is a spoof attempt or a bad session).
+
+Each signal is measured on its own and reported (docs/liveness.md has the numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from faceprint.liveness.frames import Measured, Sequence
+
+PAIR_STEP = 2  # frames compared: every second one ...
+PAIR_GAP = 3  # ... against the one this many steps later
+MIN_TRACKED = 25  # corners that must track both ways for a pair to count
+MIN_MOTION = 0.03  # eye-distances the face must move between a pair's frames to count
+PARALLAX_LIVE = 0.02  # homography residual (eye-distances) at which a sequence reads as 3-D
+GLARE_SPOOF = 0.02  # share of the face box that is glare, above which it reads as a screen or print
+SAME_PERSON = 0.30  # the lowest cosine between two frames of one person we accept (SFace)
+
+
+@dataclass(frozen=True)
+class PassiveSignals:
+    """Args:
+    parallax: 90th percentile homography residual over frame pairs with pose change
+        (eye-distances); None when the head never moved enough to tell.
+    pairs: how many frame pairs that was measured on.
+    glare: median share of glare pixels in the face box.
+    identity: the lowest cosine between the sampled frames' embeddings.
+    """
+
+    parallax: float | None
+    pairs: int
+    glare: float
+    identity: float
+
+    def scores(self) -> dict[str, float | None]:
+        """Each signal as a 0-100 liveness score (50 at its threshold); None: no say."""
+        return {
+            "planar_motion": None if self.parallax is None else _score(self.parallax, PARALLAX_LIVE, 0.005),
+            "screen_glare": _score(-self.glare, -GLARE_SPOOF, 0.01),
+            "identity": _score(self.identity, SAME_PERSON, 0.1),
+        }
+
+
+def passive_signals(seq: Sequence) -> PassiveSignals:
+    residual, pairs = parallax(seq)
+    glare = float(np.median([glare_share(m.pixels, m.box) for m in seq.frames[:: max(1, len(seq.frames) // 15)]]))
+    cos = seq.embeddings @ seq.embeddings.T
+    return PassiveSignals(residual, pairs, glare, float(cos.min()))
+
+
+def passive_score(signals: PassiveSignals) -> float:
+    """0-100: the weakest signal that has a say (a spoof only needs to fail one)."""
+    said = [s for s in signals.scores().values() if s is not None]
+    return float(min(said)) if said else 50.0
+
+
+def parallax(seq: Sequence) -> tuple[float | None, int]:
+    """Homography residual of image features tracked across frame pairs, in
+    eye-distances (90th percentile over the pairs where the face moved)."""
+    frames = seq.frames[::PAIR_STEP]
+    residuals = []
+    for a, b in zip(frames, frames[PAIR_GAP:]):
+        r = _pair_residual(a, b)
+        if r is not None:
+            residuals.append(r)
+    if not residuals:
+        return None, 0
+    return float(np.percentile(residuals, 90)), len(residuals)
+
+
+def _pair_residual(a: Measured, b: Measured) -> float | None:
+    """Track corners inside the face from ``a`` to ``b`` (checked back again), fit one
+    homography to all of them, and return its median error over the eye distance;
+    None when the face hardly moved or too few corners tracked."""
+    ga, gb = cv2.cvtColor(a.pixels, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b.pixels, cv2.COLOR_RGB2GRAY)
+    mask = np.zeros_like(ga)
+    hull = cv2.convexHull(a.mesh.xy[:468].astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 255)
+    pts = cv2.goodFeaturesToTrack(ga, maxCorners=300, qualityLevel=0.005, minDistance=4, mask=mask)
+    if pts is None or len(pts) < MIN_TRACKED:
+        return None
+    fwd, ok1, _ = cv2.calcOpticalFlowPyrLK(ga, gb, pts, None, winSize=(15, 15), maxLevel=3)
+    back, ok2, _ = cv2.calcOpticalFlowPyrLK(gb, ga, fwd, None, winSize=(15, 15), maxLevel=3)
+    good = (ok1.ravel() == 1) & (ok2.ravel() == 1) & (np.linalg.norm(back - pts, axis=2).ravel() < 0.7)
+    if good.sum() < MIN_TRACKED:
+        return None
+    p, q = pts[good].reshape(-1, 2), fwd[good].reshape(-1, 2)
+    eyes = float(np.linalg.norm(a.mesh.xy[263] - a.mesh.xy[33])) + 1e-6
+    if float(np.median(np.linalg.norm(q - p, axis=1))) < MIN_MOTION * eyes:
+        return None
+    h, _ = cv2.findHomography(p, q, 0)  # least squares over every corner: a plane fits all of them
+    if h is None:
+        return None
+    moved = cv2.perspectiveTransform(p[None], h)[0]
+    return float(np.median(np.linalg.norm(moved - q, axis=1))) / eyes
+
+
+def glare_share(pixels: np.ndarray, box: np.ndarray) -> float:
+    """Share of the face box that is near-white and colourless."""
+    h, w = pixels.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    crop = pixels[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+    if crop.size == 0:
+        return 0.0
+    hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
+    glare = (hsv[..., 2] >= 245) & (hsv[..., 1] <= 40)
+    return float(glare.mean())
+
+
+def _score(value: float, threshold: float, spread: float) -> float:
+    return float(100.0 / (1.0 + np.exp(-(value - threshold) / spread)))

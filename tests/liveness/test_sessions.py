@@ -1,0 +1,93 @@
+"""Liveness sessions: bad input never passes and always says why; sessions are single
+use, expire, belong to their caller, and failures are throttled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import faceprint as fp
+from faceprint.errors import InvalidParameter, SessionNotFound, TooManyFailures
+from faceprint.eval.liveness import video_frames
+from faceprint.liveness import check_liveness
+from faceprint.liveness.sessions import LivenessSessions
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def live(data: Path) -> list[tuple[float, np.ndarray]]:
+    return video_frames(data / "liveness" / "replay_apfol" / "videos" / "real2.webm", every=3, limit=30)
+
+
+@pytest.fixture()
+def sessions(engine: fp.Engine) -> tuple[LivenessSessions, Clock]:
+    clock = Clock()
+    return LivenessSessions(engine.analyzer, clock=clock), clock
+
+
+def test_bad_input_fails_with_its_reason(engine: fp.Engine, live, data: Path) -> None:
+    grey = [(i * 33.0, np.full((240, 320, 3), 128, np.uint8)) for i in range(12)]
+    two = fp.load_image(data / "people" / "face_recognition" / "examples" / "two_people.jpg")
+    cases = {
+        "TOO_FEW_FRAMES": live[:3],
+        "FACE_NOT_FOUND": grey,
+        "FRAMES_OUT_OF_ORDER": [live[1], live[0], *live[2:]],
+        "MULTIPLE_FACES": [(i * 33.0, two) for i in range(10)],
+    }
+    for reason, frames in cases.items():
+        result = check_liveness(engine.analyzer, frames, actions=["BLINK"])
+        assert not result.live and result.confidence == 0.0 and result.reason.startswith(reason), (reason, result.reason)
+
+
+def test_a_session_is_judged_once_and_only_for_its_caller(sessions, live) -> None:
+    reg, _ = sessions
+    s = reg.create("key-a", actions=["BLINK", "TURN_LEFT"])
+    assert s.status == "CREATED" and len(s.session_id) == 36
+    with pytest.raises(SessionNotFound):
+        reg.get(s.session_id, "key-b")
+    done = reg.submit(s.session_id, "key-a", live)
+    assert done.status == "SUCCEEDED" and done.result is not None
+    assert not done.result.live  # the recording never turns left: the challenge fails
+    assert done.result.reason.startswith("CHALLENGE_FAILED")
+    with pytest.raises(InvalidParameter, match="already used"):
+        reg.submit(s.session_id, "key-a", live)
+
+
+def test_an_expired_session_cannot_be_used(sessions, live) -> None:
+    reg, clock = sessions
+    s = reg.create("key-a")
+    clock.now += 181
+    assert reg.get(s.session_id, "key-a").status == "EXPIRED"
+    with pytest.raises(InvalidParameter, match="expired"):
+        reg.submit(s.session_id, "key-a", live)
+
+
+def test_five_failures_in_three_minutes_block_a_caller(sessions) -> None:
+    reg, clock = sessions
+    few = [(0.0, np.zeros((64, 64, 3), np.uint8))]
+    for _ in range(5):
+        s = reg.create("key-a")
+        assert reg.submit(s.session_id, "key-a", few).status == "FAILED"
+    with pytest.raises(TooManyFailures):
+        reg.create("key-a")
+    reg.create("key-b")  # others are not affected
+    clock.now += 181
+    reg.create("key-a")  # the failures aged out
+
+
+def test_random_challenges_differ_and_follow_the_rules() -> None:
+    from faceprint.liveness import ACTIONS, random_actions
+
+    seen = {tuple(random_actions()) for _ in range(200)}
+    assert len(seen) > 20
+    for actions in seen:
+        assert 2 <= len(actions) <= 3 and len(set(actions)) == len(actions) and set(actions) <= set(ACTIONS)
