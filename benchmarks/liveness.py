@@ -44,7 +44,9 @@ def presentations(engine: faceprint.Engine) -> list[Presentation]:
         for k, start in enumerate(range(0, len(frames) - SEGMENT + 1, SEGMENT)):
             out.append(Presentation(f"{name}[{k}]", attack, kind, frames[start : start + SEGMENT]))
     rng = np.random.default_rng(2026)
-    backgrounds = [cv2.GaussianBlur(real[0][1], (0, 0), 9), np.full_like(real[0][1], 180)]
+    # faceless backgrounds: a wall-like texture and a plain grey
+    texture = cv2.GaussianBlur(rng.integers(60, 200, real[0][1].shape, dtype=np.uint8), (0, 0), 6)
+    backgrounds = [texture, np.full_like(real[0][1], 180)]
     # photos of one face (a second face would be rejected for that alone)
     lfw = sorted((DATA / "lfw" / "images").glob("*/*.jpg"))[11::300]
     photos = [f for f in lfw if len(engine.detect(f)) == 1][:8] + [DATA / "people/face_recognition/examples/obama.jpg", DATA / "people/face_recognition/examples/biden.jpg"]
