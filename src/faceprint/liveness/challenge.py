@@ -21,6 +21,7 @@ are involuntary and never count) before the last action fails the challenge.
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ SECONDS_PER_ACTION = 3.0
 SECONDS_EXTRA = 2.0
 
 
-def random_actions(rng: secrets.SystemRandom | None = None) -> list[str]:
+def random_actions(rng: random.Random | None = None) -> list[str]:
     """Two or three different actions in a random order, unpredictable to a client."""
     rng = rng or secrets.SystemRandom()
     actions = rng.sample(ACTIONS, rng.choice((2, 3)))
