@@ -4,6 +4,8 @@ cannot read a session; repeated failures are throttled."""
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import pytest
 from botocore.exceptions import ClientError
@@ -31,6 +33,7 @@ def test_a_liveness_session_end_to_end(server):
     sid = rek.create_face_liveness_session(Settings={"AuditImagesLimit": 2})["SessionId"]
     challenge = fp.get_liveness_challenge(SessionId=sid)
     assert 2 <= len(challenge["Actions"]) <= 3 and challenge["TimeLimitMillis"] >= 8000
+    time.sleep(2.5)  # frames may not span more time than has passed since the challenge was read
     assert rek.get_face_liveness_session_results(SessionId=sid)["Status"] == "CREATED"
     put = fp.put_liveness_frames(SessionId=sid, Frames=frames(24))
     assert put["Status"] == "SUCCEEDED" and "FailureReason" not in put  # judged
@@ -60,6 +63,7 @@ def test_bad_frames_fail_with_a_reason_and_failures_are_throttled(server):
     few = frames(3)
     for _ in range(5):
         sid = rek.create_face_liveness_session()["SessionId"]
+        fp.get_liveness_challenge(SessionId=sid)
         put = fp.put_liveness_frames(SessionId=sid, Frames=few)
         assert put["Status"] == "FAILED" and put["FailureReason"].startswith("TOO_FEW_FRAMES")
         assert "Confidence" not in rek.get_face_liveness_session_results(SessionId=sid)

@@ -49,11 +49,15 @@ def test_bad_input_fails_with_its_reason(engine: fp.Engine, live, data: Path) ->
 
 
 def test_a_session_is_judged_once_and_only_for_its_caller(sessions, live) -> None:
-    reg, _ = sessions
+    reg, clock = sessions
     s = reg.create("key-a", actions=["BLINK", "TURN_LEFT"])
     assert s.status == "CREATED" and len(s.session_id) == 36
     with pytest.raises(SessionNotFound):
         reg.get(s.session_id, "key-b")
+    with pytest.raises(InvalidParameter, match="challenge"):
+        reg.submit(s.session_id, "key-a", live)  # frames before the challenge was read
+    reg.challenge(s.session_id, "key-a")
+    clock.now += 5  # the person performs it
     done = reg.submit(s.session_id, "key-a", live)
     assert done.status == "SUCCEEDED" and done.result is not None
     assert not done.result.live  # the recording never turns left: the challenge fails
@@ -76,6 +80,7 @@ def test_five_failures_in_three_minutes_block_a_caller(sessions) -> None:
     few = [(0.0, np.zeros((64, 64, 3), np.uint8))]
     for _ in range(5):
         s = reg.create("key-a")
+        reg.challenge(s.session_id, "key-a")
         assert reg.submit(s.session_id, "key-a", few).status == "FAILED"
     with pytest.raises(TooManyFailures):
         reg.create("key-a")
@@ -91,3 +96,46 @@ def test_random_challenges_differ_and_follow_the_rules() -> None:
     assert len(seen) > 20
     for actions in seen:
         assert 2 <= len(actions) <= 3 and len(set(actions)) == len(actions) and set(actions) <= set(ACTIONS)
+
+
+def test_frames_must_follow_the_challenge_in_real_time(sessions, live) -> None:
+    reg, clock = sessions
+    late = reg.create("key-a")
+    reg.challenge(late.session_id, "key-a")
+    clock.now += 60  # a recording edited after the challenge was known
+    with pytest.raises(InvalidParameter, match="after the challenge was read"):
+        reg.submit(late.session_id, "key-a", live)
+    assert reg.get(late.session_id, "key-a").status == "FAILED"
+    stretched = reg.create("key-a")
+    reg.challenge(stretched.session_id, "key-a")
+    clock.now += 1  # 3 s of frames, 1 s after the challenge: re-timed
+    done = reg.submit(stretched.session_id, "key-a", live)
+    assert done.status == "FAILED" and done.result is not None and done.result.reason.startswith("FRAMES_TIMING")
+
+
+def test_unused_sessions_count_as_failures_and_are_capped(sessions) -> None:
+    reg, clock = sessions
+    reg.create("key-a")
+    reg.create("key-a")
+    with pytest.raises(TooManyFailures, match="waiting"):
+        reg.create("key-a")  # drawing challenges until one suits a recording
+    clock.now += 181  # both expire unused: two failures
+    few = [(0.0, np.zeros((64, 64, 3), np.uint8))]
+    for _ in range(3):
+        s = reg.create("key-a")
+        reg.challenge(s.session_id, "key-a")
+        reg.submit(s.session_id, "key-a", few)
+    with pytest.raises(TooManyFailures, match="failed"):
+        reg.create("key-a")
+
+
+def test_a_slideshow_of_stills_breaks_continuity(engine: fp.Engine, data: Path) -> None:
+    stills = [fp.load_image(p) for p in sorted((data / "lfw" / "images" / "George_W_Bush").glob("*.jpg"))[:10]]
+    result = check_liveness(engine.analyzer, [(i * 100.0, img) for i, img in enumerate(stills)])
+    assert not result.live and result.signals["continuity"] is not None and result.signals["continuity"] < 50
+
+
+def test_frames_of_different_sizes_are_refused(engine: fp.Engine, live) -> None:
+    frames = [(ms, img if i % 2 else img[:-2]) for i, (ms, img) in enumerate(live)]
+    result = check_liveness(engine.analyzer, frames)
+    assert not result.judged and result.reason.startswith("FRAME_SIZE_CHANGED")

@@ -180,14 +180,10 @@ def mesh_pose(p: np.ndarray) -> Angles:
     y -= (y @ x) * x
     y /= np.linalg.norm(y) + 1e-9
     yaw = math.degrees(math.asin(max(-1.0, min(1.0, x[2]))))
-    # the forehead-to-chin line of an upright, level face leans ~10 degrees in the
-    # mesh's depth; the offset makes a level face read about 0
-    pitch = -math.degrees(math.asin(max(-1.0, min(1.0, y[2])))) - PITCH_OFFSET
+    pitch = -math.degrees(math.asin(max(-1.0, min(1.0, y[2]))))
     roll = math.degrees(math.atan2(x[1], x[0]))
     return Angles(yaw, pitch, roll)
 
-
-PITCH_OFFSET = 0.0
 
 
 def named_landmarks(p: np.ndarray) -> dict[str, tuple[float, float]]:
@@ -207,5 +203,5 @@ def _ratio(p: np.ndarray, gap: tuple[int, int], width: tuple[int, int]) -> float
 
 
 def _flag(ratio: float, cut: float, spread: float) -> Flag:
-    margin = abs(ratio - cut) / spread
+    margin = 2.0 * abs(ratio - cut) / spread  # one spread from the cut: sigmoid(2), 88
     return Flag(bool(ratio >= cut), float(100.0 / (1.0 + math.exp(-margin))))

@@ -12,10 +12,12 @@ import cv2
 import numpy as np
 
 from faceprint.api.operations import Call, handler
+from faceprint.imaging import DecodeLimits, load_image
 from faceprint.liveness.frames import Measured
 from faceprint.liveness.sessions import LivenessSession
 
 MAX_AUDIT_IMAGES = 4
+FRAME_LIMITS = DecodeLimits(max_bytes=204_800, max_pixels=1920 * 1080)  # a camera frame, no more
 
 
 @handler
@@ -27,14 +29,16 @@ def create_face_liveness_session(call: Call) -> dict[str, Any]:
 
 @handler
 def get_liveness_challenge(call: Call) -> dict[str, Any]:
-    s = call.liveness.get(call.params["SessionId"], call.caller.key_id)
-    return {"SessionId": s.session_id, "Actions": s.actions, "TimeLimitMillis": int(s.time_limit_ms), "ExpiresAt": s.expires}
+    s = call.liveness.challenge(call.params["SessionId"], call.caller.key_id)
+    return {"SessionId": s.session_id, "Actions": s.actions, "TimeLimitMillis": int(s.limit_ms), "ExpiresAt": s.expires}
 
 
 @handler
 def put_liveness_frames(call: Call) -> dict[str, Any]:
-    frames = [(float(f["TimestampMillis"]), call.service.engine.load(f["Bytes"])) for f in call.params["Frames"]]
-    s = call.liveness.submit(call.params["SessionId"], call.caller.key_id, frames)
+    sid, owner = call.params["SessionId"], call.caller.key_id
+    call.liveness.open_for_frames(sid, owner)  # refused before a single frame is decoded
+    frames = [(float(f["TimestampMillis"]), load_image(f["Bytes"], limits=FRAME_LIMITS)) for f in call.params["Frames"]]
+    s = call.liveness.submit(sid, owner, frames)
     out: dict[str, Any] = {"SessionId": s.session_id, "Status": s.status}
     if s.status == "FAILED" and s.result is not None:
         out["FailureReason"] = s.result.reason  # bad input only; a spoof verdict is not explained to the client
@@ -47,7 +51,9 @@ def get_face_liveness_session_results(call: Call) -> dict[str, Any]:
     out: dict[str, Any] = {"SessionId": s.session_id, "Status": s.status}
     r = s.result
     if s.status == "SUCCEEDED" and r is not None:
-        out["Confidence"] = r.confidence
+        # which check failed is not the client's to know (it would teach an attacker
+        # what to change): every attempt not judged live reads 0
+        out["Confidence"] = r.confidence if r.live else 0.0
         if r.reference is not None:
             out["ReferenceImage"] = _image(r.reference)
         out["AuditImages"] = [_image(m) for m in r.audit[: s.audit_images]]

@@ -23,8 +23,8 @@ from faceprint.video.sources import VideoSource
 def liveness(video: str, passive: bool, actions: str | None, as_json: bool, max_frames: int) -> None:
     """Is the person in VIDEO live? Prints `live` or `spoof` and a 0-100 score."""
     asked = [a.strip().upper() for a in actions.split(",")] if actions else None
-    if not passive and not asked:
-        raise InvalidParameter("give the challenge's --actions, or --passive for the passive checks alone")
+    if passive == bool(asked):
+        raise InvalidParameter("give the challenge's --actions, or --passive for the passive checks alone (not both)")
     if asked and (bad := [a for a in asked if a not in ACTIONS]):
         raise InvalidParameter(f"unknown actions {bad}; choose from {', '.join(ACTIONS)}")
     frames = []

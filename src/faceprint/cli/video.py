@@ -43,7 +43,16 @@ def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: 
     sinks: list[Sink] = [JsonLinesSink(sys.stdout, with_crop=not no_crop)]
     if webhook:
         sinks.append(WebhookSink(webhook, secret or ""))
-    videos = {src: AnnotatedVideo(annotated_path(annotate_dir, src, i)) for i, src in enumerate(sources)} if annotate_dir else {}
+    videos: dict[str, AnnotatedVideo] = {}
+    if annotate_dir:
+        taken: set[Path] = set()
+        for i, src in enumerate(dict.fromkeys(sources)):  # a source given twice is watched once
+            path = annotated_path(annotate_dir, src, i)
+            if path in taken:  # two files with one name, in different folders
+                path = path.with_name(f"{path.name.removesuffix('.annotated.mp4')}-{i + 1}.annotated.mp4")
+            taken.add(path)
+            videos[src] = AnnotatedVideo(path)
+        sources = tuple(videos)
     with open_service(home) as svc:
         watchers = [
             Watcher(svc, VideoSource(src, pace=not no_pace, max_width=max_width), WatchSettings(collection, threshold=threshold), sinks, name=src, observer=videos.get(src))

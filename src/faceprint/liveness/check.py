@@ -24,7 +24,9 @@ class LivenessResult:
     reason: why the frames could not be judged or failed (empty on a pass).
     signals: each signal's own 0-100 score (None: it had no say).
     challenge: the challenge's outcome, when one was asked.
+    passive: the passive signals' raw measurements.
     reference: the frame the verdict relies on most (sharpest frontal face).
+    audit: a few frames spread over the attempt, for Rekognition's AuditImages.
     """
 
     live: bool
@@ -35,6 +37,7 @@ class LivenessResult:
     passive: PassiveSignals | None = None
     reference: Measured | None = None
     audit: list[Measured] = field(default_factory=list)
+    judged: bool = True  # False: the frames could not be judged (bad input), no verdict
 
     @property
     def verdict(self) -> str:
@@ -47,7 +50,7 @@ def check_liveness(analyzer: Analyzer, frames: Iterable[tuple[float, np.ndarray]
     try:
         seq = measure(analyzer, frames)
     except Unjudgeable as exc:
-        return LivenessResult(False, 0.0, f"{exc.reason}: {exc}")
+        return LivenessResult(False, 0.0, f"{exc.reason}: {exc}", judged=False)
     signals = passive_signals(seq)
     scores = signals.scores()
     confidence = passive_score(signals)
@@ -65,4 +68,13 @@ def check_liveness(analyzer: Analyzer, frames: Iterable[tuple[float, np.ndarray]
     best = max(seq.frames, key=lambda m: m.face.quality[0][1] - abs(m.attrs.pose.yaw))  # type: ignore[index]
     picks = np.linspace(0, len(seq.frames) - 1, min(audit_images, len(seq.frames))).round().astype(int)
     live = confidence >= LIVE_AT and not reason
-    return LivenessResult(live, round(float(confidence), 2), reason, scores, result_challenge, signals, best, [seq.frames[i] for i in picks])
+    return LivenessResult(
+        live=live,
+        confidence=round(float(confidence), 2),
+        reason=reason,
+        signals=scores,
+        challenge=result_challenge,
+        passive=signals,
+        reference=best,
+        audit=[seq.frames[i] for i in picks],
+    )

@@ -14,6 +14,7 @@ from faceprint.analysis.mesh import Mesh
 from faceprint.types import Faces
 
 MIN_FRAMES = 8  # fewer cannot show a blink, a turn or motion
+MIN_FPS = 5.0  # sparser frames are a slideshow: blinks and motion fall between them
 MAX_FRAMES = 600
 MIN_FACE_SHARE = 0.8  # frames that must hold the face
 SECOND_FACE = 0.4  # a second face at least this big (relative to the first) is another person
@@ -65,8 +66,12 @@ def measure(analyzer: Analyzer, frames: Iterable[tuple[float, np.ndarray]]) -> S
     if len(items) > MAX_FRAMES:
         raise Unjudgeable("TOO_MANY_FRAMES", f"{len(items)} frames; at most {MAX_FRAMES} are judged")
     times = [ms for ms, _ in items]
-    if any(b <= a for a, b in zip(times, times[1:])):
-        raise Unjudgeable("FRAMES_OUT_OF_ORDER", "frame times must increase")
+    if not all(np.isfinite(times)) or any(b <= a for a, b in zip(times, times[1:])):
+        raise Unjudgeable("FRAMES_OUT_OF_ORDER", "frame times must be numbers that increase")
+    if (len(items) - 1) * 1000.0 / (times[-1] - times[0]) < MIN_FPS:
+        raise Unjudgeable("FRAME_RATE_TOO_LOW", f"frames must come at least {MIN_FPS:g} a second")
+    if len({pixels.shape for _, pixels in items}) > 1:
+        raise Unjudgeable("FRAME_SIZE_CHANGED", "every frame must have the same size")
     measured: list[Measured] = []
     for i, (ms, pixels) in enumerate(items):
         faces = analyzer.detect(pixels).sorted_by_area()

@@ -11,6 +11,10 @@
 * **Screen glare.** Screens and glossy prints reflect light as white, colourless
   patches; skin rarely does over much of the face. The signal is the share of the
   face box that is near-white and unsaturated.
+* **Continuity.** Frames of one real attempt follow from one another, so corners
+  track from frame to frame. A slideshow of stills (eyes shut in one, head turned in
+  the next) breaks tracking between most pairs; the signal is the share of pairs that
+  tracked.
 * **One identity.** Several frames are embedded; all must be the same person (a swap
   mid-session, or a second face, is a spoof attempt or a bad session).
 
@@ -31,6 +35,7 @@ PAIR_GAP = 3  # ... against the one this many steps later
 MIN_TRACKED = 25  # corners that must track both ways for a pair to count
 MIN_MOTION = 0.03  # eye-distances the face must move between a pair's frames to count
 PARALLAX_LIVE = 0.02  # homography residual (eye-distances) at which a sequence reads as 3-D
+CONTINUOUS = 0.5  # share of frame pairs that must track for the frames to be one take
 GLARE_SPOOF = 0.02  # share of the face box that is glare, above which it reads as a screen or print
 SAME_PERSON = 0.30  # the lowest cosine between two frames of one person we accept (SFace)
 
@@ -38,9 +43,10 @@ SAME_PERSON = 0.30  # the lowest cosine between two frames of one person we acce
 @dataclass(frozen=True)
 class PassiveSignals:
     """Args:
-    parallax: 90th percentile homography residual over frame pairs with pose change
-        (eye-distances); None when the head never moved enough to tell.
+    parallax: 90th percentile homography residual over frame pairs where the face
+        moved (eye-distances); None when it never moved enough to tell.
     pairs: how many frame pairs that was measured on.
+    continuity: share of frame pairs whose corners tracked (both ways).
     glare: median share of glare pixels in the face box.
     identity: the lowest cosine between the sampled frames' embeddings.
     """
@@ -49,6 +55,7 @@ class PassiveSignals:
     pairs: int
     glare: float
     identity: float
+    continuity: float = 1.0
 
     def scores(self) -> dict[str, float | None]:
         """Each signal as a 0-100 liveness score (50 at its threshold); None: no say."""
@@ -56,14 +63,15 @@ class PassiveSignals:
             "planar_motion": None if self.parallax is None else _score(self.parallax, PARALLAX_LIVE, 0.005),
             "screen_glare": _score(-self.glare, -GLARE_SPOOF, 0.01),
             "identity": _score(self.identity, SAME_PERSON, 0.1),
+            "continuity": _score(self.continuity, CONTINUOUS, 0.1),
         }
 
 
 def passive_signals(seq: Sequence) -> PassiveSignals:
-    residual, pairs = parallax(seq)
+    residual, pairs, continuity = parallax(seq)
     glare = float(np.median([glare_share(m.pixels, m.box) for m in seq.frames[:: max(1, len(seq.frames) // 15)]]))
     cos = seq.embeddings @ seq.embeddings.T
-    return PassiveSignals(residual, pairs, glare, float(cos.min()))
+    return PassiveSignals(residual, pairs, glare, float(cos.min()), continuity)
 
 
 def passive_score(signals: PassiveSignals) -> float:
@@ -72,24 +80,34 @@ def passive_score(signals: PassiveSignals) -> float:
     return float(min(said)) if said else 50.0
 
 
-def parallax(seq: Sequence) -> tuple[float | None, int]:
+def parallax(seq: Sequence) -> tuple[float | None, int, float]:
     """Homography residual of image features tracked across frame pairs, in
-    eye-distances (90th percentile over the pairs where the face moved)."""
+    eye-distances (90th percentile over the pairs where the face moved), how many
+    pairs that was, and the share of pairs that tracked at all."""
     frames = seq.frames[::PAIR_STEP]
-    residuals = []
+    residuals, tracked, tried = [], 0, 0
     for a, b in zip(frames, frames[PAIR_GAP:]):
+        tried += 1
         r = _pair_residual(a, b)
+        if r is LOST:
+            continue
+        tracked += 1
         if r is not None:
-            residuals.append(r)
+            residuals.append(float(r))
+    continuity = tracked / tried if tried else 1.0
     if not residuals:
-        return None, 0
-    return float(np.percentile(residuals, 90)), len(residuals)
+        return None, 0, continuity
+    return float(np.percentile(residuals, 90)), len(residuals), continuity
+
+
+LOST = -1.0  # a pair whose corners did not track: not the same take
 
 
 def _pair_residual(a: Measured, b: Measured) -> float | None:
     """Track corners inside the face from ``a`` to ``b`` (checked back again), fit one
     homography to all of them, and return its median error over the eye distance;
-    None when the face hardly moved or too few corners tracked."""
+    None when the face hardly moved (or shows too few corners to track), ``LOST``
+    when the corners did not track."""
     ga, gb = cv2.cvtColor(a.pixels, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b.pixels, cv2.COLOR_RGB2GRAY)
     mask = np.zeros_like(ga)
     hull = cv2.convexHull(a.mesh.xy[:468].astype(np.int32))
@@ -101,7 +119,7 @@ def _pair_residual(a: Measured, b: Measured) -> float | None:
     back, ok2, _ = cv2.calcOpticalFlowPyrLK(gb, ga, fwd, None, winSize=(15, 15), maxLevel=3)
     good = (ok1.ravel() == 1) & (ok2.ravel() == 1) & (np.linalg.norm(back - pts, axis=2).ravel() < 0.7)
     if good.sum() < MIN_TRACKED:
-        return None
+        return LOST
     p, q = pts[good].reshape(-1, 2), fwd[good].reshape(-1, 2)
     eyes = float(np.linalg.norm(a.mesh.xy[263] - a.mesh.xy[33])) + 1e-6
     if float(np.median(np.linalg.norm(q - p, axis=1))) < MIN_MOTION * eyes:

@@ -21,8 +21,12 @@ def litert_interpreter(model_bytes: bytes, *, threads: int = 1) -> object:
 
     Imported here: only the dense-landmark models need LiteRT.
     """
-    from ai_edge_litert.interpreter import Interpreter
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        from faceprint.errors import ModelNotAvailable
 
+        raise ModelNotAvailable("the dense-landmark models need LiteRT: pip install 'ai-edge-litert==2.3.0'") from None
     interp = Interpreter(model_content=model_bytes, num_threads=threads)
     interp.allocate_tensors()
     return interp

@@ -1,4 +1,4 @@
-"""An annotated copy of what a watcher saw: every analysed frame, each tracked face boxed
+"""An annotated copy of what a watcher saw: the analysed frames (up to 30 a second), each tracked face boxed
 with its track number, and the name and similarity once the track is identified.
 
 It is a watcher observer, so it draws exactly the boxes, tracks and decisions the
@@ -50,6 +50,7 @@ class AnnotatedVideo:
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self._last_pts = -1
+        self._closed = False
         self._lock = threading.Lock()
 
     def __call__(self, frame: Frame, tracked: list[tuple[int, Face, Alert | None]]) -> None:
@@ -73,6 +74,8 @@ class AnnotatedVideo:
 
     def _write(self, image: np.ndarray, pts: int) -> None:
         with self._lock:
+            if self._closed:  # a watcher still finishing after close(): never reopen the file
+                return
             if self._container is None:
                 self._open(image.shape[1], image.shape[0])
             assert self._container is not None and self._stream is not None
@@ -88,11 +91,14 @@ class AnnotatedVideo:
             self.frames += 1
 
     def _open(self, width: int, height: int) -> None:
-        self._container = av.open(str(self.path), "w")
-        for codec in _CODECS:
-            if codec in av.codecs_available:
-                break
-        stream = self._container.add_stream(codec, rate=30)
+        codec = next((c for c in _CODECS if c in av.codecs_available), _CODECS[-1])
+        container = av.open(str(self.path), "w")
+        try:
+            stream = container.add_stream(codec, rate=30)
+        except Exception:
+            container.close()
+            raise
+        self._container = container
         stream.width, stream.height = width - width % 2, height - height % 2
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, 1000)
@@ -103,13 +109,16 @@ class AnnotatedVideo:
     def close(self) -> None:
         """Flush the encoder and finish the file (a run with no frames writes none)."""
         with self._lock:
+            self._closed = True
             if self._container is None:
                 return
-            assert self._stream is not None
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-            self._container.close()
-            self._container = None
+            try:
+                assert self._stream is not None
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+            finally:
+                self._container.close()
+                self._container = None
 
     def __enter__(self) -> AnnotatedVideo:
         return self

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from faceprint import shapes
 from faceprint.video.backend import Backend
 from faceprint.types import Face
-from faceprint.video.alerts import Alert
+from faceprint.video.alerts import Alert, Sink
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.tracks import FaceTracker
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Observer, Watcher, WatchSettings
@@ -43,13 +43,10 @@ def search_video(
     """
     entries: list[tuple[int, float, Face, tuple[int, int]]] = []
     last_ms: dict[int, float] = {}
-    matches: dict[int, list[Alert]] = {}  # a track can change person at a camera cut
 
     def observe(frame: Frame, tracked: list[tuple[int, Face, Alert | None]]) -> None:
         h, w = frame.pixels.shape[:2]
-        for track_id, face, alert in tracked:
-            if alert is not None:
-                matches.setdefault(track_id, []).append(alert)
+        for track_id, face, _ in tracked:
             if frame.ms - last_ms.get(track_id, -1e12) >= every_ms:
                 last_ms[track_id] = frame.ms
                 entries.append((track_id, frame.ms, face, (w, h)))
@@ -58,8 +55,15 @@ def search_video(
         if progress is not None:
             progress(frame)
 
-    watcher = Watcher(service, source, WatchSettings(collection, threshold=threshold), name=source.source, observer=observe)
+    # Matches come from a sink, not the observer: a track decided while out of sight
+    # (or lost) has no frame to report its alert with.
+    collected = _Collect()
+    watcher = Watcher(service, source, WatchSettings(collection, threshold=threshold), [collected], name=source.source, observer=observe)
     watcher.run()
+    collected.close()
+    matches: dict[int, list[Alert]] = {}  # a track can change person at a camera cut
+    for alert in collected.alerts:
+        matches.setdefault(alert.track_id, []).append(alert)
     persons = []
     for track_id, ms, face, wh in entries:
         item: dict[str, Any] = {"Timestamp": int(round(ms)), "Person": {"Index": track_id, "BoundingBox": shapes.face_detail(face, wh)["BoundingBox"], "Face": shapes.face_detail(face, wh)}}
@@ -74,6 +78,17 @@ def search_video(
     if sort_by == "INDEX":
         persons.sort(key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
     return {**_status(watcher.error), "VideoMetadata": video_metadata(source), "Persons": persons}
+
+
+class _Collect(Sink):
+    """Every alert of one search, in memory (a search's alerts are few: one per person)."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        super().__init__("search", capacity=100_000)
+
+    def deliver(self, alert: Alert) -> None:
+        self.alerts.append(alert)
 
 
 def detect_video(service: Backend, source: VideoSource, *, every_ms: float = 200.0, progress: Callable[[Frame], None] | None = None) -> dict[str, Any]:
