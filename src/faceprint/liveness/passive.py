@@ -35,7 +35,8 @@ PAIR_GAP = 3  # ... against the one this many steps later
 MIN_TRACKED = 25  # corners that must track both ways for a pair to count
 MIN_MOTION = 0.03  # eye-distances the face must move between a pair's frames to count
 PARALLAX_LIVE = 0.02  # homography residual (eye-distances) at which a sequence reads as 3-D
-CONTINUOUS = 0.5  # share of frame pairs that must track for the frames to be one take
+CONTINUOUS = 0.5  # share of neighbouring frames that must track for the frames to be one take
+CONTINUITY_PAIRS = 40
 GLARE_SPOOF = 0.02  # share of the face box that is glare, above which it reads as a screen or print
 SAME_PERSON = 0.30  # the lowest cosine between two frames of one person we accept (SFace)
 
@@ -83,18 +84,18 @@ def passive_score(signals: PassiveSignals) -> float:
 def parallax(seq: Sequence) -> tuple[float | None, int, float]:
     """Homography residual of image features tracked across frame pairs, in
     eye-distances (90th percentile over the pairs where the face moved), how many
-    pairs that was, and the share of pairs that tracked at all."""
+    pairs that was, and the share of neighbouring frames whose corners tracked."""
     frames = seq.frames[::PAIR_STEP]
-    residuals, tracked, tried = [], 0, 0
+    residuals = []
     for a, b in zip(frames, frames[PAIR_GAP:]):
-        tried += 1
         r = _pair_residual(a, b)
-        if r is LOST:
-            continue
-        tracked += 1
-        if r is not None:
+        if r is not None and r is not LOST:
             residuals.append(float(r))
-    continuity = tracked / tried if tried else 1.0
+    # continuity: neighbouring frames, at most CONTINUITY_PAIRS of them spread over the take
+    step = max(1, (len(seq.frames) - 1) // CONTINUITY_PAIRS)
+    neighbours = [(seq.frames[i], seq.frames[i + 1]) for i in range(0, len(seq.frames) - 1, step)]
+    tracked = sum(_pair_residual(a, b) is not LOST for a, b in neighbours)
+    continuity = tracked / len(neighbours) if neighbours else 1.0
     if not residuals:
         return None, 0, continuity
     return float(np.percentile(residuals, 90)), len(residuals), continuity
