@@ -41,7 +41,9 @@ def test_liveness_page_runs_a_session(server: Server, tmp_path: Path) -> None:
     if shutil.which(str(CHROMIUM)) is None:
         pytest.skip(f"no system Chromium at {CHROMIUM}")
     fake = camera_file(tmp_path)
-    key_id, secret = server.keys["searcher"]
+    # a key of its own: other tests leave sessions waiting on the shared searcher key
+    key = server.client("admin", service="faceprint").create_access_key(Role="searcher", Purpose="liveness page test")
+    key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
     args = [*ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={fake}"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
@@ -56,7 +58,7 @@ def test_liveness_page_runs_a_session(server: Server, tmp_path: Path) -> None:
             page.evaluate("([k, s]) => { sessionStorage.setItem('faceprint.accessKeyId', k); sessionStorage.setItem('faceprint.secretAccessKey', s); }", [key_id, secret])
             page.reload()
             page.get_by_test_id("start").click()
-            expect(page.get_by_test_id("prompt")).not_to_be_empty(timeout=10_000)
+            expect(page.get_by_test_id("prompt")).not_to_be_empty(timeout=10_000)  # else see the status line
             expect(page.get_by_test_id("result")).to_be_visible(timeout=60_000)
             confidence = float(page.get_by_test_id("confidence").inner_text())
             assert page.get_by_test_id("verdict").inner_text() == "Not confirmed as live" and confidence < 50
