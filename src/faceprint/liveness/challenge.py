@@ -14,9 +14,10 @@ and so does how far their mouth opens when they talk.
   right.
 
 A recording cannot know the actions or their order, but a lively one may contain some
-of them by chance. So the order is enforced, the k-th action must be done within k
-action-slots of the start, and a turn or an open mouth that was not asked for (blinks
-are involuntary and never count) before the last action fails the challenge.
+of them by chance. So the order is enforced: the k-th action must be done within k
+action-slots of the start; a turn or an open mouth done before its turn, or not asked
+for at all, before the last action fails the challenge (blinks are involuntary and
+never count against).
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def judge(seq: Sequence, asked: list[str]) -> ChallengeResult:
         slot = (SECONDS_PER_ACTION * (k + 1) + SECONDS_EXTRA) * 1000.0
         if ms[found] > slot:
             return ChallengeResult(asked, done, False, f"{action} came {ms[found] / 1000:.1f} s in; it was due by {slot / 1000:.0f} s")
+        if k and action != "BLINK":  # done before its turn: the order was not followed
+            early = _find(action, 0, eyes[:at], mouth[:at], yaw[:at], open_level, closed_mouth, start_yaw)
+            if early is not None:
+                return ChallengeResult(asked, done, False, f"{action} at {ms[early] / 1000:.1f} s came before its turn")
         at = found + 1
     for other in ("OPEN_MOUTH", "TURN_LEFT", "TURN_RIGHT"):
         if other in asked:
