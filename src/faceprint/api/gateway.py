@@ -124,6 +124,8 @@ class Gateway:
             else:
                 reply = Reply(200, result, request_id)
         except FaceprintError as exc:
+            if exc.retryable and caller is not None:
+                self.guard.release(caller)  # it had no effect: the SDK's retry may run
             reply = Reply(status_of(exc), body_of(exc), request_id, headers_of(exc))
         except Exception:  # noqa: BLE001 - a bug must still answer in AWS's shape
             log.exception("internal error", extra={"request_id": request_id, "operation": operation})

@@ -39,6 +39,7 @@ class Caller:
     """An authenticated caller."""
 
     key: AccessKey
+    request: str = ""  # the request's replay-guard entry (see Guard.release)
 
     @property
     def key_id(self) -> str:
@@ -97,9 +98,16 @@ class Guard:
         claim = sigv4.parse(headers, now=now)
         key, secret = self._key(claim.key_id)
         sigv4.verify(claim, secret, method=method, path=path, query=query, header_values=header_values, body=body)
-        self._remember(claim, headers.get("amz-sdk-invocation-id", ""), read_only, now)
+        entry = self._remember(claim, headers.get("amz-sdk-invocation-id", ""), read_only, now)
         self._spend(key.key_id)
-        return Caller(key)
+        return Caller(key, entry)
+
+    def release(self, caller: Caller) -> None:
+        """Forget a request that was refused with a retryable error before it had any
+        effect, so the SDK's retry (same signature within the second, same invocation
+        id) is not refused as a replay."""
+        with self._lock:
+            self._seen.pop(caller.request, None)
 
     def authorize(self, caller: Caller, operation: str) -> None:
         """Raises AccessDenied: the caller's role may not call ``operation``."""
@@ -127,7 +135,7 @@ class Guard:
             raise UnrecognizedClient("The security token included in the request is invalid (the access key was revoked).")
         return key, secret
 
-    def _remember(self, claim: sigv4.SignedRequest, invocation: str, read_only: bool, now: float) -> None:
+    def _remember(self, claim: sigv4.SignedRequest, invocation: str, read_only: bool, now: float) -> str:
         key = f"{claim.signature}|{invocation}" if read_only else claim.signature
         with self._lock:
             horizon = now - 2 * sigv4.MAX_SKEW_S  # a date can be 15 min old or ahead
@@ -148,6 +156,7 @@ class Guard:
                 raise Throttling("too many requests in the replay window; slow down")
             self._seen[key] = (invocation, now)
             self._seen_order.append((now, key))
+            return key
 
     def _spend(self, key_id: str) -> None:
         now = time.monotonic()
