@@ -78,4 +78,9 @@ def test_bad_frames_fail_with_a_reason_and_failures_are_throttled(server):
         rek.create_face_liveness_session()
     assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
     # other callers are not held back
-    assert server.client("searcher").create_face_liveness_session()["SessionId"]
+    other = admin.create_access_key(Role="searcher", Purpose="liveness throttling test, second key")
+    server.keys["liveness-other"] = (other["AccessKeyId"], other["SecretAccessKey"])
+    try:
+        assert server.client("liveness-other").create_face_liveness_session()["SessionId"]
+    finally:
+        del server.keys["liveness-other"]
