@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from facelike import machine, write_results  # noqa: E402
 
 import faceprint  # noqa: E402
-from faceprint.video import Alert, Frame, Sink, VideoSource, Watcher, WatchSettings  # noqa: E402
+from faceprint.video import Alert, Frame, MemorySink, VideoSource, Watcher, WatchSettings  # noqa: E402
 
 DATA = Path(os.environ.get("FACEPRINT_DATA", REPO.parent / "shared" / "data"))
 EXAMPLES = DATA / "people" / "face_recognition" / "examples"
@@ -91,17 +91,6 @@ class ClipSource(VideoSource):
                 return
             index += last.index + 1
             offset += last.ms + 1000.0 / (self.stats.fps or 25.0)
-
-
-class Collect(Sink):
-    """Keeps every alert in memory."""
-
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-        super().__init__("collect", capacity=100_000)
-
-    def deliver(self, alert: Alert) -> None:
-        self.alerts.append(alert)
 
 
 class Seen:
@@ -147,14 +136,14 @@ def video_info(path: Path) -> dict[str, object]:
 
 
 # -- one watcher run --------------------------------------------------------------------
-def make_watcher(svc: faceprint.Service, path: Path, *, collection: str, pace: bool, per_frame: bool = False, threshold: float = 50.0, max_width: int = WORKING_WIDTH, loops: int = 1, seconds: float | None = None, name: str = "") -> tuple[Watcher, Seen, Collect]:
+def make_watcher(svc: faceprint.Service, path: Path, *, collection: str, pace: bool, per_frame: bool = False, threshold: float = 50.0, max_width: int = WORKING_WIDTH, loops: int = 1, seconds: float | None = None, name: str = "") -> tuple[Watcher, Seen, MemorySink]:
     source = ClipSource(path, pace=pace, max_width=max_width, loops=loops, seconds=seconds)
-    seen, sink = Seen(), Collect()
+    seen, sink = Seen(), MemorySink("collect")
     watcher = Watcher(svc, source, WatchSettings(collection, threshold=threshold, per_frame=per_frame), [sink], name=name or path.name, observer=seen)
     return watcher, seen, sink
 
 
-def summarise(watcher: Watcher, seen: Seen, sink: Collect, wall: float, started: float) -> dict[str, object]:
+def summarise(watcher: Watcher, seen: Seen, sink: MemorySink, wall: float, started: float) -> dict[str, object]:
     """``started``: time.time() when the watcher was started."""
     sink.close()
     report = watcher.report()

@@ -14,20 +14,11 @@ import numpy as np
 import pytest
 
 from faceprint import Service
-from faceprint.video import Alert, Sink, VideoSource, Watcher, WatchSettings
+from faceprint.video import Alert, MemorySink, VideoSource, Watcher, WatchSettings
 from faceprint.video.annotate import MATCHED_RGB
 from faceprint.video.search import search_video
 
 pytestmark = pytest.mark.data
-
-
-class Collect(Sink):
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-        super().__init__("collect")
-
-    def deliver(self, alert: Alert) -> None:
-        self.alerts.append(alert)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +44,7 @@ def home(tmp_path_factory, examples: Path) -> Path:
 
 
 def watch(home: Path, clip: Path, collection: str, **settings: object) -> tuple[list[Alert], Watcher]:
-    sink = Collect()
+    sink = MemorySink("collect")
     with Service(home) as svc:
         watcher = Watcher(svc, VideoSource(clip, pace=False), WatchSettings(collection, **settings), [sink])  # type: ignore[arg-type]
         watcher.run()

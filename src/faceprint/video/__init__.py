@@ -3,11 +3,11 @@ decisions, alerts and their sinks, watchers that tie them together, and annotate
 output video."""
 
 from faceprint.video.annotate import AnnotatedVideo
-from faceprint.video.alerts import Alert, Broadcast, JsonLinesSink, Sink, WebhookSink
+from faceprint.video.alerts import Alert, Broadcast, JsonLinesSink, MemorySink, Sink, WebhookSink
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Decision, Watcher, WatchSettings
 
 __all__ = [
-    "AnnotatedVideo", "Alert", "Broadcast", "JsonLinesSink", "Sink", "WebhookSink", "Frame", "VideoSource",
+    "AnnotatedVideo", "Alert", "Broadcast", "JsonLinesSink", "MemorySink", "Sink", "WebhookSink", "Frame", "VideoSource",
     "DEFAULT_WATCH_SIMILARITY", "Decision", "Watcher", "WatchSettings",
 ]  # fmt: skip

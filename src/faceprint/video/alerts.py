@@ -152,6 +152,18 @@ class Sink:
         return {"delivered": self.delivered, "dropped": self.dropped, "failed": self.failed, "queued": self.queue.qsize(), "in_flight": self.in_flight}
 
 
+class MemorySink(Sink):
+    """Every alert, kept in a list (a search's or a test's few alerts; never a live
+    stream's, which never ends)."""
+
+    def __init__(self, name: str = "memory", capacity: int = 100_000) -> None:
+        self.alerts: list[Alert] = []
+        super().__init__(name, capacity=capacity)
+
+    def deliver(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+
 class JsonLinesSink(Sink):
     """One JSON object per line (stdout by default)."""
 

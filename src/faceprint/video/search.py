@@ -14,7 +14,7 @@ from typing import Any, Callable
 from faceprint import shapes
 from faceprint.video.backend import Backend
 from faceprint.types import Face
-from faceprint.video.alerts import Alert, Sink
+from faceprint.video.alerts import Alert, MemorySink
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.tracks import FaceTracker
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Observer, Watcher, WatchSettings
@@ -57,7 +57,7 @@ def search_video(
 
     # Matches come from a sink, not the observer: a track decided while out of sight
     # (or lost) has no frame to report its alert with.
-    collected = _Collect()
+    collected = MemorySink("search")
     watcher = Watcher(service, source, WatchSettings(collection, threshold=threshold), [collected], name=source.source, observer=observe)
     watcher.run()
     collected.close()
@@ -78,17 +78,6 @@ def search_video(
     if sort_by == "INDEX":
         persons.sort(key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
     return {**_status(watcher.error), "VideoMetadata": video_metadata(source), "Persons": persons}
-
-
-class _Collect(Sink):
-    """Every alert of one search, in memory (a search's alerts are few: one per person)."""
-
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-        super().__init__("search", capacity=100_000)
-
-    def deliver(self, alert: Alert) -> None:
-        self.alerts.append(alert)
 
 
 def detect_video(service: Backend, source: VideoSource, *, every_ms: float = 200.0, progress: Callable[[Frame], None] | None = None) -> dict[str, Any]:
