@@ -103,6 +103,7 @@ class LivenessSessions:
         session = self.get(session_id, owner)
         now = self.clock()
         with self._lock:
+            self._forget(now)
             self._check_budget(owner, now)
             if session.status == "EXPIRED":
                 raise InvalidParameter(f"liveness session {session_id} expired; start a new one")
@@ -159,9 +160,8 @@ class LivenessSessions:
         return session
 
     def _check_budget(self, owner: str, now: float) -> None:
+        """Call with the lock held, after :meth:`_forget` aged the failures out."""
         failures = self._failures.get(owner, deque())
-        while failures and now - failures[0] > self.failure_window_s:
-            failures.popleft()
         if len(failures) >= self.max_failures:
             wait = failures[0] + self.failure_window_s - now
             raise TooManyFailures(f"{len(failures)} failed liveness sessions in {self.failure_window_s / 60:.0f} minutes; try again in {wait:.0f} s")
