@@ -15,7 +15,7 @@ from faceprint.video.sources import VideoSource
 
 @click.command("liveness")
 @click.argument("video")
-@click.option("--passive", is_flag=True, help="The passive checks alone (planar motion, screen glare, one identity).")
+@click.option("--passive", is_flag=True, help="The passive checks alone (planar motion, screen glare, moiré, screen border, continuity, one identity).")
 @click.option("--actions", default=None, help=f"The challenge the person was given, in order, comma-separated: {', '.join(ACTIONS)}.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (keys verdict, score, reason, signals).")
 @click.option("--max-frames", default=450, show_default=True, help="Judge at most this many frames (from the start).")

@@ -7,8 +7,10 @@ phone replay of him. Synthetic material, labelled as such everywhere it is repor
   smooth random path (turned up to 25 degrees about both axes, rolled, shifted), seen
   by a pinhole camera: what a printed photo or a photo on a phone looks like when
   waved in front of a camera;
-* **screen replays**: live frames shown on a flat "phone" that moves the same way,
-  with the screen's glare laid over it;
+* **screen replays**: live frames shown on a flat "phone" that moves the same way:
+  the screen's pixel grid (red, green and blue stripes, at a random pitch of 0.6-1.6
+  camera pixels, which the camera's own sampling turns into moiré), a dark bezel
+  round it, and a band of glare across it;
 * **live sequences**: stretches of the live video.
 
 APCER: share of attack presentations accepted as live. BPCER: share of live
@@ -84,17 +86,38 @@ def photo_attack(photo: np.ndarray, background: np.ndarray, rng: np.random.Gener
 
 
 def screen_replay(live: Frames, background: np.ndarray, rng: np.random.Generator) -> Frames:
-    """Live frames on a moving flat screen, with a band of glare across it."""
+    """Live frames on a moving flat screen: its pixel grid, a bezel and a band of glare."""
     out: Frames = []
-    h, w = live[0][1].shape[:2]
+    h, full_w = live[0][1].shape[:2]
+    w = min(full_w, int(0.65 * h))  # a phone held upright shows the middle of the frame
+    left = (full_w - w) // 2
     band = np.zeros((h, w), np.float32)
-    x0 = rng.uniform(0.2, 0.6) * w
+    x0 = rng.uniform(-0.1, 0.5) * w
     cv2.line(band, (int(x0), 0), (int(x0 + 0.3 * w), h), 1.0, int(0.12 * w))
     band = cv2.GaussianBlur(band, (0, 0), 0.03 * w)[..., None]
+    bezel = int(rng.uniform(0.04, 0.08) * w)
+    pitch = rng.uniform(0.6, 1.6)  # screen pixels as seen by the camera, in camera pixels
+    across = int(0.8 * min(full_w, h) * w / h / pitch)  # the screen's pixels across, at show_on_plane's scale 0.8
     for (ms, frame), pose in zip(live, plane_path(len(live), rng, max_turn=15.0)):
-        shown = (frame.astype(np.float32) * (1 - 0.6 * band) + 255.0 * 0.6 * band).clip(0, 255).astype(np.uint8)
-        out.append((ms, show_on_plane(shown, background, pose, scale=0.9)))
+        shown = (frame[:, left : left + w].astype(np.float32) * (1 - 0.6 * band) + 255.0 * 0.6 * band).clip(0, 255).astype(np.uint8)
+        screen = pixel_grid(shown, across)
+        phone = cv2.copyMakeBorder(screen, *(bezel * screen.shape[1] // w,) * 4, cv2.BORDER_CONSTANT, value=(18, 18, 20))
+        out.append((ms, show_on_plane(phone, background, pose, scale=0.8)))
     return out
+
+
+def pixel_grid(content: np.ndarray, across: int, *, strength: float = 0.08) -> np.ndarray:
+    """``content`` as a screen ``across`` pixels wide shows it, drawn at three times
+    that resolution: each pixel a red, a green and a blue stripe over a dark gap row.
+    ``strength`` is how much of the grid survives the camera's lens."""
+    h, w = content.shape[:2]
+    native = cv2.resize(content, (across, max(1, round(across * h / w))), interpolation=cv2.INTER_AREA)
+    plain = np.repeat(np.repeat(native, 3, axis=0), 3, axis=1).astype(np.float32)
+    grid = np.zeros_like(plain)
+    for c in range(3):
+        grid[:, c::3, c] = plain[:, c::3, c] * 3.0
+    grid[2::3] *= 0.25
+    return ((1 - strength) * plain + strength * grid).clip(0, 255).astype(np.uint8)
 
 
 def apcer_bpcer(results: list[tuple[Presentation, bool]]) -> dict[str, float | int]:
@@ -107,3 +130,45 @@ def apcer_bpcer(results: list[tuple[Presentation, bool]]) -> dict[str, float | i
         "apcer": sum(attacks) / len(attacks) if attacks else float("nan"),
         "bpcer": sum(not ok for ok in lives) / len(lives) if lives else float("nan"),
     }
+
+
+@dataclass(frozen=True)
+class LabelledAction:
+    """An action a person was seen performing in a video, labelled by hand. ``mild``:
+    too slight to say by eye whether a challenge would count it."""
+
+    action: str
+    start_s: float
+    end_s: float
+    mild: bool = False
+
+    def mirrored(self) -> "LabelledAction":
+        swap = {"TURN_LEFT": "TURN_RIGHT", "TURN_RIGHT": "TURN_LEFT"}
+        return LabelledAction(swap.get(self.action, self.action), self.start_s, self.end_s, self.mild)
+
+
+def read_action_labels(path: Path) -> list[LabelledAction]:
+    """The ``action,start_s,end_s,...,strength`` rows of a label file, in time order."""
+    import csv
+
+    with path.open(newline="") as f:
+        rows = [LabelledAction(r["action"], float(r["start_s"]), float(r["end_s"]), r.get("strength") == "mild") for r in csv.DictReader(f)]
+    return sorted(rows, key=lambda r: r.start_s)
+
+
+def performed(labels: list[LabelledAction], start_s: float, asked: list[str], limit_s: float) -> bool:
+    """Whether the labelled video, watched from ``start_s``, shows a person doing
+    ``asked`` and nothing else a challenge counts against: the clear turns and open
+    mouths that begin up to the start of the last asked action are, in order, exactly
+    the asked ones, and no mild (uncertain) one is among them. Blinks not asked are
+    ignored, as the challenge ignores them."""
+    seen = [lab for lab in labels if start_s <= lab.start_s < start_s + limit_s]
+    matched: list[LabelledAction] = []
+    for action in asked:
+        after = matched[-1].start_s if matched else start_s
+        nxt = next((lab for lab in seen if lab.action == action and not lab.mild and lab.start_s > after - 1e-9 and lab not in matched), None)
+        if nxt is None:
+            return False
+        matched.append(nxt)
+    counted = [lab for lab in seen if lab.action != "BLINK" and lab.start_s <= matched[-1].start_s]
+    return not any(lab.mild for lab in counted) and [lab.action for lab in counted] == [a for a in asked if a != "BLINK"]

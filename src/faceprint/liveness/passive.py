@@ -8,9 +8,10 @@
   residual, in eye-distances. The mesh's own landmarks cannot serve here: the mesh
   network reads a tilted photo as an untilted face and bends its points accordingly.
   Pairs where the face hardly moved cannot say.
-* **Screen glare.** Screens and glossy prints reflect light as white, colourless
-  patches; skin rarely does over much of the face. The signal is the share of the
-  face box that is near-white and unsaturated.
+* **Screen and print artefacts** (``artefacts.py``): glare (the median share of the
+  face box that is near-white and colourless), moiré (the median spectral peak of
+  the inner face) and a panel's border (the share of frames with a lit or pale panel
+  around the face), each over up to 15 frames spread over the attempt.
 * **Continuity.** Frames of one real attempt follow from one another, so corners
   track from frame to frame. A slideshow of stills (eyes shut in one, head turned in
   the next) breaks tracking between most pairs; the signal is the share of pairs that
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from faceprint.liveness.artefacts import glare_share, is_framed, moire_peak, panel_sides
 from faceprint.liveness.frames import Measured, Sequence
 
 PAIR_STEP = 2  # frames compared: every second one ...
@@ -38,6 +40,11 @@ PARALLAX_LIVE = 0.02  # homography residual (eye-distances) at which a sequence 
 CONTINUOUS = 0.5  # share of neighbouring frames that must track for the frames to be one take
 CONTINUITY_PAIRS = 40
 GLARE_SPOOF = 0.02  # share of the face box that is glare, above which it reads as a screen or print
+# Above the 90th percentile of single live frames (31) and near their 99th (46): the
+# median of several frames of a live face does not reach it (benchmarks/liveness.py).
+MOIRE_SPOOF = 40.0
+BORDER_SPOOF = 0.25  # share of frames with a panel around the face, above which it reads as held up
+ARTEFACT_SAMPLES = 15
 SAME_PERSON = 0.30  # the lowest cosine between two frames of one person we accept (SFace)
 
 
@@ -50,6 +57,8 @@ class PassiveSignals:
     continuity: share of frame pairs whose corners tracked (both ways).
     glare: median share of glare pixels in the face box.
     identity: the lowest cosine between the sampled frames' embeddings.
+    moire: median spectral peak of the inner face; None when the face was too small.
+    framed: share of sampled frames with a panel's border around the face.
     """
 
     parallax: float | None
@@ -57,12 +66,16 @@ class PassiveSignals:
     glare: float
     identity: float
     continuity: float = 1.0
+    moire: float | None = None
+    framed: float = 0.0
 
     def scores(self) -> dict[str, float | None]:
         """Each signal as a 0-100 liveness score (50 at its threshold); None: no say."""
         return {
             "planar_motion": None if self.parallax is None else _score(self.parallax, PARALLAX_LIVE, 0.005),
             "screen_glare": _score(-self.glare, -GLARE_SPOOF, 0.01),
+            "moire": None if self.moire is None else _score(-self.moire, -MOIRE_SPOOF, 4.0),
+            "screen_border": _score(-self.framed, -BORDER_SPOOF, 0.05),
             "identity": _score(self.identity, SAME_PERSON, 0.1),
             "continuity": _score(self.continuity, CONTINUOUS, 0.1),
         }
@@ -70,9 +83,13 @@ class PassiveSignals:
 
 def passive_signals(seq: Sequence) -> PassiveSignals:
     residual, pairs, continuity = parallax(seq)
-    glare = float(np.median([glare_share(m.pixels, m.box) for m in seq.frames[:: max(1, len(seq.frames) // 15)]]))
+    sample = seq.frames[:: max(1, len(seq.frames) // ARTEFACT_SAMPLES)]
+    glare = float(np.median([glare_share(m.pixels, m.box) for m in sample]))
+    peaks = [p for p in (moire_peak(m.pixels, m.box) for m in sample) if p is not None]
+    moire = float(np.median(peaks)) if len(peaks) >= len(sample) / 2 else None
+    framed = float(np.mean([is_framed(panel_sides(m.pixels, m.box)) for m in sample]))
     cos = seq.embeddings @ seq.embeddings.T
-    return PassiveSignals(residual, pairs, glare, float(cos.min()), continuity)
+    return PassiveSignals(residual, pairs, glare, float(cos.min()), continuity, moire, framed)
 
 
 def passive_score(signals: PassiveSignals) -> float:
@@ -130,18 +147,6 @@ def _pair_residual(a: Measured, b: Measured) -> float | None:
         return None
     moved = cv2.perspectiveTransform(p[None], h)[0]
     return float(np.median(np.linalg.norm(moved - q, axis=1))) / eyes
-
-
-def glare_share(pixels: np.ndarray, box: np.ndarray) -> float:
-    """Share of the face box that is near-white and colourless."""
-    h, w = pixels.shape[:2]
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    crop = pixels[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-    if crop.size == 0:
-        return 0.0
-    hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
-    glare = (hsv[..., 2] >= 245) & (hsv[..., 1] <= 40)
-    return float(glare.mean())
 
 
 def _score(value: float, threshold: float, spread: float) -> float:
