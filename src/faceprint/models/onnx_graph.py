@@ -4,8 +4,15 @@ The SFace and YuNet files ship with block-quantized int8 weights
 (``DequantizeLinear`` with ``block_size``). onnxruntime runs those dequantize
 nodes on every call; folding them into fp32 initializers once, at load time, gives
 the same outputs. SFace's ``PRelu`` with per-channel slopes falls onto a slow
-broadcasting path in onnxruntime's CPU provider; ``slope*x + (1-slope)*relu(x)``
-is the same function and about twice as fast there (see docs/models.md).
+broadcasting path in onnxruntime's CPU provider. It is rewritten as
+``a*x + relu(b*x)`` with per-channel ``a`` and ``b >= 0``, the same function: each
+product becomes a per-channel 1x1 convolution in onnxruntime's blocked layout, the
+``relu`` fuses into the first and the sum into the second, so a ``PRelu`` costs two
+passes over its tensor (see docs/models.md).
+
+``REWRITE_VERSION`` is part of the embedding contract. It changes when the rewrites
+change the numbers a model gives beyond float rounding; exact rewrites keep it, and
+``tests/unit/test_onnx_graph.py`` holds every rewrite to the plain graph.
 """
 
 from __future__ import annotations
@@ -25,12 +32,18 @@ def optimise(model_bytes: bytes, *, dynamic_batch: bool = True, rewrite_prelu: b
     nodes = []
     for node in graph.node:
         if node.op_type == "DequantizeLinear" and all(x in inits for x in node.input if x):
-            weight = _dequantize(node, inits)
-            graph.initializer.append(numpy_helper.from_array(weight, node.output[0]))
-        elif rewrite_prelu and node.op_type == "PRelu" and node.input[1] in inits:
-            nodes.extend(_prelu_as_relu_mix(node, inits, graph))
+            graph.initializer.append(numpy_helper.from_array(_dequantize(node, inits), node.output[0]))
+            inits[node.output[0]] = graph.initializer[-1]
+        elif node.op_type == "Reshape" and all(x in inits for x in node.input):
+            # a constant weight reshaped at run time: reshaped once here, so the
+            # PRelu rewrite below can scale the weights of the layer that follows
+            shape = numpy_helper.to_array(inits[node.input[1]])
+            graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(inits[node.input[0]]).reshape(shape), node.output[0]))
+            inits[node.output[0]] = graph.initializer[-1]
         else:
             nodes.append(node)
+    if rewrite_prelu:
+        nodes = _rewrite_prelus(nodes, inits, graph)
     del graph.node[:]
     graph.node.extend(nodes)
     _drop_unused(graph)
@@ -59,6 +72,70 @@ def _dequantize(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> np.
     shape = [1] * q.ndim
     shape[axis] = -1
     return ((q - zero.reshape(shape)) * scale.reshape(shape)).astype(np.float32)
+
+
+def _rewrite_prelus(nodes: list[onnx.NodeProto], inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """Every ``PRelu`` with constant per-channel slopes, as ``a*x + relu(b*x)``.
+
+    For a slope ``s <= 1`` that is ``s*x + relu((1-s)*x)``. For ``s > 1`` it is
+    ``s*x - relu((s-1)*x)``, whose minus sign cannot sit inside the fused sum, so the
+    channel's output is negated instead (``-s*x + relu((s-1)*x)``) and the layer that
+    reads it, a convolution or batch norm, takes the sign into its weights.
+    """
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    uses = {name: len(c) for name, c in consumers.items()}
+    out = []
+    for node in nodes:
+        if node.op_type != "PRelu" or node.input[1] not in inits:
+            out.append(node)
+            continue
+        slope = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32).reshape(-1)
+        sign = np.where(slope <= 1.0, 1.0, -1.0).astype(np.float32)
+        readers = consumers.get(node.output[0], [])
+        if (sign < 0).any() and not (len(readers) == 1 and _take_sign(readers[0], sign, inits, uses)):
+            out.extend(_prelu_as_relu_mix(node, inits, graph))  # the sign has nowhere to go
+            continue
+        x, y = node.input[0], node.output[0]
+        graph.initializer.append(numpy_helper.from_array((sign * slope).reshape(-1, 1, 1), f"{y}__a"))
+        graph.initializer.append(numpy_helper.from_array(np.abs(1.0 - slope).reshape(-1, 1, 1), f"{y}__b"))
+        out += [
+            helper.make_node("Mul", [x, f"{y}__b"], [f"{y}__bx"]),
+            helper.make_node("Relu", [f"{y}__bx"], [f"{y}__relu"]),
+            helper.make_node("Mul", [x, f"{y}__a"], [f"{y}__ax"]),
+            helper.make_node("Add", [f"{y}__ax", f"{y}__relu"], [y]),
+        ]
+    return out
+
+
+def _take_sign(reader: onnx.NodeProto, sign: np.ndarray, inits: dict[str, onnx.TensorProto], uses: dict[str, int]) -> bool:
+    """Make ``reader`` undo a per-channel sign on its input, in its own weights.
+    False when it cannot (another kind of node, or weights it shares)."""
+
+    def owned(name: str) -> bool:
+        return name in inits and uses.get(name, 0) == 1
+
+    def scale(name: str, factor: np.ndarray) -> None:
+        inits[name].CopyFrom(numpy_helper.from_array((numpy_helper.to_array(inits[name]) * factor).astype(np.float32), name))
+
+    if reader.op_type == "Conv" and owned(reader.input[1]):
+        weight = numpy_helper.to_array(inits[reader.input[1]])
+        groups = next((a.i for a in reader.attribute if a.name == "group"), 1)
+        per_group = weight.shape[1]
+        if per_group * groups != len(sign) or weight.shape[0] % groups:
+            return False
+        # output channel o reads input channels [g*per_group, (g+1)*per_group) of its group g
+        rows = sign.reshape(groups, per_group)[np.arange(weight.shape[0]) // (weight.shape[0] // groups)]
+        scale(reader.input[1], rows.reshape(weight.shape[0], per_group, *([1] * (weight.ndim - 2))))
+        return True
+    if reader.op_type == "BatchNormalization" and owned(reader.input[1]) and owned(reader.input[3]):
+        # gamma * (sign*z - mean) == (gamma*sign) * (z - sign*mean), as sign*sign == 1
+        scale(reader.input[1], sign)
+        scale(reader.input[3], sign)
+        return True
+    return False
 
 
 def _prelu_as_relu_mix(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto) -> list[onnx.NodeProto]:
