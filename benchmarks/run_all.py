@@ -1,5 +1,6 @@
 """`make bench`: every measurement the README quotes, written to bench-output/ and
-summarised in docs/benchmarks.md. Slow (about half an hour on 2 cores the first time;
+summarised in docs/benchmarks.md (``--engine-only``: just what depends on the
+embedders; ``--doc-only``: just the doc, from the results already there). Slow (about half an hour on 2 cores the first time;
 embeddings are cached in ~/.cache/faceprint/eval, so reruns are fast), plus the search
 benchmarks (vector_index.py, gallery_scale.py: about 27 minutes more, see docs/search.md)."""
 
@@ -42,6 +43,16 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     lfw = {label: faceprint("eval", "verify", "--lfw", str(DATA / "lfw"), "--groups", str(DATA / "lfw" / "gender.csv"), *opts) for label, opts in CONFIGS}
     (OUT / "lfw.json").write_text(json.dumps(lfw, indent=2))
+    if "--engine-only" in sys.argv:
+        # after a change to the embedders: the measurements that depend on them (LFW,
+        # identification, SFace's runtime, the peer benchmark); the rest stays as it was
+        load = lambda name: json.loads((OUT / name).read_text())  # noqa: E731
+        ident = {label: faceprint("eval", "identify", str(DATA / "people/face_recognition/examples/knn_examples/train"), *opts) for label, opts in (CONFIGS[0], CONFIGS[3])}
+        (OUT / "identify.json").write_text(json.dumps(ident, indent=2))
+        for script in ("sface_runtime.py", "peer.py"):
+            subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--out", str(OUT)], check=True)
+        write_doc(lfw, load("detect.json"), ident, (OUT / "peer.md").read_text(), load("sface_runtime.json"), search_section() + service_section())
+        return
     coco = OUT / "dlib_faces.coco.json"
     faces_dir = DATA / "detection/dlib_faces"
     subprocess.run([str(BIN / "faceprint"), "eval", "dlib-to-coco", str(faces_dir / "training.xml"), str(faces_dir / "testing.xml"), "--out", str(coco)], check=True, capture_output=True)

@@ -10,6 +10,14 @@ product becomes a per-channel 1x1 convolution in onnxruntime's blocked layout, t
 ``relu`` fuses into the first and the sum into the second, so a ``PRelu`` costs two
 passes over its tensor (see docs/models.md).
 
+SFace ends in a fully connected layer whose fp32 weights (128 x 50176, 26 MB) are
+read from memory for every face; two threads doing so at once wait on memory. The
+shipped file holds those weights as int8 in blocks of 64, each block with its own
+scale and zero point, which is exactly what onnxruntime's ``MatMulNBits`` takes. Run
+there, the layer reads a quarter of the bytes. At accuracy level 4 it also quantizes
+the layer's input to int8 per block, so this rewrite is not exact: embeddings move
+by a cosine of about 2e-6.
+
 ``REWRITE_VERSION`` is part of the embedding contract. It changes when the rewrites
 change the numbers a model gives beyond float rounding; exact rewrites keep it, and
 ``tests/unit/test_onnx_graph.py`` holds every rewrite to the plain graph.
@@ -21,17 +29,29 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-REWRITE_VERSION = "fold-dq+prelu-v1"
+REWRITE_VERSION = "fold-dq+prelu+fc-int8-v2"
 
 
-def optimise(model_bytes: bytes, *, dynamic_batch: bool = True, rewrite_prelu: bool = True) -> bytes:
-    """Fold constant dequantization and rewrite PRelu; returns a new serialized model."""
+def optimise(model_bytes: bytes, *, dynamic_batch: bool = True, rewrite_prelu: bool = True, prelu_form: str = "relu", int8_fc: bool = True) -> bytes:
+    """Fold constant dequantization and rewrite PRelu; returns a new serialized model.
+
+    ``prelu_form``: ``"relu"`` (``a*x + relu(b*x)``, the fastest) or ``"mix"``
+    (``slope*x + (1-slope)*relu(x)``, the first rewrite, kept for comparison).
+    ``int8_fc``: run fully connected layers with block-quantized int8 weights as
+    ``MatMulNBits`` (not exact; see above).
+    """
     model = onnx.load_from_string(model_bytes)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
+    dequantized = {n.output[0]: n for n in graph.node if n.op_type == "DequantizeLinear"}
     nodes = []
     for node in graph.node:
-        if node.op_type == "DequantizeLinear" and all(x in inits for x in node.input if x):
+        int8 = _gemm_as_int8(node, dequantized, inits, graph) if int8_fc and node.op_type == "Gemm" else None
+        if int8 is not None:
+            nodes.extend(int8)
+            if not any(o.domain == "com.microsoft" for o in model.opset_import):
+                model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        elif node.op_type == "DequantizeLinear" and all(x in inits for x in node.input if x):
             graph.initializer.append(numpy_helper.from_array(_dequantize(node, inits), node.output[0]))
             inits[node.output[0]] = graph.initializer[-1]
         elif node.op_type == "Reshape" and all(x in inits for x in node.input):
@@ -43,7 +63,7 @@ def optimise(model_bytes: bytes, *, dynamic_batch: bool = True, rewrite_prelu: b
         else:
             nodes.append(node)
     if rewrite_prelu:
-        nodes = _rewrite_prelus(nodes, inits, graph)
+        nodes = _rewrite_prelus(nodes, inits, graph, mix_only=prelu_form == "mix")
     del graph.node[:]
     graph.node.extend(nodes)
     _drop_unused(graph)
@@ -74,7 +94,40 @@ def _dequantize(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> np.
     return ((q - zero.reshape(shape)) * scale.reshape(shape)).astype(np.float32)
 
 
-def _rewrite_prelus(nodes: list[onnx.NodeProto], inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+def _gemm_as_int8(node: onnx.NodeProto, dequantized: dict[str, onnx.NodeProto], inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto) -> list[onnx.NodeProto] | None:
+    """``y = x @ W.T + b`` as ``MatMulNBits`` on W's own int8 blocks, when W is a
+    constant int8 tensor dequantized in blocks along its input axis; else None."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if attrs.get("transB") != 1 or attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+        return None
+    dq = dequantized.get(node.input[1])
+    if dq is None or len(dq.input) < 3 or not all(x in inits for x in dq.input):
+        return None
+    dq_attrs = {a.name: helper.get_attribute_value(a) for a in dq.attribute}
+    q = numpy_helper.to_array(inits[dq.input[0]])
+    scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float32)
+    zero = numpy_helper.to_array(inits[dq.input[2]])
+    block = int(dq_attrs.get("block_size", 0))
+    if q.dtype != np.int8 or zero.dtype != np.int8 or q.ndim != 2 or dq_attrs.get("axis") != 1 or block < 16 or block & (block - 1) or q.shape[1] % block:
+        return None
+    n, k = q.shape
+    y = node.output[0]
+    # MatMulNBits stores unsigned codes; shifting code and zero point by 128 keeps (q - zero)
+    codes = (q.astype(np.int16) + 128).astype(np.uint8).reshape(n, k // block, block)
+    zeros = (zero.astype(np.int16) + 128).astype(np.uint8).reshape(-1)
+    graph.initializer.extend([
+        numpy_helper.from_array(codes, f"{y}__codes"),
+        numpy_helper.from_array(scale.reshape(-1), f"{y}__scales"),
+        numpy_helper.from_array(zeros, f"{y}__zeros"),
+    ])
+    matmul = helper.make_node(
+        "MatMulNBits", [node.input[0], f"{y}__codes", f"{y}__scales", f"{y}__zeros"], [f"{y}__mm" if len(node.input) > 2 else y],
+        domain="com.microsoft", K=k, N=n, bits=8, block_size=block, accuracy_level=4,
+    )
+    return [matmul, helper.make_node("Add", [f"{y}__mm", node.input[2]], [y])] if len(node.input) > 2 else [matmul]
+
+
+def _rewrite_prelus(nodes: list[onnx.NodeProto], inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto, *, mix_only: bool = False) -> list[onnx.NodeProto]:
     """Every ``PRelu`` with constant per-channel slopes, as ``a*x + relu(b*x)``.
 
     For a slope ``s <= 1`` that is ``s*x + relu((1-s)*x)``. For ``s > 1`` it is
@@ -95,7 +148,7 @@ def _rewrite_prelus(nodes: list[onnx.NodeProto], inits: dict[str, onnx.TensorPro
         slope = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32).reshape(-1)
         sign = np.where(slope <= 1.0, 1.0, -1.0).astype(np.float32)
         readers = consumers.get(node.output[0], [])
-        if (sign < 0).any() and not (len(readers) == 1 and _take_sign(readers[0], sign, inits, uses)):
+        if mix_only or ((sign < 0).any() and not (len(readers) == 1 and _take_sign(readers[0], sign, inits, uses))):
             out.extend(_prelu_as_relu_mix(node, inits, graph))  # the sign has nowhere to go
             continue
         x, y = node.input[0], node.output[0]
