@@ -58,6 +58,34 @@ def _int8(model: bytes) -> bytes:
         return dst.read_bytes()
 
 
+def _last_layer(raw: bytes, *, int8: bool) -> bytes:
+    """SFace's fully connected layer as a model of its own (input ``features``)."""
+    import onnx
+
+    model = onnx.load_from_string(optimise(raw, int8_fc=int8))
+    graph = model.graph
+    last = onnx.NodeProto()
+    last.CopyFrom([n for n in graph.node if n.op_type in ("Gemm", "MatMulNBits")][-1])
+    nodes = [last]
+    if last.op_type == "MatMulNBits":  # and the Add of its bias
+        bias = onnx.NodeProto()
+        bias.CopyFrom(next(n for n in graph.node if n.op_type == "Add" and last.output[0] in n.input))
+        nodes.append(bias)
+    last.input[0] = "features"
+    out = nodes[-1].output[0]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.input[:]
+    graph.input.append(onnx.helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, [1, 50176]))
+    del graph.output[:]
+    graph.output.append(onnx.helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, [1, 128]))
+    used = {i for n in nodes for i in n.input}
+    kept = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return model.SerializeToString()
+
+
 def _two_threads_ms(model: bytes, x: np.ndarray, repeat: int = 150) -> float:
     import threading
 
@@ -112,6 +140,12 @@ def main() -> None:
     # 26 MB of weights, read by both, make them wait on memory.
     for label, model in (("fp32", optimise(raw, int8_fc=False)), ("int8", optimise(raw))):
         res[f"two threads at once, {label} fully connected layer (per face, per thread)"] = _two_threads_ms(model, x1)
+    # the fully connected layer alone, where the difference is
+    features = np.random.default_rng(1).normal(0, 1, (1, 50176)).astype(np.float32)
+    for label, model in (("fp32", _last_layer(raw, int8=False)), ("int8", _last_layer(raw, int8=True))):
+        layer = onnx_session(model)
+        res[f"the fully connected layer alone, {label}, one thread"] = per_call_ms({"": lambda: layer.run(None, {"features": features})})[""]
+        res[f"the fully connected layer alone, {label}, two threads at once (per thread)"] = _two_threads_ms(model, features)
     machine = f"{platform.processor() or platform.machine()}, 1 thread, Python {platform.python_version()}"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sface_runtime.json").write_text(json.dumps({"machine": machine, "ms_per_face": res}, indent=2))
