@@ -111,7 +111,10 @@ def _gemm_as_int8(node: onnx.NodeProto, dequantized: dict[str, onnx.NodeProto], 
     if q.dtype != np.int8 or zero.dtype != np.int8 or q.ndim != 2 or dq_attrs.get("axis") != 1 or block < 16 or block & (block - 1) or q.shape[1] % block:
         return None
     n, k = q.shape
+    if scale.shape != (n, k // block) or zero.shape != scale.shape:
+        return None
     y = node.output[0]
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
     # MatMulNBits stores unsigned codes; shifting code and zero point by 128 keeps (q - zero)
     codes = (q.astype(np.int16) + 128).astype(np.uint8).reshape(n, k // block, block)
     zeros = (zero.astype(np.int16) + 128).astype(np.uint8).reshape(-1)
@@ -121,10 +124,10 @@ def _gemm_as_int8(node: onnx.NodeProto, dequantized: dict[str, onnx.NodeProto], 
         numpy_helper.from_array(zeros, f"{y}__zeros"),
     ])
     matmul = helper.make_node(
-        "MatMulNBits", [node.input[0], f"{y}__codes", f"{y}__scales", f"{y}__zeros"], [f"{y}__mm" if len(node.input) > 2 else y],
+        "MatMulNBits", [node.input[0], f"{y}__codes", f"{y}__scales", f"{y}__zeros"], [f"{y}__mm" if bias else y],
         domain="com.microsoft", K=k, N=n, bits=8, block_size=block, accuracy_level=4,
     )
-    return [matmul, helper.make_node("Add", [f"{y}__mm", node.input[2]], [y])] if len(node.input) > 2 else [matmul]
+    return [matmul, helper.make_node("Add", [f"{y}__mm", bias], [y])] if bias else [matmul]
 
 
 def _rewrite_prelus(nodes: list[onnx.NodeProto], inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto, *, mix_only: bool = False) -> list[onnx.NodeProto]:
