@@ -185,7 +185,6 @@ def mesh_pose(p: np.ndarray) -> Angles:
     return Angles(yaw, pitch, roll)
 
 
-
 def named_landmarks(p: np.ndarray) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
     for name, index in LANDMARKS.items():

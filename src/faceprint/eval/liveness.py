@@ -19,6 +19,7 @@ presentations rejected.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -149,8 +150,6 @@ class LabelledAction:
 
 def read_action_labels(path: Path) -> list[LabelledAction]:
     """The ``action,start_s,end_s,...,strength`` rows of a label file, in time order."""
-    import csv
-
     with path.open(newline="") as f:
         rows = [LabelledAction(r["action"], float(r["start_s"]), float(r["end_s"]), r.get("strength") == "mild") for r in csv.DictReader(f)]
     return sorted(rows, key=lambda r: r.start_s)

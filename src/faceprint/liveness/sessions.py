@@ -112,7 +112,8 @@ class LivenessSessions:
             if session.revealed is None:
                 raise InvalidParameter("read the session's challenge (GetLivenessChallenge) before sending frames")
             if now > session.revealed + session.limit_ms / 1000.0 + self.upload_slack_s:
-                self._fail(session, owner, now)
+                session.status = "FAILED"
+                self._count_failure(owner, now)
                 raise InvalidParameter(f"the frames came {now - session.revealed:.0f} s after the challenge was read; the limit is {session.limit_ms / 1000 + self.upload_slack_s:.0f} s")
         return session
 
@@ -122,9 +123,7 @@ class LivenessSessions:
             session = self._sessions.get(session_id)
             if session is None or session.owner != owner:
                 raise SessionNotFound(f"no liveness session {session_id}")
-            if session.status == "CREATED" and self.clock() > session.expires:
-                session.status = "EXPIRED"
-                self._failures.setdefault(owner, deque()).append(session.expires)
+            self._expire_if_due(session, self.clock())
             return session
 
     def submit(self, session_id: str, owner: str, frames: Iterable[tuple[float, np.ndarray]]) -> LivenessSession:
@@ -149,14 +148,14 @@ class LivenessSessions:
         except BaseException:
             with self._lock:
                 session.status = "FAILED"
-                self._fail(session, owner, self.clock(), status=False)
+                self._count_failure(owner, self.clock())
             raise
         with self._lock:
             session.result = result
             # bad input is FAILED (no verdict); a judged attempt SUCCEEDED, live or not
             session.status = "SUCCEEDED" if result.judged else "FAILED"
             if not result.live:
-                self._fail(session, owner, self.clock(), status=False)
+                self._count_failure(owner, self.clock())
         return session
 
     def _check_budget(self, owner: str, now: float) -> None:
@@ -166,16 +165,18 @@ class LivenessSessions:
             wait = failures[0] + self.failure_window_s - now
             raise TooManyFailures(f"{len(failures)} failed liveness sessions in {self.failure_window_s / 60:.0f} minutes; try again in {wait:.0f} s")
 
-    def _fail(self, session: LivenessSession, owner: str, now: float, *, status: bool = True) -> None:
-        if status:
-            session.status = "FAILED"
-        self._failures.setdefault(owner, deque()).append(now)
+    def _count_failure(self, owner: str, at: float) -> None:
+        self._failures.setdefault(owner, deque()).append(at)
+
+    def _expire_if_due(self, session: LivenessSession, now: float) -> None:
+        """A session drawn and never used expires, and counts as a failure (lock held)."""
+        if session.status == "CREATED" and now > session.expires:
+            session.status = "EXPIRED"
+            self._count_failure(session.owner, session.expires)
 
     def _forget(self, now: float) -> None:
         for session in self._sessions.values():
-            if session.status == "CREATED" and now > session.expires:
-                session.status = "EXPIRED"  # drawn and never used: counts as a failure
-                self._failures.setdefault(session.owner, deque()).append(session.expires)
+            self._expire_if_due(session, now)
         for owner, times in list(self._failures.items()):
             while times and now - times[0] > self.failure_window_s:
                 times.popleft()
