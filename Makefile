@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export FACEPRINT_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test bench serve clean
+.PHONY: demo test bench serve clean browser
 
 $(STAMP): requirements/runtime.txt requirements/nodeps.txt requirements/dev.txt requirements/bench.txt pyproject.toml
 	rm -rf $(VENV)
@@ -19,8 +19,13 @@ $(STAMP): requirements/runtime.txt requirements/nodeps.txt requirements/dev.txt 
 demo: $(STAMP)
 	$(BIN)/faceprint demo --out demo-output
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# Debian's Chromium for the browser tests, installed when missing and this user may;
+# otherwise a loud warning here and in the test summary.
+browser:
+	@scripts/ensure-browser.sh
 
 # The HTTP service on http://127.0.0.1:8300 (console at /console/). Issue a key first:
 #   .venv/bin/faceprint keys create --role admin --purpose "..."

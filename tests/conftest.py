@@ -46,3 +46,9 @@ def accurate_engine():
 
     with fp.Engine("accurate", workers=1) as e:
         yield e
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.browser import summarize
+
+    summarize(terminalreporter)

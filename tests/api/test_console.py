@@ -8,7 +8,6 @@ run the system Chromium headless (never a downloaded browser) and skip without i
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -16,9 +15,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.api.conftest import Server, lfw_images, lfw_pair, unique
+from tests.browser import ARGS, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "artifacts" / "console-search.png"
 TIMEOUT_MS = 15_000
@@ -26,10 +24,9 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"no system Chromium at {CHROMIUM} (Debian's chromium package); no browser is ever downloaded")
+    executable = require_browser()
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        chromium = p.chromium.launch(executable_path=str(executable), headless=True, args=ARGS)
         try:
             yield chromium
         finally:

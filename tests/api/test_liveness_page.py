@@ -5,14 +5,13 @@ measured by the benchmark, not asserted here: it may, by chance.)"""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.api.conftest import DATA, Server
-from tests.api.test_console import ARGS, CHROMIUM
+from tests.browser import ARGS, require_browser
 
 pytestmark = pytest.mark.data
 
@@ -38,15 +37,14 @@ def camera_file(tmp_path: Path) -> Path:
 
 
 def test_liveness_page_runs_a_session(server: Server, tmp_path: Path) -> None:
-    if shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"no system Chromium at {CHROMIUM}")
+    chromium = require_browser()
     fake = camera_file(tmp_path)
     # a key of its own: other tests leave sessions waiting on the shared searcher key
     key = server.client("admin", service="faceprint").create_access_key(Role="searcher", Purpose="liveness page test")
     key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
     args = [*ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={fake}"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=args)
         try:
             context = browser.new_context()
             context.grant_permissions(["camera"], origin=server.url)
