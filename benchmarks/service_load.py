@@ -10,20 +10,30 @@ connection; they share the 2 cores with the server, as a co-located caller would
 The baseline is the engine alone doing the same work per image (decode, detect, embed
 the largest face; decode and detect for DetectFaces) on all cores, with no HTTP.
 Results: bench-output/service_load.{json,md}.
+
+    .venv/bin/python benchmarks/service_load.py --baseline REV [--rounds 3]
+
+compares this working tree's server with the server of git revision REV in one run:
+both serve the same gallery from their own stores, started side by side, and the
+load alternates between them round by round (REV first, then this tree), so a change
+in the machine's load touches both alike. Results: bench-output/service_load_compare.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import urllib3
@@ -138,6 +148,93 @@ def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clie
     }
 
 
+@contextlib.contextmanager
+def baseline_tree(rev: str) -> Iterator[Path]:
+    """A detached checkout of ``rev``, removed afterwards."""
+    with tempfile.TemporaryDirectory() as parent:
+        tree = Path(parent) / "baseline"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
+
+
+@contextlib.contextmanager
+def served(home: Path, src: Path | None) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, tuple[str, str]]]]:
+    """A server over ``home`` running the code in ``src`` (None: this tree), with keys
+    made by that same code."""
+    saved = os.environ.get("PYTHONPATH")
+    if src is not None:
+        os.environ["PYTHONPATH"] = str(src)  # ahead of the editable install's path entry
+    try:
+        made = subprocess.run(
+            [sys.executable, "-c", "import json, sys; sys.path.insert(0, sys.argv[2]); from tests.api.conftest import make_keys; from pathlib import Path; print(json.dumps(make_keys(Path(sys.argv[1]))))", str(home), str(src.parent if src else REPO)],
+            check=True, capture_output=True, text=True, env=os.environ,
+        )
+        keys = {role: tuple(v) for role, v in json.loads(made.stdout.strip().splitlines()[-1]).items()}
+        proc, url, _ = start_server(home)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    try:
+        yield proc, url, keys  # type: ignore[misc]
+    finally:
+        stop_server(proc)
+
+
+def compare(args: argparse.Namespace) -> None:
+    began = time.perf_counter()
+    gallery = photos(args.gallery)
+    probes = [p.read_bytes() for p in photos(200, skip=args.gallery)]
+    b64 = [base64.b64encode(b).decode() for b in probes]
+    bodies = {
+        "SearchFacesByImage": [json.dumps({"CollectionId": "load", "Image": {"Bytes": x}, "MaxFaces": 5}).encode() for x in b64],
+        "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
+    }
+    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.baseline], check=True, capture_output=True, text=True).stdout.strip()
+    result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": rev, "gallery": args.gallery, "runs": []}
+    import boto3
+
+    with baseline_tree(rev) as tree, tempfile.TemporaryDirectory() as home_a, tempfile.TemporaryDirectory() as home_b:
+        with served(Path(home_a), tree / "src") as (proc_a, url_a, keys_a), served(Path(home_b), None) as (proc_b, url_b, keys_b):
+            sides = {rev: (proc_a, url_a, keys_a), "this tree": (proc_b, url_b, keys_b)}
+            for _, url, keys in sides.values():
+                rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=keys["admin"][0], aws_secret_access_key=keys["admin"][1])
+                rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
+                for i, p in enumerate(gallery):
+                    rek.index_faces(CollectionId="load", Image={"Bytes": p.read_bytes()}, ExternalImageId=f"person{i}", MaxFaces=1)
+            for op in args.ops.split(","):
+                for n in (int(c) for c in args.clients.split(",")):
+                    for r in range(args.rounds):
+                        for side, (proc, url, keys) in sides.items():
+                            print(f"{side}: {op} x {n} clients, round {r + 1} ...", flush=True)
+                            run = drive(url, keys["searcher"], f"RekognitionService.{op}", bodies[op], n, args.seconds, proc.pid)
+                            run.update(side=side, op=op, round=r + 1, server_rss_mb=rss_mb(proc.pid))
+                            result["runs"].append(run)
+    result["elapsed_s"] = time.perf_counter() - began
+    write_results(result, REPO / "bench-output", "service_load_compare", compare_table(result))
+
+
+def compare_table(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"Service load, {result['baseline']} against this tree ({m['cpu']}, {m['cores']} cores; {result['rounds']} alternating rounds of "
+        f"{result['seconds']:g} s per row; gallery of {result['gallery']} LFW faces)",
+        "",
+        "| operation | clients | server | requests/s (median of rounds) | p50 ms | p99 ms | errors | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(r["op"], r["clients"], r["side"]) for r in result["runs"]}, key=lambda k: (k[0], k[1], k[2] == "this tree"))
+    for op, n, side in keys:
+        rows = [r for r in result["runs"] if (r["op"], r["clients"], r["side"]) == (op, n, side)]
+        med = lambda f: float(np.median([r[f] for r in rows]))  # noqa: E731
+        lines.append(f"| {op} | {n} | {side} | {med('per_s'):.1f} | {med('p50_ms'):.0f} | {med('p99_ms'):.0f} | {sum(r['errors'] for r in rows)} | {max(r['server_rss_mb'] for r in rows):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -145,7 +242,12 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--workers", type=int, default=None, help="the server's inference threads (default: one per core)")
     parser.add_argument("--ops", default="SearchFacesByImage,DetectFaces")
+    parser.add_argument("--baseline", default=None, help="a git revision whose server to compare with this tree's, in one run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per row with --baseline")
     args = parser.parse_args()
+    if args.baseline:
+        compare(args)
+        return
     began = time.perf_counter()
     gallery = photos(args.gallery)
     probes = [p.read_bytes() for p in photos(200, skip=args.gallery)]
