@@ -152,3 +152,68 @@ def test_arrays_are_accepted_as_rgb() -> None:
     a = gradient()
     assert np.array_equal(load_image(a), a)
     assert load_image(np.zeros((5, 6), np.uint8)).shape == (5, 6, 3)
+
+
+# A minimal EPS: Pillow identifies it from the header and hands the pixels to Ghostscript.
+TINY_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n%%EndComments\n0 setgray 0 0 8 8 rectfill\nshowpage\n%%EOF\n"
+
+
+def test_eps_is_refused_before_ghostscript_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a host with Ghostscript, Pillow would run it on the caller's PostScript. A stand-in
+    for Ghostscript records whether it was reached."""
+    from PIL import EpsImagePlugin
+
+    ran: list[tuple[int, int]] = []
+
+    def ghostscript(tile: object, size: tuple[int, int], fp: object, scale: int = 1, transparency: bool = False) -> object:
+        ran.append(size)
+        return Image.new("RGB", size).im
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    with pytest.raises(InvalidImage, match="JPEG, PNG"):
+        load_image(TINY_EPS)
+    assert ran == []
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "TGA", "ICO", "PCX", "SGI", "QOI", "DDS", "IM", "XBM", "SPIDER"])
+def test_formats_we_do_not_document_are_refused(fmt: str) -> None:
+    im = Image.new("L" if fmt in ("XBM", "SPIDER") else "RGB", (16, 16), 200)
+    if fmt == "XBM":
+        im = im.convert("1")
+    elif fmt == "SPIDER":
+        im = im.convert("F")
+    with pytest.raises(InvalidImage, match="JPEG, PNG"):
+        load_image(encode(im, fmt))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP"])
+def test_documented_formats_decode(fmt: str) -> None:
+    out = load_image(encode(Image.fromarray(gradient()), fmt))
+    assert out.shape == (48, 64, 3)
+
+
+def test_sixteen_bit_png_decodes_without_wide_copies() -> None:
+    """An 80 MP 16-bit PNG of 177 KB once peaked at 1.5 GB: its pixels went through int64
+    arrays. The numpy memory of decoding a 16-bit image must stay below one int64 copy."""
+    import tracemalloc
+
+    w, h = 3000, 2000
+    data = encode(Image.fromarray(np.full((h, w), 40000, np.uint16)), "PNG")
+    tracemalloc.start()
+    try:
+        out = load_image(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (h, w, 3) and int(out[0, 0, 0]) == 40000 * 255 // 65535
+    assert peak < 8 * w * h, f"decoding peaked at {peak / 1e6:.0f} MB of numpy memory"
+
+
+def test_image_size_reads_the_header_only() -> None:
+    from faceprint.imaging import image_size
+
+    assert image_size(_jpeg()) == (64, 48)
+    with pytest.raises(ImageTooLarge):
+        image_size(png_bomb())  # 400 MP declared, nothing decoded
+    with pytest.raises(InvalidImage):
+        image_size(TINY_EPS)

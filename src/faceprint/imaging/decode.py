@@ -6,10 +6,13 @@ of memory. The rules here:
 * the byte size is checked before anything is read into memory;
 * the pixel count is read from the header and checked *before* the pixels are
   decoded, so a decompression bomb (a tiny PNG that claims 20000x20000) costs nothing;
+* only the formats we document are opened (``FORMATS``): Pillow knows dozens more,
+  some of which hand the bytes to other programs (EPS runs Ghostscript);
 * every decoder failure becomes :class:`~faceprint.errors.InvalidImage`;
 * EXIF orientation is applied, so boxes refer to the image as a person sees it;
 * 16-bit, grayscale, palette, CMYK and alpha images are brought to 8-bit RGB
-  (alpha is composited over white); an animated image contributes its first frame.
+  (alpha is composited over white, 16-bit scaled without widening the pixels); an
+  animated image contributes its first frame.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from faceprint.errors import FaceprintError, ImageTooLarge, InvalidImage, Invali
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 
+# The formats decoded (Pillow's names; a JPEG with several pictures, MPO, opens as JPEG).
+FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 # File name endings treated as images when a folder is scanned.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
+_NOT_AN_IMAGE = "the bytes are not an image in a format faceprint reads (JPEG, PNG, GIF, BMP, TIFF, WebP)"
 
 
 @dataclass(frozen=True)
@@ -113,44 +119,77 @@ def _read_file(path: Path, limits: DecodeLimits) -> bytes:
         raise InvalidParameter(f"cannot read {path}: {exc.strerror}") from None
 
 
+def image_size(data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS) -> tuple[int, int]:
+    """The ``(width, height)`` an encoded image declares, read from its header without
+    decoding a pixel (before EXIF orientation).
+
+    Raises:
+        InvalidImage: empty, or not an image in one of ``FORMATS``.
+        ImageTooLarge: over ``limits.max_bytes`` or ``limits.max_pixels``.
+    """
+    data = _read_bytes(data, limits)
+    try:
+        return _check_size(_open(data), limits)
+    except Exception as exc:  # noqa: BLE001 - see _typed
+        raise _typed(exc) from None
+
+
 def _decode(data: bytes, limits: DecodeLimits) -> np.ndarray:
     try:
-        # Pillow checks bombs against its own global limit in open() (and may warn);
-        # ours is checked just below from the header, before any pixel is decoded.
-        im = Image.open(io.BytesIO(data))
-        w, h = im.size
-        if w * h > limits.max_pixels:
-            raise ImageTooLarge(
-                f"the image is {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit is {limits.max_pixels / 1e6:.0f} MP",
-                width=w,
-                height=h,
-            )
-        if w < 1 or h < 1:
-            raise InvalidImage(f"the image has no pixels ({w}x{h})")
+        im = _open(data)
+        _check_size(im, limits)
         if getattr(im, "is_animated", False):
             im.seek(0)
         im.load()
         im = ImageOps.exif_transpose(im) or im
         return _to_rgb(im)
-    except FaceprintError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"the image is too large to decode safely: {exc}") from None
-    except UnidentifiedImageError:
-        raise InvalidImage("the bytes are not an image in a format faceprint reads (JPEG, PNG, GIF, BMP, TIFF, WebP)") from None
-    except MemoryError:
-        raise ImageTooLarge("the image needs more memory to decode than is available") from None
-    except Exception as exc:  # noqa: BLE001 - malformed files raise many kinds of errors inside Pillow
-        raise InvalidImage(f"the image could not be decoded: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - see _typed
+        raise _typed(exc) from None
+
+
+def _open(data: bytes) -> Image.Image:
+    # Pillow checks bombs against its own global limit in open() (and may warn);
+    # ours is checked from the header, before any pixel is decoded.
+    return Image.open(io.BytesIO(data), formats=FORMATS)
+
+
+def _check_size(im: Image.Image, limits: DecodeLimits) -> tuple[int, int]:
+    w, h = im.size
+    if w * h > limits.max_pixels:
+        raise ImageTooLarge(
+            f"the image is {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit is {limits.max_pixels / 1e6:.0f} MP",
+            width=w,
+            height=h,
+        )
+    if w < 1 or h < 1:
+        raise InvalidImage(f"the image has no pixels ({w}x{h})")
+    return w, h
+
+
+def _typed(exc: Exception) -> FaceprintError:
+    """A failure inside Pillow (malformed files raise many kinds) as our typed error."""
+    if isinstance(exc, FaceprintError):
+        return exc
+    if isinstance(exc, Image.DecompressionBombError):
+        return ImageTooLarge(f"the image is too large to decode safely: {exc}")
+    if isinstance(exc, UnidentifiedImageError):
+        return InvalidImage(_NOT_AN_IMAGE)
+    if isinstance(exc, MemoryError):
+        return ImageTooLarge("the image needs more memory to decode than is available")
+    return InvalidImage(f"the image could not be decoded: {exc}")
 
 
 def _to_rgb(im: Image.Image) -> np.ndarray:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16- or 32-bit gray: scale to 8 bits rather than clip (Pillow's convert clips).
-        a = np.clip(np.asarray(im, dtype=np.int64), 0, None)
-        peak = 65535 if im.mode.startswith("I;16") else max(int(a.max()), 255)
-        gray = (np.minimum(a, peak) * 255 // peak).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if im.mode.startswith("I;16"):
+        # 16-bit gray, scaled to 8 bits rather than clipped (Pillow's convert clips):
+        # v * 255 // 65535 is v // 257, computed in the pixels' own uint16 and written
+        # straight into the 8-bit result (a wider copy of 80 MP once cost 1.5 GB).
+        return _gray_to_rgb(np.asarray(im), 257)
+    if im.mode == "I":
+        # 32-bit gray: scaled by its own peak; float32 keeps the copy as narrow as the source
+        a = np.asarray(im)
+        peak = max(int(a.max()), 255)
+        return _gray_to_rgb(np.clip(a, 0, None).astype(np.float32), peak / 255.0)
     if im.mode == "F":
         a = np.asarray(im, dtype=np.float32)
         lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
@@ -165,6 +204,14 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     if im.mode != "RGB":
         im = im.convert("RGB")
     return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+
+
+def _gray_to_rgb(gray: np.ndarray, divisor: float) -> np.ndarray:
+    rgb = np.empty((*gray.shape, 3), np.uint8)
+    np.floor_divide(gray, divisor if gray.dtype.kind == "f" else int(divisor), out=rgb[:, :, 0], casting="unsafe")
+    rgb[:, :, 1] = rgb[:, :, 0]
+    rgb[:, :, 2] = rgb[:, :, 0]
+    return rgb
 
 
 def _from_array(a: np.ndarray, limits: DecodeLimits) -> np.ndarray:
