@@ -108,14 +108,31 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--witness",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The audit witness file (default: $FACEPRINT_AUDIT_WITNESS); the log must still hold the head it names.",
+)
+@click.option("--head", "heads", multiple=True, help="A head SEQ:MAC:SIG kept elsewhere (syslog, the audit hook's destination); repeatable.")
 @home_option
 @handle_errors
-def audit_verify(home: Path | None) -> None:
-    """Check that no entry was edited, removed or cut off; exit 1 if one was."""
-    with fp.Store(home) as store:
-        report = store.audit_verify()
+def audit_verify(witness: Path | None, heads: tuple[str, ...], home: Path | None) -> None:
+    """Check that no entry was edited, removed or cut off; exit 1 if one was.
+
+    The store alone cannot show a cut tail whose old head was put back (or an older
+    copy of the database): only a head kept outside it can, so give one.
+    """
+    with fp.Store(home, audit_witness=witness) as store:
+        report = store.audit_verify(heads)
     if report.ok:
         click.echo(f"audit log intact: {report.entries} entries")
+        if not report.anchored:
+            click.echo(
+                "note: no head kept outside the store was checked (--witness, --head or $FACEPRINT_AUDIT_WITNESS), so a tail cut "
+                "together with its old head, or an older copy of the database, would not show; see docs/store.md#audit",
+                err=True,
+            )
         return
     click.echo(f"audit log BROKEN ({report.entries} entries):", err=True)
     for p in report.problems:

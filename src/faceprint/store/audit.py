@@ -3,9 +3,16 @@
 Entries never hold an embedding, an image or a subject's id: only the action, the
 collection, the purpose and how many faces it touched. Each entry carries an HMAC over
 its content and the previous entry's HMAC (keyed by the store key), and the newest
-entry's position is kept, signed, in ``meta``: editing, removing or reordering an entry,
-or cutting the tail off, breaks the chain and :func:`verify` says where. SQLite triggers
-refuse UPDATE and DELETE on the table, so only a deliberate edit of the file can try.
+entry's position is kept, signed, in ``meta``: editing, removing or reordering an entry
+breaks the chain, and cutting the tail off leaves the signed head pointing past it;
+:func:`verify` says where. SQLite triggers refuse UPDATE and DELETE on the table, so
+only a deliberate edit of the file can try.
+
+What the file alone cannot show: someone who can write it may cut the tail and put
+back a head saved before (or restore an older copy of the whole file); chain and head
+then agree. Only a copy of the head kept outside the store shows that cut
+(``anchor.py``: a witness file, syslog, a hook), and :func:`verify` checks the copies
+it is given.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Sequence
 
 from faceprint.store.crypto import Cipher
 
@@ -43,6 +51,7 @@ class AuditReport:
     ok: bool
     entries: int
     problems: list[str]
+    anchored: bool = False  # a head kept outside the store was checked
 
 
 def default_actor() -> str:
@@ -65,9 +74,10 @@ def append(
     purpose: str | None = None,
     count: int = 0,
     detail: dict[str, object] | None = None,
-) -> None:
+) -> str:
     """Append one entry; call inside the write transaction of the operation it records,
-    so the entry exists exactly when the operation does."""
+    so the entry exists exactly when the operation does. Returns the new signed head
+    (``SEQ:MAC:SIG``), to be published outside the store once the transaction commits."""
     seq, prev = _head(conn)
     entry = AuditEntry(seq + 1, time.time(), actor, action, collection, purpose, int(count), json.dumps(detail or {}, sort_keys=True))
     mac = cipher.mac(prev.encode() + _canonical(entry))
@@ -76,16 +86,28 @@ def append(
         (entry.seq, entry.ts, entry.actor, entry.action, entry.collection, entry.purpose, entry.count, entry.detail, mac),
     )
     head = f"{entry.seq}:{mac}"
-    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (f"{head}:{cipher.mac(b'head:' + head.encode())}",))
+    signed = f"{head}:{cipher.mac(b'head:' + head.encode())}"
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (signed,))
+    return signed
 
 
-def verify(conn: sqlite3.Connection, cipher: Cipher) -> AuditReport:
-    """Recompute the chain; report edited, missing or reordered entries and a cut tail."""
+def verify(conn: sqlite3.Connection, cipher: Cipher, outside: Sequence[tuple[str, str | None]] = ()) -> AuditReport:
+    """Recompute the chain; report edited, missing or reordered entries and a cut tail.
+
+    Args:
+        outside: heads kept outside the store, as ``(where, head)``; ``head`` is None
+            when the place holds none (a witness file that is missing). The log must
+            still hold each one's entry, unchanged.
+    """
     problems: list[str] = []
+    wanted = {head_seq(text) for _, text in outside if text is not None}
+    seen: dict[int, str] = {}
     prev, expected_seq, n = GENESIS, 1, 0
     for row in conn.execute("SELECT seq, ts, actor, action, collection, purpose, count, detail, mac FROM audit ORDER BY seq"):
         entry, mac = AuditEntry(*row[:8]), row[8]
         n += 1
+        if entry.seq in wanted:
+            seen[entry.seq] = mac
         if entry.seq != expected_seq:
             problems.append(f"entries {expected_seq}..{entry.seq - 1} are missing")
         if cipher.mac(prev.encode() + _canonical(entry)) != mac:
@@ -105,7 +127,31 @@ def verify(conn: sqlite3.Connection, cipher: Cipher) -> AuditReport:
             problems.append("the signed head of the log was altered")
         elif int(seq_s) != expected_seq - 1 or head_mac != prev:
             problems.append(f"the log ends at entry {expected_seq - 1} but its signed head is entry {seq_s}: entries were cut off")
-    return AuditReport(ok=not problems, entries=n, problems=problems)
+    for where, text in outside:
+        problems.extend(_check_outside_head(cipher, where, text, seen, last=expected_seq - 1, entries=n))
+    return AuditReport(ok=not problems, entries=n, problems=problems, anchored=bool(outside))
+
+
+def _check_outside_head(cipher: Cipher, where: str, text: str | None, seen: dict[int, str], *, last: int, entries: int) -> list[str]:
+    if text is None:
+        return [f"{where} is missing although the log has entries: it was deleted, or no entry was appended since it was configured"] if entries else []
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[0].isdigit():
+        return [f"{where} does not hold a head (SEQ:MAC:SIG)"]
+    seq, mac, sig = int(parts[0]), parts[1], parts[2]
+    if cipher.mac(b"head:" + f"{seq}:{mac}".encode()) != sig:
+        return [f"{where} is not signed by this store's key (forged, altered, or from another store)"]
+    if seq > last:
+        return [f"{where} names entry {seq} but the log ends at entry {last}: entries were cut off (or an older copy of the database was put back)"]
+    if seen.get(seq) != mac:
+        return [f"entry {seq} is not the entry {where} recorded: the log was rewritten up to there"]
+    return []
+
+
+def head_seq(head: str) -> int:
+    """The sequence number a signed head names (-1 for text that is not a head)."""
+    first = head.split(":", 1)[0]
+    return int(first) if first.isdigit() else -1
 
 
 def query(

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store import audit, consent, validate
@@ -133,9 +133,16 @@ class GovernanceOps:
         self._timer.start()
 
     # -- audit ---------------------------------------------------------------
-    def audit_verify(self) -> audit.AuditReport:
+    def audit_verify(self, heads: Sequence[str] = ()) -> audit.AuditReport:
+        """Check the chain, and that it still holds the heads kept outside the store:
+        the witness file, if one is configured, and ``heads`` (e.g. the newest head
+        found in syslog or wherever the hook sends them)."""
+        outside: list[tuple[str, str | None]] = []
+        if self._anchor is not None and self._anchor.witness is not None:
+            outside.append((f"the witness {self._anchor.witness}", self._anchor.read_witness()))
+        outside.extend((f"the head {h.strip()[:24]}...", h.strip()) for h in heads)
         with self._tx.read() as c:
-            return audit.verify(c, self._cipher)
+            return audit.verify(c, self._cipher, outside)
 
     def audit_entries(self, **filters: Any) -> list[audit.AuditEntry]:
         with self._tx.read() as c:
@@ -162,4 +169,7 @@ class GovernanceOps:
         if caller is not None:
             actor, extra = caller
             detail = {**extra, **(detail or {})}
-        audit.append(c, self._cipher, action, actor=actor, collection=collection, purpose=purpose, count=count, detail=detail)
+        head = audit.append(c, self._cipher, action, actor=actor, collection=collection, purpose=purpose, count=count, detail=detail)
+        if self._anchor is not None:
+            anchor = self._anchor
+            self._tx.after_commit(lambda: anchor.publish(head))

@@ -29,6 +29,7 @@ import numpy as np
 
 from faceprint.errors import AlreadyExists, ConsentRequired, EncryptionKeyError, InvalidParameter, NotFound, StorageError
 from faceprint.store import audit, consent, validate
+from faceprint.store.anchor import Anchor
 from faceprint.store.crypto import Cipher, load_key
 from faceprint.store.db import Transactions, connect
 from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace
@@ -56,13 +57,28 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         home: the store folder (default ``$FACEPRINT_HOME`` or ``~/.faceprint``).
         actor: who is acting, for the audit log (default ``$FACEPRINT_ACTOR`` or the
             OS user).
+        audit_witness: a file outside the store folder that always holds the audit
+            log's newest signed head (default ``$FACEPRINT_AUDIT_WITNESS``; none).
+        audit_hook: a command run with each new head as its last argument (default
+            ``$FACEPRINT_AUDIT_HOOK``; none).
+        audit_syslog: ``local`` or ``HOST[:PORT]``: send each new head to syslog
+            (default ``$FACEPRINT_AUDIT_SYSLOG``; none). See ``anchor.py`` for what
+            each detects.
 
     Example:
         >>> with Store("/tmp/fp-doc") as store:                   # doctest: +SKIP
         ...     store.create_collection("staff", purpose="door access", model="sface.2021dec/...")
     """
 
-    def __init__(self, home: str | Path | None = None, *, actor: str | None = None) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        actor: str | None = None,
+        audit_witness: str | Path | None = None,
+        audit_hook: str | None = None,
+        audit_syslog: str | None = None,
+    ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.actor = actor or audit.default_actor()
         try:
@@ -70,6 +86,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         except OSError as exc:
             raise StorageError(f"cannot create the store folder {self.home}: {exc.strerror}") from None
         db_path = self.home / "faceprint.db"
+        self._anchor = Anchor.from_environment(self.home, witness=audit_witness, hook=audit_hook, syslog=audit_syslog)
         self._indexes: dict[int, VectorIndex] = {}
         self._tx = Transactions(connect(db_path), db_path)
         self._timer: threading.Timer | None = None
@@ -94,7 +111,11 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
             self._closed = True
             if self._timer is not None:
                 self._timer.cancel()
-            self._tx.close()
+            try:
+                self._tx.close()
+            finally:
+                if self._anchor is not None:
+                    self._anchor.close()
 
     def _open_cipher(self) -> Cipher:
         with self._tx.read() as c:
