@@ -158,3 +158,31 @@ def test_read_only_store_gives_a_clear_error_and_keeps_its_data(tmp_path):
     with Store(home) as s:
         assert s.describe_collection("c").face_count == 4
         assert s.audit_verify().ok
+
+
+def test_a_pre_existing_folder_and_database_are_made_private(tmp_path):
+    """A folder made beforehand (mkdir, a volume mount) keeps its mode through mkdir(exist_ok=True),
+    and SQLite creates its files with the process umask: both would leave the database
+    readable by every user of the machine."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    (home / "faceprint.db").touch()
+    (home / "faceprint.db").chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        with Store(home) as s:
+            s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
+            modes = {p.name: p.stat().st_mode & 0o777 for p in home.iterdir()}
+    finally:
+        os.umask(old)
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert modes["faceprint.db"] == 0o600 and modes["faceprint.db-wal"] == 0o600, modes
+    assert all(m & 0o077 == 0 for m in modes.values()), modes
+    fresh = tmp_path / "fresh"
+    old = os.umask(0o022)
+    try:
+        Store(fresh).close()
+    finally:
+        os.umask(old)
+    assert (fresh / "faceprint.db").stat().st_mode & 0o777 == 0o600

@@ -9,6 +9,7 @@ so erased bytes leave the write-ahead log too.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -121,6 +122,7 @@ def connect(path: Path) -> sqlite3.Connection:
         StorageError: the file cannot be opened or created.
     """
     try:
+        _make_private(path)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode=WAL")
@@ -136,6 +138,28 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise _storage_error(exc, path) from None
     return conn
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file readable by its owner only, and take group and world
+    access away from one that exists (and from its WAL and shared-memory files): SQLite
+    creates files with the process umask, and gives the WAL and -shm files the mode of
+    the database."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise _storage_error(sqlite3.OperationalError(f"unable to open database file: {exc.strerror}"), path) from None
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = p.stat().st_mode & 0o777
+            if mode & 0o077:
+                p.chmod(mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours (a read-only copy): say so, do not refuse to read it
+            log.warning("cannot make %s private (mode %o): %s", p, mode, exc.strerror)
 
 
 def _statements(script: str) -> Iterator[str]:

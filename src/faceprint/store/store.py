@@ -85,6 +85,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise StorageError(f"cannot create the store folder {self.home}: {exc.strerror}") from None
+        _make_private(self.home)
         db_path = self.home / "faceprint.db"
         self._anchor = Anchor.from_environment(self.home, witness=audit_witness, hook=audit_hook, syslog=audit_syslog)
         self._indexes: dict[int, VectorIndex] = {}
@@ -451,6 +452,18 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         except Exception:  # noqa: BLE001
             log.exception("dropping the in-memory index of collection %s", cid)
             self._indexes.pop(cid, None)
+
+
+def _make_private(folder: Path) -> None:
+    """A folder that existed before (made by hand, a mounted volume) keeps its mode
+    through ``mkdir(exist_ok=True)``; take group and world access away, since every
+    file in it is sensitive."""
+    try:
+        mode = folder.stat().st_mode & 0o777
+        if mode & 0o077:
+            folder.chmod(mode & 0o700)
+    except OSError as exc:  # not ours to change: say so, the files inside are still 0600
+        log.warning("cannot make the store folder %s private: %s", folder, exc.strerror)
 
 
 def _face(row: tuple[Any, ...]) -> StoredFace:
