@@ -6,18 +6,24 @@ the client posts them)."""
 from __future__ import annotations
 
 import base64
+from functools import partial
 from typing import Any
 
 import cv2
 import numpy as np
 
 from faceprint.api.operations import Call, handler
-from faceprint.imaging import DecodeLimits, load_image
+from faceprint.errors import ImageTooLarge
+from faceprint.imaging import DecodeLimits, image_size, load_image
 from faceprint.liveness.frames import Measured
 from faceprint.liveness.sessions import LivenessSession
 
 MAX_AUDIT_IMAGES = 4
 FRAME_LIMITS = DecodeLimits(max_bytes=204_800, max_pixels=1920 * 1080)  # a camera frame, no more
+# What one request's frames may add up to, as their headers declare it: the frames a
+# session keeps while it is judged (3 bytes a pixel, about 190 MB at most). A 640x480
+# camera at 15 frames a second for the longest challenge (11 s) needs 51 MP.
+FRAME_PIXEL_BUDGET = 64_000_000
 
 
 @handler
@@ -37,7 +43,15 @@ def get_liveness_challenge(call: Call) -> dict[str, Any]:
 def put_liveness_frames(call: Call) -> dict[str, Any]:
     sid, owner = call.params["SessionId"], call.caller.key_id
     call.liveness.open_for_frames(sid, owner)  # refused before a single frame is decoded
-    frames = [(float(f["TimestampMillis"]), load_image(f["Bytes"], limits=FRAME_LIMITS)) for f in call.params["Frames"]]
+    sent = call.params["Frames"]
+    total = sum(w * h for w, h in (image_size(f["Bytes"], limits=FRAME_LIMITS) for f in sent))
+    if total > FRAME_PIXEL_BUDGET:
+        raise ImageTooLarge(
+            f"the {len(sent)} frames add up to {total / 1e6:.0f} MP; one request may send {FRAME_PIXEL_BUDGET / 1e6:.0f} MP "
+            f"(for example {FRAME_PIXEL_BUDGET // (640 * 480)} frames of 640x480)"
+        )
+    # decoded one at a time as they are judged: a sequence refused early decodes no more
+    frames = [(float(f["TimestampMillis"]), partial(load_image, f["Bytes"], limits=FRAME_LIMITS)) for f in sent]
     s = call.liveness.submit(sid, owner, frames)
     out: dict[str, Any] = {"SessionId": s.session_id, "Status": s.status}
     if s.status == "FAILED" and s.result is not None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from faceprint.analysis import Analyzer
 from faceprint.liveness.challenge import ChallengeResult, judge
-from faceprint.liveness.frames import Measured, Unjudgeable, measure
+from faceprint.liveness.frames import FramePixels, Measured, Unjudgeable, measure
 from faceprint.liveness.passive import PassiveSignals, passive_score, passive_signals
 
 LIVE_AT = 50.0  # confidence at or above which a sequence is called live
@@ -44,7 +44,7 @@ class LivenessResult:
         return "live" if self.live else "spoof"
 
 
-def check_liveness(analyzer: Analyzer, frames: Iterable[tuple[float, np.ndarray]], *, actions: list[str] | None = None, audit_images: int = 3) -> LivenessResult:
+def check_liveness(analyzer: Analyzer, frames: Iterable[tuple[float, FramePixels]], *, actions: list[str] | None = None, audit_images: int = 3) -> LivenessResult:
     """Judge ``(ms, RGB)`` frames. With ``actions``, the person had to perform them
     (the challenge); without, only the passive signals speak."""
     try:

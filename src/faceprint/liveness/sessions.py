@@ -25,12 +25,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-import numpy as np
 
 from faceprint.analysis import Analyzer
 from faceprint.errors import InvalidParameter, SessionNotFound, TooManyFailures
 from faceprint.liveness.challenge import random_actions, time_limit_ms
 from faceprint.liveness.check import LivenessResult, check_liveness
+from faceprint.liveness.frames import FramePixels
 
 TTL_S = 180.0
 MAX_FAILURES = 5
@@ -126,7 +126,7 @@ class LivenessSessions:
             self._expire_if_due(session, self.clock())
             return session
 
-    def submit(self, session_id: str, owner: str, frames: Iterable[tuple[float, np.ndarray]]) -> LivenessSession:
+    def submit(self, session_id: str, owner: str, frames: Iterable[tuple[float, FramePixels]]) -> LivenessSession:
         """Judge the session's frames, once.
 
         Raises:
