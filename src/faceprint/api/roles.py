@@ -1,9 +1,12 @@
 """Which role may call which operation.
 
-Four roles, from the least to the most trusted. A searcher identifies people and
-cannot change or list what is stored; an indexer enrols people (consent first) and
-cannot search; an auditor reads the audit log only; an admin does everything,
-including creating collections (each declares its purpose) and issuing keys.
+Five roles. A searcher identifies people and cannot change or list what is stored; an
+indexer enrols people and cannot search; a consent officer records and revokes the
+subjects' consent and does nothing else, so the key that enrols faces never vouches for
+the consent that allows it (separation of duties); an auditor reads the audit log only;
+an admin does everything, including creating collections (each declares its purpose)
+and issuing keys. docs/api.md's role table lists the same sets
+(tests/api/test_roles_table.py compares them).
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ INDEXER = _SEE | _VIDEO | {
     "ListUsers",
     "AssociateFaces",
     "DisassociateFaces",
-    "AddConsent",
-    "ListConsent",
+    "ListConsent",  # whether a subject may be enrolled yet
 }
+# what the consent covers (a collection's purpose) and the records themselves
+CONSENT = {"WhoAmI", "ListCollections", "DescribeCollection", "ListTagsForResource", "AddConsent", "ListConsent", "RevokeConsent"}
 AUDITOR = {"WhoAmI", "ListAuditEvents", "VerifyAuditLog"}
 ADMIN_ONLY = {
     "CreateCollection",
     "DeleteCollection",
-    "RevokeConsent",
     "EraseSubject",
     "PurgeExpired",
     "CreateAccessKey",
@@ -41,13 +44,14 @@ ADMIN_ONLY = {
     "StopStreamProcessor",
     "DeleteStreamProcessor",
 }
-ADMIN = SEARCHER | INDEXER | AUDITOR | ADMIN_ONLY
+ADMIN = SEARCHER | INDEXER | CONSENT | AUDITOR | ADMIN_ONLY
 
 ALLOWED: dict[str, frozenset[str]] = {
     "admin": frozenset(ADMIN),
     "indexer": frozenset(INDEXER),
     "searcher": frozenset(SEARCHER),
     "auditor": frozenset(AUDITOR),
+    "consent": frozenset(CONSENT),
 }
 
 

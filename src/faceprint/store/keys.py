@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store import validate
 
-ROLES = ("admin", "indexer", "searcher", "auditor")
+ROLES = ("admin", "indexer", "searcher", "auditor", "consent")
 KEY_PREFIX = "FPAK"
 
 

@@ -1,0 +1,47 @@
+"""The roles: duties kept apart, and docs/api.md's role table the same as roles.py.
+
+No server: the table and the code are compared as text and sets.
+"""
+
+from __future__ import annotations
+
+import re
+
+from faceprint.api import liveness_operations, operations, roles, video_operations  # noqa: F401 - registers handlers
+from faceprint.store import ROLES
+from tests.conftest import REPO
+
+
+def _table() -> dict[str, set[str]]:
+    """role -> the operation names its row in docs/api.md's Roles table mentions."""
+    text = (REPO / "docs" / "api.md").read_text()
+    section = text[text.index("### Roles") :]
+    section = section[: section.index("\n\n", section.index("| role |"))]
+    names = set(operations.HANDLERS)
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0] in ROLES:
+            rows[cells[0]] = {w for w in re.findall(r"[A-Z][A-Za-z]+", cells[1]) if w in names}
+    return rows
+
+
+def test_the_docs_role_table_lists_exactly_what_each_role_may_call():
+    table = _table()
+    assert set(table) == set(ROLES) == set(roles.ALLOWED)
+    for role in ROLES:
+        if role == "admin":
+            continue
+        assert table[role] == set(roles.ALLOWED[role]), (role, "missing", sorted(roles.ALLOWED[role] - table[role]), "extra", sorted(table[role] - roles.ALLOWED[role]))
+    # the admin row says "everything", then names what only an admin may call
+    assert table["admin"] == set(roles.ADMIN_ONLY), sorted(set(roles.ADMIN_ONLY) ^ table["admin"])
+    assert roles.ALLOWED["admin"] == frozenset(operations.HANDLERS)
+
+
+def test_consent_is_recorded_by_another_duty_than_indexing():
+    """An indexer that could record consent itself would make the consent requirement a
+    formality: the key that enrols faces would also vouch for the subjects' consent."""
+    assert not roles.allows("indexer", "AddConsent")
+    assert roles.allows("consent", "AddConsent") and roles.allows("consent", "RevokeConsent")
+    assert roles.allows("admin", "AddConsent")
+    assert not roles.allows("consent", "IndexFaces") and not roles.allows("consent", "SearchFacesByImage")
