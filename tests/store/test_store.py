@@ -145,6 +145,26 @@ def test_consent_is_required_by_default(store):
     assert len(refused) == 4 and all(e.collection == "w" for e in refused)
 
 
+
+def test_consent_for_a_collection_ends_with_it(store):
+    """A record limited to one collection must not cover a new collection that merely
+    reuses the name: the person agreed to the collection that was deleted."""
+    store.create_collection("w", purpose="door access", model=MODEL)
+    store.add_consent("alice", basis="consent", purpose="door access", collection="w")
+    store.add_consent("bob", basis="consent", purpose="door access")  # any collection with the purpose
+    store.add_faces("w", new_faces(unit_vectors(2), ["alice", "bob"]), model=MODEL)
+    store.delete_collection("w")
+    store.create_collection("w", purpose="door access", model=MODEL)
+    with pytest.raises(ConsentRequired):
+        store.add_faces("w", new_faces(unit_vectors(1), ["alice"]), model=MODEL)
+    assert len(store.add_faces("w", new_faces(unit_vectors(1), ["bob"]), model=MODEL)) == 1
+    ended = store.consent_records("alice")[0]
+    assert ended.revoked is not None and not ended.valid_at(time.time())
+    # consent gathered before a collection exists still covers it once it is created
+    store.add_consent("carol", basis="consent", purpose="door access", collection="later")
+    store.create_collection("later", purpose="door access", model=MODEL)
+    assert len(store.add_faces("later", new_faces(unit_vectors(1), ["carol"]), model=MODEL)) == 1
+
 def test_consent_bad_input(store):
     with pytest.raises(InvalidParameter):
         store.add_consent("bob", basis="because", purpose="p")

@@ -2,8 +2,10 @@
 
 A record is keyed by subject, the ExternalImageId a face is indexed under, so that an
 unmodified Rekognition client indexing ``ExternalImageId="alice"`` is checked against
-Alice's consent. A record may be limited to one collection; it is valid while it is
-neither revoked nor past its expiry.
+Alice's consent. A record may be limited to one collection (it may be recorded before that
+collection is created); it is valid while it is neither revoked nor past its expiry,
+and one limited to a collection ends when that collection is deleted, so a new
+collection under the same name starts without it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ def records(conn: sqlite3.Connection, subject: str | None = None) -> list[Consen
 def revoke(conn: sqlite3.Connection, subject: str) -> int:
     """Mark every live record of ``subject`` revoked; returns how many."""
     return conn.execute("UPDATE consent SET revoked = ? WHERE subject = ? AND revoked IS NULL", (time.time(), subject)).rowcount
+
+
+def end_with_collection(conn: sqlite3.Connection, collection: str) -> int:
+    """Mark the live records limited to ``collection`` revoked (it is being deleted);
+    returns how many."""
+    return conn.execute("UPDATE consent SET revoked = ? WHERE collection = ? AND revoked IS NULL", (time.time(), collection)).rowcount
 
 
 def covers(conn: sqlite3.Connection, subject: str, *, purpose: str, collection: str, now: float | None = None) -> bool:

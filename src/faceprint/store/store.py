@@ -133,8 +133,11 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         return cipher
 
     # -- collections ---------------------------------------------------------
-    def create_collection(self, name: str, *, purpose: str, model: str, consent_required: bool = True, max_age_days: float | None = None) -> CollectionInfo:
-        """Create a collection for one declared purpose.
+    def create_collection(
+        self, name: str, *, purpose: str, model: str, consent_required: bool = True, max_age_days: float | None = None, tags: dict[str, str] | None = None
+    ) -> CollectionInfo:
+        """Create a collection for one declared purpose, with its own ``tags`` (kept for
+        the caller, with no meaning to faceprint).
 
         Raises:
             AlreadyExists: a collection of that name exists.
@@ -148,10 +151,11 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         with self._tx.write() as c:
             if c.execute("SELECT 1 FROM collections WHERE name=?", (name,)).fetchone():
                 raise AlreadyExists(f"collection {name} already exists")
-            c.execute(
+            cid = c.execute(
                 "INSERT INTO collections(name, purpose, consent_required, max_age_days, model, created) VALUES (?,?,?,?,?,?)",
                 (name, purpose, int(consent_required), max_age_days, model, now),
-            )
+            ).lastrowid
+            c.executemany("INSERT INTO collection_tags(collection_id, key, value) VALUES (?,?,?)", [(cid, k, v) for k, v in (tags or {}).items()])
             detail: dict[str, object] = {"consent_required": consent_required, "max_age_days": max_age_days}
             self._audit(c, "CreateCollection", name, purpose, 0, detail)
         return CollectionInfo(name, purpose, consent_required, max_age_days, model, now)
@@ -159,6 +163,40 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
     def list_collections(self) -> list[str]:
         with self._tx.read() as c:
             return [r[0] for r in c.execute("SELECT name FROM collections ORDER BY name")]
+
+    def collection_tags(self, name: str) -> dict[str, str]:
+        """A collection's own tags (its governance is in its columns, not here).
+
+        Raises:
+            NotFound: no such collection.
+        """
+        with self._tx.read() as c:
+            cid = self._collection_row(c, name)[0]
+            return dict(c.execute("SELECT key, value FROM collection_tags WHERE collection_id=? ORDER BY key", (cid,)).fetchall())
+
+    def tag_collection(self, name: str, tags: dict[str, str], *, most: int) -> None:
+        """Add or replace tags; none is kept if the collection would then hold more than ``most``.
+
+        Raises:
+            NotFound: no such collection.
+            InvalidParameter: too many tags.
+        """
+        with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            c.executemany("INSERT OR REPLACE INTO collection_tags(collection_id, key, value) VALUES (?,?,?)", [(cid, k, v) for k, v in tags.items()])
+            n = c.execute("SELECT COUNT(*) FROM collection_tags WHERE collection_id=?", (cid,)).fetchone()[0]
+            if n > most:
+                raise InvalidParameter(f"collection {name} would hold {n} tags of its own; at most {most} fit")
+
+    def untag_collection(self, name: str, keys: list[str]) -> None:
+        """Remove tags (keys it does not have are ignored, as Rekognition does).
+
+        Raises:
+            NotFound: no such collection.
+        """
+        with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            c.executemany("DELETE FROM collection_tags WHERE collection_id=? AND key=?", [(cid, k) for k in keys])
 
     def describe_collection(self, name: str) -> CollectionInfo:
         """Raises: NotFound: no such collection."""
@@ -169,13 +207,15 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         return CollectionInfo(row[1], row[2], bool(row[3]), row[4], row[5], row[6], int(faces), int(users))
 
     def delete_collection(self, name: str) -> int:
-        """Delete a collection and erase all of its faces; returns how many faces."""
+        """Delete a collection and erase all of its faces; returns how many faces.
+        Consent records limited to the collection end with it."""
         with self._tx.write() as c:
             cid, *_ = self._collection_row(c, name)
             n = c.execute("DELETE FROM faces WHERE collection_id=?", (cid,)).rowcount
             c.execute("DELETE FROM users WHERE collection_id=?", (cid,))
             c.execute("DELETE FROM collections WHERE id=?", (cid,))
-            self._audit(c, "DeleteCollection", name, None, n)
+            ended = consent.end_with_collection(c, name)
+            self._audit(c, "DeleteCollection", name, None, n, {"consent_records_ended": ended} if ended else None)
             self._tx.after_commit(lambda: self._indexes.pop(cid, None))
         self._tx.checkpoint()
         return int(n)
