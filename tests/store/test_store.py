@@ -165,6 +165,17 @@ def test_consent_for_a_collection_ends_with_it(store):
     store.create_collection("later", purpose="door access", model=MODEL)
     assert len(store.add_faces("later", new_faces(unit_vectors(1), ["carol"]), model=MODEL)) == 1
 
+
+def test_a_consent_refusal_says_how_to_record_consent(store):
+    store.create_collection("w", purpose="door access", model=MODEL)
+    with pytest.raises(ConsentRequired) as refused:
+        store.add_faces("w", new_faces(unit_vectors(1), ["alice"]), model=MODEL)
+    message = str(refused.value)
+    assert "AddConsent" in message and "faceprint consent add alice --basis" in message and "--purpose 'door access'" in message
+    with pytest.raises(ConsentRequired) as refused:
+        store.add_faces("w", new_faces(unit_vectors(1)), model=MODEL)
+    assert "ExternalImageId" in str(refused.value) and "AddConsent" in str(refused.value)
+
 def test_consent_bad_input(store):
     with pytest.raises(InvalidParameter):
         store.add_consent("bob", basis="because", purpose="p")

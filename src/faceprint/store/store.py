@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import sqlite3
 import threading
 import time
@@ -189,7 +190,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
                 raise InvalidParameter(f"collection {name} would hold {n} tags of its own; at most {most} fit")
 
     def untag_collection(self, name: str, keys: list[str]) -> None:
-        """Remove tags (keys it does not have are ignored, as Rekognition does).
+        """Remove tags (keys it does not have are ignored).
 
         Raises:
             NotFound: no such collection.
@@ -268,9 +269,15 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
 
     def _require_consent(self, c: sqlite3.Connection, subject: str | None, purpose: str, name: str, now: float) -> None:
         if subject is None:
-            raise ConsentRequired(f"collection {name} requires consent: index faces under an ExternalImageId that has a consent record")
+            raise ConsentRequired(
+                f"collection {name} requires consent: index faces under an ExternalImageId whose consent is recorded "
+                f"for purpose {purpose!r} ({_how_to_record_consent('SUBJECT', purpose, name)})"
+            )
         if not consent.covers(c, subject, purpose=purpose, collection=name, now=now):
-            raise ConsentRequired(f"subject {subject} has no valid consent for purpose {purpose!r} in collection {name}")
+            raise ConsentRequired(
+                f"subject {subject} has no valid consent for purpose {purpose!r} in collection {name}; "
+                f"{_how_to_record_consent(subject, purpose, name)}"
+            )
 
     def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
         """One page of faces, oldest first, and the token of the next page (or None)."""
@@ -492,6 +499,14 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         except Exception:  # noqa: BLE001
             log.exception("dropping the in-memory index of collection %s", cid)
             self._indexes.pop(cid, None)
+
+
+def _how_to_record_consent(subject: str, purpose: str, collection: str) -> str:
+    return (
+        f"a consent officer or admin records it with FaceprintService.AddConsent "
+        f"(Subject={subject}, Basis, Purpose={purpose!r}, optionally CollectionId={collection}) "
+        f"or: faceprint consent add {shlex.quote(subject)} --basis consent --purpose {shlex.quote(purpose)} [--collection {collection}]"
+    )
 
 
 def _make_private(folder: Path) -> None:
