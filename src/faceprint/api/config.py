@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceprint.api.guard import RateLimit
+from faceprint.api.images import MAX_IMAGE_PIXELS
 
 # Rekognition takes 5 MB of image bytes inline; base64 makes that 6.7 MB of JSON.
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
@@ -24,6 +25,8 @@ class ServerConfig:
     max_pending: calls waiting for a worker beyond this are refused with
         ThrottlingException rather than queued without bound.
     rate: each access key's request rate limit.
+    max_image_pixels: larger images (width x height, read from the header) are refused
+        before they are decoded; the library's own limit is 80 MP.
     """
 
     home: Path | None = None
@@ -34,3 +37,4 @@ class ServerConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_pending: int = 256
     rate: RateLimit = field(default_factory=RateLimit)
+    max_image_pixels: int = MAX_IMAGE_PIXELS

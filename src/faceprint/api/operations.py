@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 from faceprint import shapes
 from faceprint.api import roles
 from faceprint.api.guard import Caller, Guard
-from faceprint.api.images import image_bytes
+from faceprint.api.images import MAX_IMAGE_PIXELS, image_bytes
 from faceprint.engine import DEFAULT_MIN_SIMILARITY
 from faceprint.errors import InvalidPaginationToken, InvalidParameter
 from faceprint.service import Service
@@ -43,9 +43,11 @@ class Call:
     processors: Any = None  # faceprint.video.processors.StreamProcessors
     liveness: Any = None  # faceprint.liveness.sessions.LivenessSessions
     collection: str | None = None  # what the audit entry names, when not CollectionId
+    max_image_pixels: int = MAX_IMAGE_PIXELS  # ServerConfig.max_image_pixels
 
     def image(self, member: str = "Image") -> bytes:
-        return image_bytes(self.params[member], self.buckets)
+        """The member's bytes, refused from the header when over the server's pixel limit."""
+        return image_bytes(self.params[member], self.buckets, max_pixels=self.max_image_pixels)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)

@@ -37,6 +37,7 @@ def _stream(text: str) -> tuple[str, str]:
 @click.option("--stream", "streams", multiple=True, metavar="NAME=SOURCE", help="A video source stream processors may read as arn:aws:kinesisvideo:local:000000000000:stream/NAME (repeatable).")
 @click.option("--rate-limit", default=200.0, show_default=True, help="Requests per second per access key (bursts of twice that).")
 @click.option("--max-body-mb", default=8.0, show_default=True, help="Larger requests are refused unread.")
+@click.option("--max-image-mp", default=25.0, show_default=True, type=click.FloatRange(0.01, 80.0), help="Images of more megapixels are refused from their header, before decoding.")
 @click.option("--workers", default=None, type=click.IntRange(1, 256), help="Inference threads (default: one per core).")
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None, help="Serve HTTPS with this certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None, help="The certificate's private key (PEM).")
@@ -44,7 +45,7 @@ def _stream(text: str) -> tuple[str, str]:
 @handle_errors
 def serve(
     host: str, port: int, home: Path | None, accurate: bool, buckets: tuple[str, ...], streams: tuple[str, ...], rate_limit: float, max_body_mb: float,
-    workers: int | None, ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
+    max_image_mp: float, workers: int | None, ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
 ) -> None:  # fmt: skip
     """Serve the Rekognition-compatible API, the console (/console/), /health, /ready and /metrics.
 
@@ -62,6 +63,7 @@ def serve(
         buckets=dict(_bucket(b) for b in buckets),
         streams=dict(_stream(s) for s in streams),
         max_body_bytes=int(max_body_mb * 1024 * 1024),
+        max_image_pixels=int(max_image_mp * 1_000_000),
         rate=RateLimit(per_second=rate_limit, burst=2 * rate_limit),
     )
     if workers:
