@@ -82,6 +82,13 @@ class LimitExceeded(FaceprintError):
     aws_code = "LimitExceededException"
 
 
+class IdempotentParameterMismatch(FaceprintError):
+    """A ClientRequestToken reused with other parameters than the call it first came with."""
+
+    code = "idempotent_parameter_mismatch"
+    aws_code = "IdempotentParameterMismatchException"
+
+
 class Overloaded(FaceprintError):
     code = "overloaded"
     aws_code = "ThrottlingException"
@@ -168,6 +175,7 @@ __all__ = [
     "NotFound",
     "AlreadyExists",
     "LimitExceeded",
+    "IdempotentParameterMismatch",
     "ResourceInUse",
     "Overloaded",
     "ConsentRequired",
