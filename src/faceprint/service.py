@@ -66,9 +66,11 @@ class Service:
         return self.engine.analyzer.embedder.contract
 
     # -- collections -----------------------------------------------------------
-    def create_collection(self, name: str, *, purpose: str, consent_required: bool = True, max_age_days: float | None = None) -> CollectionInfo:
+    def create_collection(
+        self, name: str, *, purpose: str, consent_required: bool = True, max_age_days: float | None = None, tags: dict[str, str] | None = None
+    ) -> CollectionInfo:
         """Create a collection for one declared purpose, holding this engine's embeddings."""
-        return self.store.create_collection(name, purpose=purpose, model=self.model, consent_required=consent_required, max_age_days=max_age_days)
+        return self.store.create_collection(name, purpose=purpose, model=self.model, consent_required=consent_required, max_age_days=max_age_days, tags=tags)
 
     def list_collections(self) -> list[str]:
         return self.store.list_collections()

@@ -141,6 +141,8 @@ def test_stream_processor_lifecycle_and_alerts(server, watch_list):
         assert admin.describe_stream_processor(Name=name)["Status"] == "RUNNING"
         alerts = _events(server, name, seconds=40)
         assert alerts and alerts[0]["ExternalImageId"] == "lin-manuel-miranda" and alerts[0]["LatencyMs"] < 1000
+        counters = server.client("searcher", service="faceprint").get_stream_processor_counters(Name=name)["Counters"]
+        assert counters["FramesAnalyzed"] > 0 and counters["Alerts"] >= 1 and "StatusMessage" not in admin.describe_stream_processor(Name=name)
         with pytest.raises(admin.exceptions.ResourceInUseException):
             admin.delete_stream_processor(Name=name)
     finally:

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from faceprint import shapes
 from faceprint.api import roles
+from faceprint.api.errors import AccessDenied
 from faceprint.api.guard import Caller, Guard
 from faceprint.api.images import MAX_IMAGE_PIXELS, image_bytes
 from faceprint.engine import DEFAULT_MIN_SIMILARITY
 from faceprint.errors import InvalidPaginationToken, InvalidParameter
 from faceprint.service import Service
+from faceprint.video.processors import WEBHOOK_TAG
 
 # Omitted thresholds take faceprint's calibrated default (40: one false match in 10,000
 # pairs), not Rekognition's 80, which on this scale (1 in 10^8) would hide most mates.
@@ -28,6 +33,11 @@ DEFAULT = DEFAULT_MIN_SIMILARITY
 PURPOSE_TAG = "faceprint:purpose"
 CONSENT_TAG = "faceprint:consent-required"
 RETENTION_TAG = "faceprint:retention-days"
+GOVERNANCE_TAGS = (PURPOSE_TAG, CONSENT_TAG, RETENTION_TAG)
+MAX_TAGS = 200  # per resource, as Rekognition
+# Rekognition's collection and stream-processor ARNs: any partition, region and account
+# name the one namespace of this server (its own ARNs use region "local").
+RESOURCE_ARN = re.compile(r"arn:[a-z0-9-]+:rekognition:[a-z0-9-]*:\d{12}:(collection|streamprocessor)/([a-zA-Z0-9_.\-]{1,255})")
 
 
 @dataclass
@@ -67,7 +77,7 @@ SELF_AUDITED = {
 READ_ONLY = {
     "DetectFaces", "CompareFaces", "ListCollections", "DescribeCollection", "ListFaces", "SearchFaces", "SearchFacesByImage",
     "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListTagsForResource",
-    "GetFaceSearch", "GetFaceDetection", "ListStreamProcessors", "DescribeStreamProcessor", "StreamProcessorEvents", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
+    "GetFaceSearch", "GetFaceDetection", "ListStreamProcessors", "DescribeStreamProcessor", "GetStreamProcessorCounters", "StreamProcessorEvents", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
     "GetLivenessChallenge", "GetFaceLivenessSessionResults",
 }  # fmt: skip
 
@@ -106,8 +116,9 @@ def compare_faces(call: Call) -> dict[str, Any]:
 def create_collection(call: Call) -> dict[str, Any]:
     """Governance rides on tags, so unmodified clients can set it: ``faceprint:purpose``
     (default: the caller's declared purpose), ``faceprint:consent-required`` (default
-    true) and ``faceprint:retention-days``."""
-    tags = call.get("Tags", {})
+    true) and ``faceprint:retention-days``. Other tags are kept as given."""
+    tags = check_tags(call.get("Tags", {}))
+    _no_unknown_faceprint_tags(tags, GOVERNANCE_TAGS, "a collection")
     consent = tags.get(CONSENT_TAG, "true").lower()
     if consent not in ("true", "false"):
         raise InvalidParameter(f"tag {CONSENT_TAG} must be true or false")
@@ -117,7 +128,11 @@ def create_collection(call: Call) -> dict[str, Any]:
     except ValueError:
         raise InvalidParameter(f"tag {RETENTION_TAG} must be a number of days") from None
     purpose = tags.get(PURPOSE_TAG, call.caller.key.purpose)
-    info = call.service.create_collection(call.params["CollectionId"], purpose=purpose, consent_required=consent == "true", max_age_days=days)
+    own = {k: v for k, v in tags.items() if k not in GOVERNANCE_TAGS}
+    governance = 2 + (days is not None)
+    if len(own) + governance > MAX_TAGS:
+        raise InvalidParameter(f"a collection holds at most {MAX_TAGS} tags, {PURPOSE_TAG} and {CONSENT_TAG} (and {RETENTION_TAG} when set) among them")
+    info = call.service.create_collection(call.params["CollectionId"], purpose=purpose, consent_required=consent == "true", max_age_days=days, tags=own)
     return shapes.create_collection(info)
 
 
@@ -134,18 +149,100 @@ def describe_collection(call: Call) -> dict[str, Any]:
 
 @handler
 def list_tags_for_resource(call: Call) -> dict[str, Any]:
-    """A collection's governance, as the tags CreateCollection takes (so that an
-    indexer can see which purpose consent must name)."""
-    arn = call.params["ResourceArn"]
-    prefix = shapes.collection_arn("")
-    if not arn.startswith(prefix):
-        raise InvalidParameter(f"ResourceArn must be a collection ARN, {prefix}NAME")
-    call.collection = arn[len(prefix) :]
-    info = call.service.describe_collection(call.collection)
+    """A collection's tags with its governance among them, as CreateCollection takes
+    it (so that an indexer can see which purpose consent must name); a stream
+    processor's tags."""
+    kind, name = _resource(call)
+    if kind == "streamprocessor":
+        if not roles.allows(call.caller.role, "DescribeStreamProcessor"):
+            raise AccessDenied(f"role {call.caller.role} may not read stream processors")
+        return {"Tags": _shown_tags(call.processors.tags(name), call.caller.role)}
+    info = call.service.describe_collection(name)
     tags = {PURPOSE_TAG: info.purpose, CONSENT_TAG: "true" if info.consent_required else "false"}
     if info.max_age_days is not None:
         tags[RETENTION_TAG] = f"{info.max_age_days:g}"
-    return {"Tags": tags}
+    return {"Tags": {**call.service.store.collection_tags(name), **tags}}
+
+
+@handler
+def tag_resource(call: Call) -> dict[str, Any]:
+    """Add or replace tags. A collection's governance tags are fixed when it is created:
+    changing its purpose or consent rule would reinterpret the consent and faces it holds."""
+    kind, name = _resource(call)
+    tags = check_tags(call.params["Tags"])
+    if kind == "streamprocessor":
+        call.processors.tag(name, tags)
+        return {}
+    _governance_is_fixed(tags)
+    _no_unknown_faceprint_tags(tags, GOVERNANCE_TAGS, "a collection")
+    info = call.service.describe_collection(name)
+    call.service.store.tag_collection(name, tags, most=MAX_TAGS - 2 - (info.max_age_days is not None))
+    return {}
+
+
+@handler
+def untag_resource(call: Call) -> dict[str, Any]:
+    kind, name = _resource(call)
+    keys = call.params["TagKeys"]
+    if kind == "streamprocessor":
+        call.processors.untag(name, keys)
+        return {}
+    _governance_is_fixed(keys)
+    call.service.store.untag_collection(name, keys)
+    return {}
+
+
+def _shown_tags(tags: dict[str, str], role: str) -> dict[str, str]:
+    """A processor's tags as ``role`` may see them: a webhook URL's path and query may hold
+    a receiver's token, so only admins (who set it) read more than its scheme and host."""
+    url = tags.get(WEBHOOK_TAG)
+    if url is None or role == "admin":
+        return tags
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number: nothing worth showing
+        port = ""
+    return {**tags, WEBHOOK_TAG: f"{parts.scheme}://{parts.hostname or ''}{port}"}
+
+
+def _resource(call: Call) -> tuple[str, str]:
+    """(``collection`` or ``streamprocessor``, name) from the call's ResourceArn."""
+    match = RESOURCE_ARN.fullmatch(call.params["ResourceArn"])
+    if match is None:
+        raise InvalidParameter(
+            "ResourceArn must name a collection or a stream processor: arn:aws:rekognition:REGION:ACCOUNT:collection/NAME or "
+            "arn:aws:rekognition:REGION:ACCOUNT:streamprocessor/NAME (any region and account; this server's own ARNs use local:000000000000)"
+        )
+    kind, name = match.groups()
+    if kind == "collection":
+        call.collection = name
+    return kind, name
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Rekognition's tag rules, which its model states as patterns Python's ``re`` cannot
+    read (``\\p{L}``): keys not starting with ``aws:``; letters, digits, spaces and
+    ``_.:/=+-@`` only. (Lengths and count are checked against the model already.)"""
+    for key, value in tags.items():
+        if key.startswith("aws:"):
+            raise InvalidParameter(f"tag key {key[:128]!r}: keys starting with aws: are reserved")
+        for text in (key, value):
+            if not all(unicodedata.category(ch)[0] in "LZN" or ch in "_.:/=+-@" for ch in text):
+                raise InvalidParameter(f"tag {key[:128]!r}: keys and values hold letters, digits, spaces and _.:/=+-@ only")
+    return tags
+
+
+def _governance_is_fixed(keys: Any) -> None:
+    fixed = sorted(k for k in keys if k in GOVERNANCE_TAGS)
+    if fixed:
+        raise InvalidParameter(f"tag {fixed[0]} is set when a collection is created and cannot change; create a new collection for other governance")
+
+
+def _no_unknown_faceprint_tags(tags: dict[str, str], known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(k for k in tags if k.startswith("faceprint:") and k not in known)
+    if unknown:
+        raise InvalidParameter(f"tag {unknown[0]} is not one faceprint knows; {what} takes {', '.join(known)}")
 
 
 @handler

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 _SEE = {"ListCollections", "DescribeCollection", "ListTagsForResource", "DetectFaces", "WhoAmI"}
 _VIDEO = {"UploadVideo", "StartFaceDetection", "GetFaceDetection"}
-_WATCH = {"StartFaceSearch", "GetFaceSearch", "ListStreamProcessors", "DescribeStreamProcessor", "StreamProcessorEvents"}
+_WATCH = {"StartFaceSearch", "GetFaceSearch", "ListStreamProcessors", "DescribeStreamProcessor", "GetStreamProcessorCounters", "StreamProcessorEvents"}
 # a verification app: liveness before it compares a selfie with an ID photo
 _LIVENESS = {"CreateFaceLivenessSession", "GetLivenessChallenge", "PutLivenessFrames", "GetFaceLivenessSessionResults"}
 SEARCHER = _SEE | _VIDEO | _WATCH | _LIVENESS | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
@@ -42,7 +42,10 @@ ADMIN_ONLY = {
     "CreateStreamProcessor",
     "StartStreamProcessor",
     "StopStreamProcessor",
+    "UpdateStreamProcessor",
     "DeleteStreamProcessor",
+    "TagResource",
+    "UntagResource",
 }
 ADMIN = SEARCHER | INDEXER | CONSENT | AUDITOR | ADMIN_ONLY
 

@@ -12,12 +12,15 @@ from typing import Any
 import av
 
 from faceprint.api.images import object_path
-from faceprint.api.operations import Call, handler
+from faceprint.api.operations import Call, check_tags, handler
 from faceprint.errors import AlreadyExists, InvalidParameter
 from faceprint.store.tokens import decode_token, encode_token
 from faceprint.video.alerts import Alert, Broadcast
+from faceprint.video.regions import parse as parse_regions
 
 PROCESSOR_ARN = "arn:aws:rekognition:local:000000000000:streamprocessor/{}"
+START_GRACE_S = 5.0  # a ProducerTimestamp this far behind the server's clock still means "now" (skew, transit)
+MAX_START_AHEAD_S = 24 * 3600.0
 UPLOADS = "uploads"  # the bucket UploadVideo writes to
 UPLOAD_TTL_S = 24 * 3600.0
 
@@ -121,19 +124,92 @@ def purge_uploads(folder: Path, ttl_s: float = UPLOAD_TTL_S) -> int:
 
 
 # -- live streams: stream processors ------------------------------------------------
+# Members of Rekognition's stream-processor shapes that a local source cannot honour:
+# refused by name, with what to use instead, never accepted and dropped.
+CANNOT_APPLY = {
+    "NotificationChannel": "faceprint publishes no SNS notifications: give the receiver's URL in the faceprint:webhook tag (alerts signed with FACEPRINT_WEBHOOK_SECRET), or read them from FaceprintService.StreamProcessorEvents",
+    "KmsKeyId": "faceprint keeps no video or stream results to encrypt with a KMS key; what it stores is encrypted at rest with the store's own key (FACEPRINT_KEY or the key file)",
+    "Settings.ConnectedHome": "faceprint's stream processors search faces, they do not detect labels: give Settings.FaceSearch",
+    "Output.S3Destination": "faceprint writes no stream results to S3: alerts are read from FaceprintService.StreamProcessorEvents or sent to the faceprint:webhook tag's URL; give Output.KinesisDataStream",
+    "SettingsForUpdate.ConnectedHomeForUpdate": "faceprint's stream processors search faces and have no ConnectedHome (label) settings to update",
+    "StartSelector.KVSStreamStartSelector.FragmentNumber": "faceprint's sources are not Kinesis video streams and have no fragments: give ProducerTimestamp (Unix milliseconds, now or later), or leave StartSelector out to start now",
+}
+
+
+def _refuse(params: dict[str, Any], *members: str) -> None:
+    for member in members:
+        value: Any = params
+        for name in member.split("."):
+            value = value.get(name) if isinstance(value, dict) else None
+        if value is not None:
+            raise InvalidParameter(f"{member}: {CANNOT_APPLY[member]}")
+
+
+def _data_sharing(preference: dict[str, Any] | None, member: str) -> None:
+    if preference is not None and preference["OptIn"]:
+        raise InvalidParameter(f"{member}.OptIn: faceprint shares nothing with anyone (it runs on your machine and sends no data out); leave it out or set OptIn to false")
+
+
 @handler
 def create_stream_processor(call: Call) -> dict[str, Any]:
     p = call.params
+    _refuse(p, "NotificationChannel", "KmsKeyId", "Settings.ConnectedHome", "Output.S3Destination")
     search = _member(p, "Settings", "FaceSearch")  # faceprint's stream processors search faces
     arn = _member(p, "Input", "KinesisVideoStream", "Arn")
-    call.processors.create(p["Name"], arn, _member(p, "Settings", "FaceSearch", "CollectionId"), search.get("FaceMatchThreshold"), p.get("Tags", {}))
+    _member(p, "Output", "KinesisDataStream", "Arn")
+    _data_sharing(p.get("DataSharingPreference"), "DataSharingPreference")
+    # Output and RoleArn are required by the model and have nothing to act on here
+    # (alerts go to StreamProcessorEvents and the webhook): kept and returned as given.
+    echo = {k: p[k] for k in ("Output", "RoleArn", "DataSharingPreference") if k in p}
+    call.processors.create(
+        p["Name"], arn, _member(p, "Settings", "FaceSearch", "CollectionId"), search.get("FaceMatchThreshold"), check_tags(p.get("Tags", {})), regions=p.get("RegionsOfInterest"), echo=echo
+    )
     return {"StreamProcessorArn": PROCESSOR_ARN.format(p["Name"])}
 
 
 @handler
 def start_stream_processor(call: Call) -> dict[str, Any]:
-    call.processors.start(call.params["Name"])
-    return {"SessionId": call.params["Name"]}
+    """StartSelector's ProducerTimestamp is the wall-clock time a frame reached the
+    server (faceprint keeps no video, so it may be now or later, not earlier; a file
+    source plays at real time, so a later start skips that much of it); StopSelector
+    ends the session after that much stream."""
+    p = call.params
+    _refuse(p, "StartSelector.KVSStreamStartSelector.FragmentNumber")
+    starts_at = None
+    if "StartSelector" in p:
+        selector = _member(p, "StartSelector", "KVSStreamStartSelector")
+        if "ProducerTimestamp" not in selector:
+            raise InvalidParameter("StartSelector.KVSStreamStartSelector needs ProducerTimestamp (Unix milliseconds); leave StartSelector out to start now")
+        starts_at, now = selector["ProducerTimestamp"] / 1000.0, time.time()
+        if starts_at < now - START_GRACE_S:
+            raise InvalidParameter(
+                "StartSelector.KVSStreamStartSelector.ProducerTimestamp is in the past: faceprint keeps no video of a stream, so analysis can start now or later; leave StartSelector out to start now"
+            )
+        if starts_at > now + MAX_START_AHEAD_S:
+            raise InvalidParameter(f"StartSelector.KVSStreamStartSelector.ProducerTimestamp may be at most {MAX_START_AHEAD_S / 3600:g} hours ahead")
+    stop = p.get("StopSelector")
+    # Rekognition's default when a StopSelector gives no duration
+    max_duration = None if stop is None else stop.get("MaxDurationInSeconds", 10)
+    call.processors.start(p["Name"], starts_at=starts_at, max_duration_s=max_duration)
+    return {"SessionId": p["Name"]}
+
+
+@handler
+def update_stream_processor(call: Call) -> dict[str, Any]:
+    p = call.params
+    _refuse(p, "SettingsForUpdate.ConnectedHomeForUpdate")
+    deletes = p.get("ParametersToDelete", [])
+    if "ConnectedHomeMinConfidence" in deletes:
+        raise InvalidParameter("ParametersToDelete: ConnectedHomeMinConfidence is not a setting of faceprint's stream processors, which search faces")
+    regions = p.get("RegionsOfInterestForUpdate")
+    if regions is not None and "RegionsOfInterest" in deletes:
+        raise InvalidParameter("give RegionsOfInterestForUpdate or delete RegionsOfInterest with ParametersToDelete, not both")
+    _data_sharing(p.get("DataSharingPreferenceForUpdate"), "DataSharingPreferenceForUpdate")
+    if regions is not None:
+        parse_regions(regions, "RegionsOfInterestForUpdate")
+    echo = {"DataSharingPreference": p["DataSharingPreferenceForUpdate"]} if "DataSharingPreferenceForUpdate" in p else None
+    call.processors.update(p["Name"], regions=regions, delete_regions="RegionsOfInterest" in deletes, echo=echo)
+    return {}
 
 
 @handler
@@ -156,6 +232,7 @@ def list_stream_processors(call: Call) -> dict[str, Any]:
 
 @handler
 def describe_stream_processor(call: Call) -> dict[str, Any]:
+    """What was configured, as it was given; counters are GetStreamProcessorCounters'."""
     info = call.processors.describe(call.params["Name"])
     record = info["record"]
     p = record.params
@@ -166,20 +243,48 @@ def describe_stream_processor(call: Call) -> dict[str, Any]:
         "CreationTimestamp": record.created,
         "LastUpdateTimestamp": record.updated,
         "Input": {"KinesisVideoStream": {"Arn": p["StreamArn"]}},
-        "Output": {"KinesisDataStream": {"Arn": f"arn:aws:kinesis:local:000000000000:stream/{record.name}-alerts"}},
-        "RoleArn": "arn:aws:iam::000000000000:role/faceprint",
         "Settings": {"FaceSearch": {"CollectionId": p["CollectionId"], "FaceMatchThreshold": p["FaceMatchThreshold"]}},
     }
-    report = info["report"]
-    message = record.message or (report or {}).get("error")
-    if report:
-        message = (message + "; " if message else "") + (
-            f"{report['frames_analyzed']} frames analysed, {report['frames_dropped']} dropped, {report['corrupt_packets']} corrupt, "
-            f"{report['reconnects']} reconnects, {report['alerts']} alerts"
-        )
+    out.update({k: p[k] for k in ("Output", "RoleArn", "RegionsOfInterest", "DataSharingPreference") if k in p})
+    message = info["message"] or (info["report"] or {}).get("error")
     if message:
         out["StatusMessage"] = message[:255]
     return out
+
+
+@handler
+def get_stream_processor_counters(call: Call) -> dict[str, Any]:
+    """faceprint's: the counters of the session this server ran last for the processor."""
+    info = call.processors.describe(call.params["Name"])
+    out: dict[str, Any] = {"Name": info["record"].name, "Status": info["status"]}
+    session, report = info["session"], info["report"]
+    if session is None or report is None:
+        return out
+    out.update({k: v for k, v in session.items() if v is not None})
+    counters = {member: report[key] for member, key in COUNTERS.items()}
+    if report["error"]:
+        counters["Error"] = report["error"]
+    out["Counters"] = counters
+    return out
+
+
+# GetStreamProcessorCounters' members and the watcher report's keys
+COUNTERS = {
+    "FramesDecoded": "frames_decoded",
+    "FramesBeforeStart": "frames_before_start",
+    "FramesAnalyzed": "frames_analyzed",
+    "FramesDropped": "frames_dropped",
+    "CorruptPackets": "corrupt_packets",
+    "Reconnects": "reconnects",
+    "Faces": "faces",
+    "FacesOutsideRegions": "faces_outside_regions",
+    "Embeddings": "embeddings",
+    "Tracks": "tracks",
+    "Decisions": "decisions",
+    "Alerts": "alerts",
+    "AnalysisFps": "analysis_fps",
+    "ElapsedSeconds": "elapsed_s",
+}
 
 
 @dataclass

@@ -54,6 +54,12 @@ CREATE INDEX IF NOT EXISTS faces_by_collection ON faces(collection_id, id);
 CREATE INDEX IF NOT EXISTS faces_by_subject ON faces(external_image_id);
 CREATE INDEX IF NOT EXISTS faces_by_user ON faces(collection_id, user_id);
 CREATE INDEX IF NOT EXISTS faces_by_age ON faces(collection_id, indexed);
+CREATE TABLE IF NOT EXISTS collection_tags (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    key           TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    PRIMARY KEY (collection_id, key)
+);
 CREATE TABLE IF NOT EXISTS users (
     collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
     user_id       TEXT NOT NULL,

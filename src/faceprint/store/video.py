@@ -11,7 +11,7 @@ import json
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from faceprint.errors import AlreadyExists, NotFound
 
@@ -93,6 +93,23 @@ class VideoOps:
         with self._tx.write() as c:  # type: ignore[attr-defined]
             if c.execute("UPDATE stream_processors SET status=?, message=?, updated=? WHERE name=?", (status, message, time.time(), name)).rowcount == 0:
                 raise NotFound(f"no stream processor {name}")
+
+    def update_processor(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> ProcessorRecord:
+        """Replace a processor's params with ``change(params)``, read and written in one
+        transaction (two concurrent updates never lose one another). ``change`` may raise
+        to refuse; nothing is written then.
+
+        Raises:
+            NotFound: no such processor.
+        """
+        now = time.time()
+        with self._tx.write() as c:  # type: ignore[attr-defined]
+            row = c.execute("SELECT name, params, status, message, created FROM stream_processors WHERE name=?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"no stream processor {name}")
+            params = change(json.loads(row[1]))
+            c.execute("UPDATE stream_processors SET params=?, updated=? WHERE name=?", (json.dumps(params), now, name))
+        return ProcessorRecord(row[0], params, row[2], row[3], row[4], now)
 
     def delete_processor(self, name: str) -> None:
         with self._tx.write() as c:  # type: ignore[attr-defined]

@@ -5,7 +5,13 @@ names when starting the server (``faceprint serve --stream door=rtsp://...``); a
 processor's input ARN names it (``arn:aws:kinesisvideo:local:000000000000:stream/door``),
 so API callers can never make the server open a file or URL of their choosing.
 Processors are stored, and those running when the process stopped start again with
-it. Alerts go to live subscribers (server-sent events) and to an optional webhook.
+it (unless their session had a stop time: they are stopped, and say why). Alerts go to
+live subscribers (server-sent events) and to an optional webhook.
+
+A session may start at a time (``starts_at``: frames decoded before it are skipped;
+faceprint keeps no video, so it cannot start earlier than now) and stop after a
+duration of stream; regions of interest limit where faces are searched and may change
+while it runs.
 """
 
 from __future__ import annotations
@@ -14,19 +20,22 @@ import logging
 import os
 import queue
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from faceprint.errors import FaceprintError, InvalidParameter, NotFound, ResourceInUse
 from faceprint.video.backend import Backend
 from faceprint.store.video import ProcessorRecord
 from faceprint.video.alerts import Alert, Broadcast, Sink, WebhookSink
+from faceprint.video.regions import parse as parse_regions
 from faceprint.video.sources import VideoSource
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Watcher, WatchSettings
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_TAG = "faceprint:webhook"
+MAX_TAGS = 200  # Rekognition's limit per resource
 
 
 @dataclass
@@ -34,6 +43,7 @@ class _Running:
     watcher: Watcher
     sinks: list[Sink]
     broadcast: Broadcast
+    session: dict[str, Any] = field(default_factory=dict)  # StartedAt, StartsAt, StopAfterSeconds
 
 
 class StreamProcessors:
@@ -45,20 +55,43 @@ class StreamProcessors:
         self._lock = threading.Lock()
         for record in service.store.processors():
             if record.status in ("RUNNING", "STARTING"):
+                session = record.params.get("Session", {})
+                if session.get("StopAfterSeconds") is not None:
+                    # its stop time was counted in a process that is gone: a fresh session
+                    # would run longer than asked
+                    service.store.set_processor_status(record.name, "STOPPED", "the server restarted during a session with a StopSelector; start it again")
+                    continue
+                starts_at = session.get("StartsAt")
                 try:
-                    self.start(record.name)
+                    self.start(record.name, starts_at=starts_at if starts_at is not None and starts_at > time.time() else None)
                 except FaceprintError as exc:
                     service.store.set_processor_status(record.name, "FAILED", str(exc))
 
-    def create(self, name: str, stream_arn: str, collection: str, threshold: float | None, tags: dict[str, str]) -> None:
+    def create(
+        self,
+        name: str,
+        stream_arn: str,
+        collection: str,
+        threshold: float | None,
+        tags: dict[str, str],
+        *,
+        regions: list[dict[str, Any]] | None = None,
+        echo: dict[str, Any] | None = None,
+    ) -> None:
+        """Store a processor. ``regions`` are Rekognition's RegionsOfInterest; ``echo``
+        holds members kept only to be returned as they were given (Output, RoleArn...)."""
         source = self._source_name(stream_arn)
         self.service.store.describe_collection(collection)
-        if tags.get(WEBHOOK_TAG) and not os.environ.get("FACEPRINT_WEBHOOK_SECRET"):
-            raise InvalidParameter(f"tag {WEBHOOK_TAG} needs FACEPRINT_WEBHOOK_SECRET set on the server to sign the alerts")
-        params = {"Stream": source, "StreamArn": stream_arn, "CollectionId": collection, "FaceMatchThreshold": threshold if threshold is not None else DEFAULT_WATCH_SIMILARITY, "Tags": tags}
-        self.service.store.create_processor(name, params)
+        self._check_tags(tags)
+        params: dict[str, Any] = {"Stream": source, "StreamArn": stream_arn, "CollectionId": collection, "FaceMatchThreshold": threshold if threshold is not None else DEFAULT_WATCH_SIMILARITY, "Tags": tags}
+        if regions is not None:
+            parse_regions(regions)
+            params["RegionsOfInterest"] = regions
+        self.service.store.create_processor(name, {**(echo or {}), **params})
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, *, starts_at: float | None = None, max_duration_s: float | None = None) -> None:
+        """Start a session: analysis from ``starts_at`` (Unix seconds; None: now) for at
+        most ``max_duration_s`` of stream (None: until stopped)."""
         record = self.service.store.processor(name)
         with self._lock:
             if name in self._running and self._running[name].watcher.running:
@@ -73,10 +106,34 @@ class StreamProcessors:
             if webhook:
                 sinks.append(WebhookSink(webhook, os.environ.get("FACEPRINT_WEBHOOK_SECRET", "")))
             source = VideoSource(source_spec, pace=True, max_width=self.max_width, reconnect=True)
-            watcher = Watcher(self.service, source, WatchSettings(params["CollectionId"], threshold=params["FaceMatchThreshold"]), sinks, name=name)
+            settings = WatchSettings(
+                params["CollectionId"],
+                threshold=params["FaceMatchThreshold"],
+                regions=parse_regions(params.get("RegionsOfInterest") or []),
+                starts_at=starts_at,
+                max_duration_s=max_duration_s,
+            )
+            watcher = Watcher(self.service, source, settings, sinks, name=name, on_end=lambda w: self._ended(name, w))
+            session = {"StartedAt": time.time(), "StartsAt": starts_at, "StopAfterSeconds": max_duration_s}
+            self.service.store.update_processor(name, lambda p: {**p, "Session": session})
             watcher.start()
-            self._running[name] = _Running(watcher, sinks, broadcast)
+            self._running[name] = _Running(watcher, sinks, broadcast, session)
         self.service.store.set_processor_status(name, "RUNNING")
+
+    def _ended(self, name: str, watcher: Watcher) -> None:
+        """A watcher's last thread is done. When it ended on its own (its StopSelector, or
+        an error), its sinks close and the stored status says so; after stop() or close()
+        (which took it out of the running set first) there is nothing left to do."""
+        with self._lock:
+            running = self._running.get(name)
+        if running is None or running.watcher is not watcher:
+            return
+        for sink in running.sinks:
+            sink.close()
+        try:
+            self.service.store.set_processor_status(name, "FAILED" if watcher.error else "STOPPED", self._redact(watcher.error or watcher.end_reason, name))
+        except FaceprintError as exc:  # deleted meanwhile, or the store is failing: the status stays as it was
+            log.warning("could not record the end of a stream processor", extra={"processor": name, "error": str(exc)})
 
     def stop(self, name: str) -> None:
         """Stop a processor and free its threads, decoder and sinks."""
@@ -91,15 +148,61 @@ class StreamProcessors:
 
     def delete(self, name: str) -> None:
         with self._lock:
-            if name in self._running:
+            running = self._running.get(name)
+            if running is not None and running.watcher.running:
                 raise ResourceInUse(f"stop stream processor {name} before deleting it")
+            self._running.pop(name, None)  # a session that ended on its own
         self.service.store.delete_processor(name)
 
     def describe(self, name: str) -> dict[str, Any]:
+        """The stored record, the status, and the counters and session times of the
+        session this process ran last (None when it ran none)."""
         record = self.service.store.processor(name)
         with self._lock:
             running = self._running.get(name)
-        return {"record": record, "status": self._status(record), "report": running.watcher.report() if running else None}
+        report = running.watcher.report() if running else None
+        if report is not None:
+            report["error"] = self._redact(report["error"], name)
+        message = self._redact(record.message, name)
+        return {"record": record, "status": self._status(record), "message": message, "report": report, "session": running.session if running else None}
+
+    def update(self, name: str, *, regions: list[dict[str, Any]] | None = None, delete_regions: bool = False, echo: dict[str, Any] | None = None) -> None:
+        """Replace (or delete) the regions of interest, at once in a running session too,
+        and members kept to be returned (``echo``)."""
+        if regions is not None:
+            parse_regions(regions)
+
+        def change(params: dict[str, Any]) -> dict[str, Any]:
+            params = {**params, **(echo or {})}
+            if delete_regions:
+                params.pop("RegionsOfInterest", None)
+            elif regions is not None:
+                params["RegionsOfInterest"] = regions
+            return params
+
+        record = self.service.store.update_processor(name, change)
+        with self._lock:
+            running = self._running.get(name)
+            if running is not None:
+                running.watcher.settings.regions = parse_regions(record.params.get("RegionsOfInterest") or [])
+
+    def tags(self, name: str) -> dict[str, str]:
+        return dict(self.service.store.processor(name).params.get("Tags", {}))
+
+    def tag(self, name: str, tags: dict[str, str]) -> None:
+        """Add or replace tags (a webhook tag applies from the next start)."""
+        self._check_tags(tags)
+
+        def change(params: dict[str, Any]) -> dict[str, Any]:
+            merged = {**params.get("Tags", {}), **tags}
+            if len(merged) > MAX_TAGS:
+                raise InvalidParameter(f"stream processor {name} would hold {len(merged)} tags; at most {MAX_TAGS} fit")
+            return {**params, "Tags": merged}
+
+        self.service.store.update_processor(name, change)
+
+    def untag(self, name: str, keys: list[str]) -> None:
+        self.service.store.update_processor(name, lambda p: {**p, "Tags": {k: v for k, v in p.get("Tags", {}).items() if k not in keys}})
 
     def names(self) -> list[tuple[str, str]]:
         return [(r.name, self._status(r)) for r in self.service.store.processors()]
@@ -127,6 +230,25 @@ class StreamProcessors:
             r.watcher.stop()
             for sink in r.sinks:
                 sink.close()
+
+    def _check_tags(self, tags: dict[str, str]) -> None:
+        unknown = sorted(k for k in tags if k.startswith("faceprint:") and k != WEBHOOK_TAG)
+        if unknown:
+            raise InvalidParameter(f"tag {unknown[0]} is not one faceprint knows; a stream processor takes {WEBHOOK_TAG}")
+        if tags.get(WEBHOOK_TAG) and not os.environ.get("FACEPRINT_WEBHOOK_SECRET"):
+            raise InvalidParameter(f"tag {WEBHOOK_TAG} needs FACEPRINT_WEBHOOK_SECRET set on the server to sign the alerts")
+
+    def _redact(self, text: str | None, name: str) -> str | None:
+        """``text`` without the source its stream names (an RTSP URL may hold a password):
+        API callers see the stream's name instead."""
+        if not text:
+            return text
+        try:
+            stream = self.service.store.processor(name).params["Stream"]
+        except FaceprintError:
+            return text
+        spec = self.streams.get(stream)
+        return text.replace(spec, f"stream {stream}") if spec else text
 
     def _exists(self, name: str) -> bool:
         try:

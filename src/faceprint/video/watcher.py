@@ -28,6 +28,7 @@ import numpy as np
 from faceprint.video.backend import Backend
 from faceprint.types import Face, Faces
 from faceprint.video.alerts import Alert, Sink, encode_crop
+from faceprint.video.regions import Polygon, inside
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.tracks import MIN_FACE_PX, FaceTracker, Sample, Track, face_quality
 
@@ -47,11 +48,18 @@ class WatchSettings:
     threshold: similarity an identity decision must reach (50: 1 in 100,000).
     per_frame: decide on every embedded frame alone instead of per track (kept to
         measure what tracking buys; not for production).
+    regions: where in the frame faces are searched (``regions.parse``); none: everywhere.
+        It may be replaced while the watcher runs.
+    starts_at: frames decoded before this time (Unix seconds) are skipped, not analysed.
+    max_duration_s: stop after this much stream time from the first analysed frame.
     """
 
     collection: str
     threshold: float = DEFAULT_WATCH_SIMILARITY
     per_frame: bool = False
+    regions: list[Polygon] = field(default_factory=list)
+    starts_at: float | None = None
+    max_duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,9 @@ class Decision:
 class WatchStats:
     frames_analyzed: int = 0
     frames_dropped: int = 0  # live frames skipped because analysis was behind
+    frames_before_start: int = 0  # decoded before WatchSettings.starts_at
     faces: int = 0
+    faces_outside_regions: int = 0  # detected, but not searched
     embeddings: int = 0
     tracks: int = 0
     decisions: list[Decision] = field(default_factory=list)
@@ -98,6 +108,7 @@ class Watcher:
         *,
         name: str | None = None,
         observer: Observer | None = None,
+        on_end: Callable[[Watcher], None] | None = None,
     ) -> None:
         self.service = service
         self.source = source
@@ -107,6 +118,8 @@ class Watcher:
         self.observer = observer
         self.stats = WatchStats()
         self.error: str | None = None
+        self.end_reason: str | None = None  # why it ended on its own, when not by error or stop()
+        self._on_end = on_end  # called from the watcher's last thread once all its work is done
         self._frames: queue.Queue[Frame | None] = queue.Queue(maxsize=64)
         # Small: detections wait here only while the analyser finishes a frame.
         self._detected: queue.Queue[tuple[Frame, Faces] | None] = queue.Queue(maxsize=4)
@@ -163,7 +176,17 @@ class Watcher:
     def _decode(self) -> None:
         try:
             self._warm()
+            first_ms: float | None = None
+            limit = self.settings.max_duration_s
             for frame in self.source.frames():
+                if self.settings.starts_at is not None and frame.wall < self.settings.starts_at:
+                    self.stats.frames_before_start += 1
+                    continue
+                first_ms = frame.ms if first_ms is None else first_ms
+                if limit is not None and frame.ms - first_ms >= limit * 1000.0:
+                    self.end_reason = f"stopped after {limit:g} s of stream, as its StopSelector asked"
+                    self.source.stop()
+                    break
                 if self.source.live:
                     while True:
                         try:
@@ -214,6 +237,9 @@ class Watcher:
             self._fail(exc)
             while self._detected.get() is not None:  # let the detector finish
                 pass
+        finally:
+            if self._on_end is not None:
+                self._on_end(self)
 
     def _fail(self, exc: Exception) -> None:
         self.error = f"{type(exc).__name__}: {exc}"
@@ -225,6 +251,12 @@ class Watcher:
         analyzer = self.service.engine.analyzer
         self.stats.frames_analyzed += 1
         self.stats.faces += len(faces)
+        regions = self.settings.regions
+        if regions and len(faces):
+            h, w = frame.pixels.shape[:2]
+            keep = inside(faces.xyxy / np.array([w, h, w, h], np.float32), regions)
+            self.stats.faces_outside_regions += int(len(keep) - keep.sum())
+            faces = faces[keep]  # type: ignore[assignment]
         tracked = tracker.update(faces, frame.index, frame.ms, frame.wall)
         self.stats.tracks = max(self.stats.tracks, max((tid for tid, _, _ in tracked), default=0))
         wanted: list[tuple[Track, int, Face, float]] = []
@@ -315,10 +347,12 @@ class Watcher:
             "frames_decoded": self.source.stats.frames,
             "frames_analyzed": self.stats.frames_analyzed,
             "frames_dropped": self.stats.frames_dropped,
+            "frames_before_start": self.stats.frames_before_start,
             "corrupt_packets": self.source.stats.corrupt,
             "reconnects": self.source.stats.reconnects,
             "source_errors": list(self.source.stats.errors[-5:]),
             "faces": self.stats.faces,
+            "faces_outside_regions": self.stats.faces_outside_regions,
             "embeddings": self.stats.embeddings,
             "tracks": self.stats.tracks,
             "decisions": len(decided),
