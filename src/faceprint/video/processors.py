@@ -218,7 +218,7 @@ class StreamProcessors:
     def subscribe(self, name: str) -> tuple[queue.Queue[Alert], Broadcast]:
         with self._lock:
             running = self._running.get(name)
-        if running is None:
+        if running is None or not running.watcher.running:  # never started, or its session ended
             raise ResourceInUse(f"stream processor {name} is not running") if self._exists(name) else NotFound(f"no stream processor {name}")
         return running.broadcast.subscribe(), running.broadcast
 
