@@ -67,7 +67,7 @@ def table(r: dict) -> str:  # type: ignore[type-arg]
         "| estimate | median | p90 | max |",
         "|---|---|---|---|",
     ]
-    for key, name in (("mesh_yaw", "head yaw, mesh (DetectFaces Pose)"), ("five_point_yaw", "head yaw, five points (Quality)"), ("mesh_roll", "head roll, mesh"), ("gaze_yaw", "eye direction yaw")):
+    for key, name in (("mesh_yaw", "head yaw, mesh (every Pose)"), ("five_point_yaw", "head yaw, five points (no longer reported)"), ("mesh_roll", "head roll, mesh"), ("gaze_yaw", "eye direction yaw")):
         e = m[key]
         if e:
             out.append(f"| {name} | {e['median']:.1f} | {e['p90']:.1f} | {e['max']:.1f} |")

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -231,9 +232,14 @@ class Service:
         return UserSearch(matches, face[0], None, None, others, (w, h), self.model)  # type: ignore[arg-type]
 
     # -- 1:1, consent, erasure, audit ----------------------------------------------
-    def compare_faces(self, source: ImageSource, target: ImageSource, *, similarity_threshold: float = DEFAULT_MIN_SIMILARITY) -> Comparison:
-        """CompareFaces, recorded in the audit log (no collection involved)."""
+    def compare_faces(self, source: ImageSource, target: ImageSource, *, similarity_threshold: float = DEFAULT_MIN_SIMILARITY, quality_filter_level: str = "NONE") -> Comparison:
+        """CompareFaces, recorded in the audit log (no collection involved). Target faces
+        below the ``quality_filter_level`` bar are not compared (left out of both lists)."""
+        level = quality_filter.check_level(quality_filter_level)
         result = self.engine.compare(source, target, min_similarity=similarity_threshold)
+        if level != "NONE":
+            kept = [[m for m in found if not quality_filter.reasons(m.face, level)] for found in (result.matches, result.unmatched)]
+            result = dataclasses.replace(result, matches=kept[0], unmatched=kept[1])
         self.store.record("CompareFaces", count=len(result.matches))
         return result
 
@@ -267,7 +273,8 @@ class Service:
             raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {self.model}")
 
     def _largest(self, pixels: np.ndarray, level: str, faces: Faces | None = None) -> Faces:
-        faces = self.engine.analyzer.detect(pixels).sorted_by_area() if faces is None else faces
+        if faces is None:  # SearchFacesByImage: the pose is not reported, only filtered on
+            faces = self.engine.analyzer.detect(pixels, pose=level != "NONE").sorted_by_area()
         if len(faces) == 0:
             raise NoFaceFound("there are no faces in the image")
         if quality_filter.reasons(faces[0], level):  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ faceprint's calibrated 0-100 (see docs/calibration.md); timestamps are Unix seco
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from faceprint.analysis.attributes import FaceAttributes
 from faceprint.results import FaceSearch, IndexResult, UserSearch
@@ -32,6 +32,8 @@ def bounding_box(box: Box) -> dict[str, float]:
 # fills. Age, gender, emotions, smile, glasses, beard, moustache and occlusion are
 # never answered: docs/attributes.md says why.
 MESH_ATTRIBUTES = {"EYES_OPEN": "EyesOpen", "MOUTH_OPEN": "MouthOpen", "EYE_DIRECTION": "EyeDirection"}
+# Every Attributes value that faceprint answers; the others are refused by name.
+MEASURED_ATTRIBUTES = frozenset({"DEFAULT", "ALL", *MESH_ATTRIBUTES})
 
 
 def wants_mesh(attributes: list[str] | None) -> bool:
@@ -123,11 +125,17 @@ def describe_collection(info: CollectionInfo) -> dict[str, Any]:
     }
 
 
-def index_faces(result: IndexResult) -> dict[str, Any]:
+def index_faces(result: IndexResult, attributes: Callable[[Face], FaceAttributes] | None = None, members: list[str] | None = None) -> dict[str, Any]:
+    """IndexFaces; ``attributes`` measures a face's mesh attributes when the request's
+    DetectionAttributes (``members``) asked for them."""
+
+    def detail(f: Face) -> dict[str, Any]:
+        return face_detail(f, result.image_wh, None if attributes is None else attributes(f), members)
+
     return {
-        "FaceRecords": [{"Face": face(f.record, result.model), "FaceDetail": face_detail(f.detail, result.image_wh)} for f in result.indexed],
+        "FaceRecords": [{"Face": face(f.record, result.model), "FaceDetail": detail(f.detail)} for f in result.indexed],
         "FaceModelVersion": result.model,
-        "UnindexedFaces": [{"Reasons": list(u.reasons), "FaceDetail": face_detail(u.detail, result.image_wh)} for u in result.unindexed],
+        "UnindexedFaces": [{"Reasons": list(u.reasons), "FaceDetail": detail(u.detail)} for u in result.unindexed],
     }
 
 

@@ -23,7 +23,7 @@ from tests.factories import encode
 class NeverJudges:
     """An analyzer the refused request must never reach."""
 
-    def detect(self, pixels: np.ndarray) -> Faces:
+    def detect(self, pixels: np.ndarray, **_: object) -> Faces:
         raise AssertionError("a frame was judged")
 
 
@@ -33,7 +33,7 @@ class TwoPeople:
     def __init__(self) -> None:
         self.seen = 0
 
-    def detect(self, pixels: np.ndarray) -> Faces:
+    def detect(self, pixels: np.ndarray, **_: object) -> Faces:
         self.seen += 1
         boxes = np.array([[10, 10, 60, 60], [70, 10, 120, 60]], np.float32)
         return Faces(xyxy=boxes, score=np.ones(2, np.float32), landmarks=np.zeros((2, 5, 2), np.float32))

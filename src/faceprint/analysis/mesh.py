@@ -90,7 +90,18 @@ class FaceMesh:
         return [self.landmarks_one(image, faces.xyxy[i], faces.landmarks[i]) for i in range(len(faces))]
 
     def landmarks_one(self, image: np.ndarray, xyxy: np.ndarray, five: np.ndarray) -> Mesh:
-        face_net, iris_net = self._nets()
+        mesh, presence = self.face_points(image, xyxy, five)
+        _, iris_net = self._nets()
+        eyes = [self._eye(iris_net, image, mesh, corners, mirror=i == 1) for i, corners in enumerate(EYE_CORNERS)]
+        points = np.concatenate([mesh, *(iris for iris, _ in eyes)]).astype(np.float32)
+        contours = np.stack([contour for _, contour in eyes]).astype(np.float32)
+        return Mesh(points, presence, contours)
+
+    def face_points(self, image: np.ndarray, xyxy: np.ndarray, five: np.ndarray) -> tuple[np.ndarray, float]:
+        """The face mesh alone (no iris): ``(468, 3)`` points in image pixels with
+        depth, and the presence (0-1). Enough for the head's pose, at a third of
+        :meth:`landmarks_one`'s cost."""
+        face_net, _ = self._nets()
         x0, y0, x1, y1 = (float(v) for v in xyxy)
         (ex0, ey0), (ex1, ey1) = five[0], five[1]
         angle = math.atan2(ey1 - ey0, ex1 - ex0)
@@ -100,11 +111,8 @@ class FaceMesh:
         outputs = face_net.run(crop.astype(np.float32)[None] / 255.0)
         raw = next(o for o in outputs if o.size == 468 * 3).reshape(468, 3)
         logit = float(next(o for o in outputs if o.size == 1).ravel()[0])
-        mesh = _to_image(raw, warp, side / FACE_INPUT)
-        eyes = [self._eye(iris_net, image, mesh, corners, mirror=i == 1) for i, corners in enumerate(EYE_CORNERS)]
-        points = np.concatenate([mesh, *(iris for iris, _ in eyes)]).astype(np.float32)
-        contours = np.stack([contour for _, contour in eyes]).astype(np.float32)
-        return Mesh(points, 1.0 / (1.0 + math.exp(-logit)), contours)
+        # float32, as Mesh.points keeps them: the pose read from either is the same number
+        return _to_image(raw, warp, side / FACE_INPUT).astype(np.float32), 1.0 / (1.0 + math.exp(-logit))
 
     def _eye(self, net: _Net, image: np.ndarray, mesh: np.ndarray, corners: tuple[int, int], *, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
         """The iris (5 points) and the eye contour (71 points) of one eye."""

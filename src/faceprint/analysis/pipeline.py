@@ -1,20 +1,22 @@
-"""One image in, faces out: detect -> align -> quality -> embed."""
+"""One image in, faces out: detect -> align -> quality (with the face mesh's head pose) -> embed."""
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from faceprint.analysis.align import TEMPLATE_112
-from faceprint.analysis.attributes import FaceAttributes, face_attributes
+from faceprint.analysis.attributes import FaceAttributes, face_attributes, mesh_pose
 from faceprint.analysis.detect import YuNetDetector
 from faceprint.analysis.embed import Embedder, align_all, make_embedder
 from faceprint.analysis.mesh import FaceMesh
 from faceprint.analysis.quality import face_quality
 from faceprint.errors import InvalidParameter
-from faceprint.types import Faces, FacesMeta
+from faceprint.types import Face, Faces, FacesMeta
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,9 @@ class Analyzer:
                     self._mesh = FaceMesh()
         return self._mesh
 
-    def attributes(self, image: np.ndarray, faces: Faces) -> list[FaceAttributes]:
+    def attributes(self, image: np.ndarray, faces: Faces | Sequence[Face]) -> list[FaceAttributes]:
         """Eyes and mouth open, gaze, mesh head pose and named landmarks, per face."""
-        return [face_attributes(m) for m in self.mesh.landmarks(image, faces)]
+        return [face_attributes(self.mesh.landmarks_one(image, np.asarray(f.xyxy), f.landmarks)) for f in faces]
 
     @property
     def gil_bound(self) -> bool:
@@ -91,9 +93,9 @@ class Analyzer:
         return "dlib" in self.embedder_name
 
     def warm_up(self) -> None:
-        """Build the calling thread's detector network and embedder session now (each
-        thread has its own, built on first use), so a stream's first frames do not
-        wait for them."""
+        """Build the calling thread's detector network, face mesh and embedder session
+        now (each thread has its own, built on first use), so a stream's first frames
+        do not wait for them."""
         blank = np.zeros((128, 128, 3), np.uint8)
         self.detector.detect(blank)
         face = Faces(
@@ -102,11 +104,19 @@ class Analyzer:
             landmarks=TEMPLATE_112[None].astype(np.float32) + 8.0,
             meta=FacesMeta(image_wh=(128, 128)),
         )
+        self.pose(blank, face.xyxy[0], face.landmarks[0])
         self.embed(blank, face)
 
-    def detect(self, image: np.ndarray) -> Faces:
-        """Faces with boxes, landmarks, confidence and quality, largest first."""
-        return self._detect(image)[0]
+    def detect(self, image: np.ndarray, *, pose: bool = True) -> Faces:
+        """Faces with boxes, landmarks, confidence and quality, largest first.
+
+        Args:
+            pose: measure each face's head pose (the face mesh, about 1 ms a face).
+                Without, the quality's yaw, pitch and roll are NaN: for callers that
+                neither report nor filter on pose (a quality filter reads NaN as
+                ``LOW_FACE_QUALITY``).
+        """
+        return self._detect(image, pose=pose)[0]
 
     def embed(self, image: np.ndarray, faces: Faces, crops: np.ndarray | None = None) -> Faces:
         """The same faces with ``embedding`` filled."""
@@ -120,11 +130,20 @@ class Analyzer:
         faces, crops = self._detect(image)
         return self.embed(image, faces, crops)
 
-    def _detect(self, image: np.ndarray) -> tuple[Faces, np.ndarray]:
+    def _detect(self, image: np.ndarray, *, pose: bool = True) -> tuple[Faces, np.ndarray]:
         faces = self.detector.detect(image).sorted_by_area()
         crops = align_all(image, faces)
         if len(faces) == 0:
             return faces, crops
-        wh = faces.meta.image_wh
-        quality = np.stack([face_quality(c, box, lm, wh) for c, box, lm in zip(crops, faces.xyxy, faces.landmarks)])
+        # One pose for a face in every answer: the mesh's (its error on mirrored faces is
+        # half the five points'; docs/attributes.md), the same number attributes() gives.
+        unknown = (math.nan, math.nan, math.nan)
+        poses = [self.pose(image, box, lm) if pose else unknown for box, lm in zip(faces.xyxy, faces.landmarks)]
+        quality = np.stack([face_quality(c, box, angles) for c, box, angles in zip(crops, faces.xyxy, poses)])
         return faces.with_(quality=quality), crops
+
+    def pose(self, image: np.ndarray, xyxy: np.ndarray, five: np.ndarray) -> tuple[float, float, float]:
+        """Head yaw, pitch and roll (degrees) of one detected face, from the face mesh."""
+        points, _ = self.mesh.face_points(image, xyxy, five)
+        p = mesh_pose(points.astype(np.float64))
+        return p.yaw, p.pitch, p.roll

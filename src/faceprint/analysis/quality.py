@@ -1,4 +1,5 @@
-"""Per-face quality: size, sharpness, brightness and head pose from five landmarks."""
+"""Per-face quality: size, sharpness, brightness, and the head pose measured elsewhere
+(the face mesh's, ``attributes.mesh_pose``)."""
 
 from __future__ import annotations
 
@@ -33,14 +34,13 @@ def sharpness(crop: np.ndarray) -> float:
     return float(min(100.0, 100.0 * math.log10(1.0 + var) / 3.0))
 
 
-def head_pose(landmarks: np.ndarray, image_wh: tuple[int, int]) -> tuple[float, float, float]:
-    """Yaw, pitch and roll in degrees from five landmarks.
+def five_point_pose(landmarks: np.ndarray, image_wh: tuple[int, int]) -> tuple[float, float, float]:
+    """Yaw, pitch and roll in degrees from five landmarks: a generic 3-D head fitted to
+    them (``solvePnP``), roll from the line between the eyes. NaN yaw and pitch when
+    the points are too close together to fit.
 
-    Roll is the angle of the line between the eyes; yaw and pitch come from fitting a
-    generic 3-D head to the five points (``solvePnP``). Five points give a coarse
-    estimate: on a mirrored photo the yaw changes sign to within 3 degrees (median;
-    up to about 13), enough to flag extreme poses. Yaw and pitch are NaN when the
-    points are too close together to fit.
+    No answer uses it: the face mesh's pose replaced it (its mirror error is half as
+    large, docs/attributes.md). It stays so that benchmark can keep showing why.
     """
     pts = landmarks.astype(np.float64)
     (rx, ry), (lx, ly) = pts[0], pts[1]
@@ -60,8 +60,9 @@ def head_pose(landmarks: np.ndarray, image_wh: tuple[int, int]) -> tuple[float, 
     return yaw, pitch, roll
 
 
-def face_quality(crop: np.ndarray, xyxy: np.ndarray, landmarks: np.ndarray, image_wh: tuple[int, int]) -> np.ndarray:
-    """The quality row for one face, in ``faceprint.types.QUALITY_FIELDS`` order."""
+def face_quality(crop: np.ndarray, xyxy: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
+    """The quality row for one face, in ``faceprint.types.QUALITY_FIELDS`` order, with
+    its head pose given as ``(yaw, pitch, roll)``."""
     size = float(min(xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]))
-    yaw, pitch, roll = head_pose(landmarks, image_wh)
+    yaw, pitch, roll = pose
     return np.array([size, sharpness(crop), brightness(crop), yaw, pitch, roll], dtype=np.float32)

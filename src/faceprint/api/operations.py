@@ -95,10 +95,10 @@ def _camel(name: str) -> str:
 @handler
 def detect_faces(call: Call) -> dict[str, Any]:
     svc = call.service
+    members = _measured_attributes(call, "Attributes")
     pixels = svc.engine.load(call.image())
     h, w = pixels.shape[:2]
     faces = svc.engine.analyzer.detect(pixels).sorted_by_area()
-    members = call.get("Attributes", ["DEFAULT"])
     attrs = svc.engine.analyzer.attributes(pixels, faces) if shapes.wants_mesh(members) else None
     return shapes.detect_faces(faces, (w, h), attrs, members)
 
@@ -107,8 +107,22 @@ def detect_faces(call: Call) -> dict[str, Any]:
 def compare_faces(call: Call) -> dict[str, Any]:
     svc = call.service
     source, target = svc.engine.load(call.image("SourceImage")), svc.engine.load(call.image("TargetImage"))
-    result = svc.compare_faces(source, target, similarity_threshold=call.get("SimilarityThreshold", DEFAULT))
+    result = svc.compare_faces(source, target, similarity_threshold=call.get("SimilarityThreshold", DEFAULT), quality_filter_level=call.get("QualityFilter", "NONE"))
     return shapes.compare_faces(result, _wh(source), _wh(target))
+
+
+def _measured_attributes(call: Call, member: str) -> list[str]:
+    """An Attributes list (DetectFaces) or DetectionAttributes (IndexFaces), refused
+    when it asks for what faceprint does not estimate: a client that asked for AgeRange
+    would otherwise fail later, reading a member that is not there."""
+    asked: list[str] = call.get(member) or ["DEFAULT"]
+    missing = [a for a in asked if a not in shapes.MEASURED_ATTRIBUTES]
+    if missing:
+        raise InvalidParameter(
+            f"{member}: faceprint does not estimate {', '.join(missing)} (docs/attributes.md says why). "
+            "It measures DEFAULT (BoundingBox, Confidence, Landmarks, Pose, Quality), EYES_OPEN, MOUTH_OPEN and EYE_DIRECTION; ALL gives all of these"
+        )
+    return asked
 
 
 # -- collections ------------------------------------------------------------------
@@ -263,14 +277,19 @@ def list_collections(call: Call) -> dict[str, Any]:
 # -- faces ------------------------------------------------------------------------
 @handler
 def index_faces(call: Call) -> dict[str, Any]:
+    members = _measured_attributes(call, "DetectionAttributes")
+    pixels = call.service.engine.load(call.image())  # decoded once: the attributes read the same pixels
     result = call.service.index_faces(
         call.params["CollectionId"],
-        call.image(),
+        pixels,
         external_image_id=call.get("ExternalImageId"),
         max_faces=call.get("MaxFaces"),
         quality_filter_level=call.get("QualityFilter", "AUTO"),
     )
-    return shapes.index_faces(result)
+    if not shapes.wants_mesh(members):
+        return shapes.index_faces(result)
+    analyzer = call.service.engine.analyzer
+    return shapes.index_faces(result, lambda face: analyzer.attributes(pixels, [face])[0], members)
 
 
 @handler

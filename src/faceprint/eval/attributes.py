@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from faceprint.analysis.attributes import FaceAttributes
+from faceprint.analysis.quality import five_point_pose
 from faceprint.engine import Engine
 
 
@@ -121,13 +122,14 @@ def mirror_agreement(engine: Engine, images: list[Path]) -> dict[str, object]:
         if len(a) == 0 or len(b) == 0:
             continue
         ma, mb = engine.analyzer.attributes(pixels, a[:1])[0], engine.analyzer.attributes(mirrored, b[:1])[0]  # type: ignore[arg-type]
-        qa, qb = a.quality[0], b.quality[0]  # type: ignore[index]
+        wa, wb = (pixels.shape[1], pixels.shape[0]), (mirrored.shape[1], mirrored.shape[0])
+        qa, qb = five_point_pose(a.landmarks[0], wa), five_point_pose(b.landmarks[0], wb)  # what Quality's pose once was
         yaws.append(abs(ma.pose.yaw))
         errors["mesh_yaw"].append(abs(ma.pose.yaw + mb.pose.yaw))
         errors["mesh_roll"].append(abs(ma.pose.roll + mb.pose.roll))
         errors["gaze_yaw"].append(abs(ma.gaze.yaw + mb.gaze.yaw))
-        if np.isfinite(qa[3]) and np.isfinite(qb[3]):
-            errors["five_point_yaw"].append(abs(float(qa[3]) + float(qb[3])))
+        if np.isfinite(qa[0]) and np.isfinite(qb[0]):
+            errors["five_point_yaw"].append(abs(qa[0] + qb[0]))
     out: dict[str, object] = {"faces": len(yaws), "abs_yaw_median": float(np.median(yaws)) if yaws else None, "abs_yaw_p90": float(np.percentile(yaws, 90)) if yaws else None}
     for name, e in errors.items():
         out[name] = {"median": float(np.median(e)), "p90": float(np.percentile(e, 90)), "max": float(np.max(e))} if e else None
