@@ -80,7 +80,7 @@ def test_detect_faces(rek, photos):
     box = details[0]["BoundingBox"]
     assert 0 < box["Width"] < 1 and 0 < box["Left"] < 1 and details[0]["Confidence"] > 50
     assert {lm["Type"] for lm in details[0]["Landmarks"]} == {"eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"}
-    assert "EyesOpen" not in details[0]  # DEFAULT does not run the dense mesh
+    assert "EyesOpen" not in details[0]  # DEFAULT adds no mesh attributes (only the pose comes from the mesh)
 
 
 def test_detect_faces_all_attributes(rek, photos):
