@@ -217,3 +217,9 @@ def test_image_size_reads_the_header_only() -> None:
         image_size(png_bomb())  # 400 MP declared, nothing decoded
     with pytest.raises(InvalidImage):
         image_size(TINY_EPS)
+
+
+def test_thirty_two_bit_gray_is_scaled_by_its_peak() -> None:
+    a = np.array([[0, 1000, 70000, -5]], dtype=np.int32)
+    out = load_image(encode(Image.fromarray(a, "I"), "TIFF"))
+    assert out.shape == (1, 4, 3) and out[0, :, 0].tolist() == [0, 3, 255, 0]
