@@ -278,18 +278,19 @@ def list_collections(call: Call) -> dict[str, Any]:
 @handler
 def index_faces(call: Call) -> dict[str, Any]:
     members = _measured_attributes(call, "DetectionAttributes")
-    pixels = call.service.engine.load(call.image())  # decoded once: the attributes read the same pixels
+    # with mesh attributes the image is decoded here, once: they are measured on the same pixels
+    pixels = call.service.engine.load(call.image()) if shapes.wants_mesh(members) else None
     result = call.service.index_faces(
         call.params["CollectionId"],
-        pixels,
+        call.image() if pixels is None else pixels,
         external_image_id=call.get("ExternalImageId"),
         max_faces=call.get("MaxFaces"),
         quality_filter_level=call.get("QualityFilter", "AUTO"),
     )
-    if not shapes.wants_mesh(members):
+    if pixels is None:
         return shapes.index_faces(result)
-    analyzer = call.service.engine.analyzer
-    return shapes.index_faces(result, lambda face: analyzer.attributes(pixels, [face])[0], members)
+    analyzer, decoded = call.service.engine.analyzer, pixels
+    return shapes.index_faces(result, lambda face: analyzer.attributes(decoded, [face])[0], members)
 
 
 @handler
