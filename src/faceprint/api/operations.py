@@ -466,7 +466,7 @@ def _wh(pixels: Any) -> tuple[int, int]:
 
 
 def _decode_token(token: str | None) -> str | None:
-    if token is None:
+    if token is None or token == "":  # an empty token is the first page, as for the store's listings
         return None
     try:
         name = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()

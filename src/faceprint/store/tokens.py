@@ -12,7 +12,9 @@ def encode_token(rowid: int) -> str:
 
 
 def decode_token(token: str | None) -> int:
-    if token is None:
+    """The row id a page starts after; no token, or an empty one, is the first page (AWS
+    SDK examples send ``NextToken=''`` on their first call)."""
+    if token is None or token == "":
         return 0
     try:
         if not isinstance(token, str) or len(token) > 64:
