@@ -4,33 +4,30 @@ server-sent alert stream of a running processor."""
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
-
+from faceprint.api.errors import InvalidS3Object
 from faceprint.api.images import object_path
 from faceprint.api.operations import Call, check_tags, handler
-from faceprint.errors import AlreadyExists, InvalidParameter
+from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store.tokens import decode_token, encode_token
+from faceprint.store.video import UPLOADS_FOLDER, VideoLimits
 from faceprint.video.alerts import Alert, Broadcast
 from faceprint.video.regions import parse as parse_regions
+from faceprint.video.sources import probe_upload
 
 PROCESSOR_ARN = "arn:aws:rekognition:local:000000000000:streamprocessor/{}"
 START_GRACE_S = 5.0  # a ProducerTimestamp this far behind the server's clock still means "now" (skew, transit)
 MAX_START_AHEAD_S = 24 * 3600.0
-UPLOADS = "uploads"  # the bucket UploadVideo writes to
-UPLOAD_TTL_S = 24 * 3600.0
+UPLOADS = UPLOADS_FOLDER  # the bucket UploadVideo writes to: the store's uploads folder
 
 
 # -- recorded video: asynchronous jobs ---------------------------------------------
 @handler
 def start_face_search(call: Call) -> dict[str, Any]:
-    path = object_path(_member(call.params, "Video", "S3Object"), call.buckets)
-    params = {k: call.params[k] for k in ("CollectionId", "FaceMatchThreshold", "JobTag", "Video") if k in call.params}
-    return {"JobId": call.jobs.start("FaceSearch", path, params)}
+    return {"JobId": _start(call, "FaceSearch", ("CollectionId", "FaceMatchThreshold", "JobTag", "Video"))}
 
 
 @handler
@@ -40,14 +37,28 @@ def get_face_search(call: Call) -> dict[str, Any]:
 
 @handler
 def start_face_detection(call: Call) -> dict[str, Any]:
-    path = object_path(_member(call.params, "Video", "S3Object"), call.buckets)
-    params = {k: call.params[k] for k in ("JobTag", "Video") if k in call.params}
-    return {"JobId": call.jobs.start("FaceDetection", path, params)}
+    return {"JobId": _start(call, "FaceDetection", ("FaceAttributes", "JobTag", "Video"))}
 
 
 @handler
 def get_face_detection(call: Call) -> dict[str, Any]:
     return _job_page(call, "FaceDetection", "Faces")
+
+
+def _start(call: Call, kind: str, members: tuple[str, ...]) -> str:
+    """Start a job over a file of a configured bucket or over one of the caller's own
+    uploads; a ClientRequestToken makes a retry return the same JobId."""
+    obj = _member(call.params, "Video", "S3Object")
+    path = object_path(obj, call.buckets)
+    params = {k: call.params[k] for k in members if k in call.params}
+    owner, token = call.caller.key_id, call.get("ClientRequestToken")
+    if obj["Bucket"] != UPLOADS:
+        return str(call.jobs.start(kind, params, owner=owner, path=path, token=token))
+    try:
+        upload = call.service.store.upload(path.name, owner=owner)
+    except NotFound:  # another key's upload is no more visible than a missing one
+        raise InvalidS3Object(f"no object {obj['Name']} in bucket {UPLOADS}") from None
+    return str(call.jobs.start(kind, params, owner=owner, upload=upload, token=token))
 
 
 def _job_page(call: Call, kind: str, member: str, sort: str | None = None) -> dict[str, Any]:
@@ -89,32 +100,23 @@ def _member(params: dict[str, Any], *path: str) -> Any:
 
 @handler
 def upload_video(call: Call) -> dict[str, Any]:
-    """Keep an uploaded video in the ``uploads`` bucket for a day (it shows people's
-    faces: it is not kept longer than the jobs over it need)."""
-    folder = call.buckets[UPLOADS]
-    purge_uploads(folder)
-    name = call.params["Name"]
-    target = folder / name
-    if target.exists():
-        raise AlreadyExists(f"an upload named {name} exists; pick another name")
-    partial = folder / f".{name}.{uuid.uuid4().hex}.part"
-    partial.write_bytes(call.params["Bytes"])
-    try:
-        with av.open(str(partial)) as container:
-            if not container.streams.video:
-                raise InvalidParameter("the upload has no video stream")
-    except (av.error.FFmpegError, OSError, ValueError):
-        partial.unlink(missing_ok=True)
-        raise InvalidParameter("the upload is not a video faceprint can read") from None
-    except InvalidParameter:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.rename(target)
-    return {"Video": {"S3Object": {"Bucket": UPLOADS, "Name": name}}, "ExpiresAt": target.stat().st_mtime + UPLOAD_TTL_S}
+    """Keep an uploaded video for the jobs of the key that sent it, for a day by default
+    (it shows people's faces: it is not kept longer than the jobs over it need).
+
+    The server names it (``Name`` is only the caller's label), seals it with the store
+    key, and records the container found in its bytes; jobs open it as that container
+    and nothing else."""
+    data = call.params["Bytes"]
+    upload = call.service.store.save_upload(data, owner=call.caller.key_id, format=probe_upload(data))
+    return {"Video": {"S3Object": {"Bucket": UPLOADS, "Name": upload.name}}, "ExpiresAt": upload.expires}
 
 
-def purge_uploads(folder: Path, ttl_s: float = UPLOAD_TTL_S) -> int:
-    """Erase uploads older than ``ttl_s``; returns how many."""
+def purge_uploads(folder: Path, ttl_s: float | None = None) -> int:
+    """Erase files in the uploads folder older than ``ttl_s`` (default: the uploads'
+    lifetime, ``VideoLimits.upload_hours``); returns how many. The store's retention
+    timer erases expired uploads while the server runs; this also clears what older
+    versions left there."""
+    ttl_s = VideoLimits.from_env().upload_hours * 3600 if ttl_s is None else ttl_s
     cutoff, n = time.time() - ttl_s, 0
     for path in folder.iterdir():
         if path.is_file() and path.stat().st_mtime < cutoff:

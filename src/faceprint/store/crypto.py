@@ -1,4 +1,5 @@
-"""Encryption at rest: AES-256-GCM for embeddings, HMAC for the audit chain.
+"""Encryption at rest: AES-256-GCM for embeddings, access keys' secrets and video data
+(job results, uploaded videos), HMAC for the audit chain.
 
 The key comes from ``FACEPRINT_KEY`` (64 hex digits or base64 of 32 bytes), else from
 the file named by ``FACEPRINT_KEY_FILE``, else from ``<home>/key``, which a new store
@@ -95,6 +96,7 @@ class Cipher:
         self._aead = AESGCM(_derive(key, b"faceprint/embeddings"))
         self._mac_key = _derive(key, b"faceprint/audit")
         self._secrets = AESGCM(_derive(key, b"faceprint/secrets"))
+        self._data = AESGCM(_derive(key, b"faceprint/video"))
         self.check_value = _derive(key, b"faceprint/key-check").hex()[:32]
 
     def seal(self, vector: np.ndarray, record_id: str) -> bytes:
@@ -123,6 +125,20 @@ class Cipher:
             return self._secrets.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], record_id.encode()).decode()
         except (InvalidTag, ValueError, TypeError):
             raise EncryptionKeyError(f"the secret of {record_id} does not decrypt with this key (wrong key or tampered row)") from None
+
+    def seal_data(self, data: bytes, record_id: str) -> bytes:
+        """Seal other sensitive bytes kept at rest (video job results, uploaded videos),
+        bound to their record id."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + self._data.encrypt(nonce, data, record_id.encode())
+
+    def open_data(self, blob: bytes, record_id: str) -> bytes:
+        """Raises:
+        EncryptionKeyError: the blob was not sealed with this key for this record."""
+        try:
+            return self._data.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], record_id.encode())
+        except (InvalidTag, ValueError, TypeError):
+            raise EncryptionKeyError(f"the data of {record_id} does not decrypt with this key (wrong key or tampered file)") from None
 
     def mac(self, message: bytes) -> str:
         return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()

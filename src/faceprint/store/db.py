@@ -93,7 +93,25 @@ CREATE TABLE IF NOT EXISTS video_jobs (
     result     BLOB,
     message    TEXT,
     created    REAL NOT NULL,
-    updated    REAL NOT NULL
+    updated    REAL NOT NULL,
+    owner      TEXT
+);
+CREATE TABLE IF NOT EXISTS video_uploads (
+    name       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    bytes      INTEGER NOT NULL,
+    created    REAL NOT NULL,
+    expires    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS request_tokens (
+    owner      TEXT NOT NULL,
+    operation  TEXT NOT NULL,
+    token      TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    response   TEXT NOT NULL,
+    created    REAL NOT NULL,
+    PRIMARY KEY (owner, operation, token)
 );
 CREATE TABLE IF NOT EXISTS stream_processors (
     name       TEXT PRIMARY KEY,
@@ -139,6 +157,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("BEGIN IMMEDIATE")
         for statement in _statements(SCHEMA):
             conn.execute(statement)
+        _add_columns(conn)
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -166,6 +185,14 @@ def _make_private(path: Path) -> None:
             continue
         except OSError as exc:  # not ours (a read-only copy): say so, do not refuse to read it
             log.warning("cannot make %s private (mode %o): %s", p, mode, exc.strerror)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Columns added after a table first shipped: ``CREATE TABLE IF NOT EXISTS`` leaves
+    an existing store's table as it was."""
+    for table, column, kind in (("video_jobs", "owner", "TEXT"),):
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -83,11 +83,14 @@ class GovernanceOps:
         # ids stay, no longer associated
         c.execute("UPDATE faces SET user_id=NULL WHERE user_id=?", (subject,))
         c.execute("DELETE FROM users WHERE user_id=?", (subject,))
+        self._drop_erased_matches(c)  # video search results named them too
         return len(rows)
 
     def purge_expired(self) -> int:
         """Erase faces older than their collection's retention, and faces whose subject's
-        consent has expired or was revoked (in collections that require consent)."""
+        consent has expired or was revoked (in collections that require consent); and
+        video job results, uploads and client tokens past their time."""
+        self.purge_video_data()
         now = time.time()
         with self._tx.read() as c:
             doomed = self._expired(c, now)
@@ -98,6 +101,7 @@ class GovernanceOps:
             for (cid, name), rowids in doomed.items():
                 self._delete_rows(c, cid, rowids)
                 self._audit(c, "Purge", name, None, len(rowids), {"reason": "retention or lapsed consent"})
+            self._drop_erased_matches(c)
         self._tx.checkpoint()
         return sum(len(v) for v in doomed.values())
 

@@ -215,6 +215,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
             n = c.execute("DELETE FROM faces WHERE collection_id=?", (cid,)).rowcount
             c.execute("DELETE FROM users WHERE collection_id=?", (cid,))
             c.execute("DELETE FROM collections WHERE id=?", (cid,))
+            self._drop_erased_matches(c)  # video search results against it named its faces
             ended = consent.end_with_collection(c, name)
             self._audit(c, "DeleteCollection", name, None, n, {"consent_records_ended": ended} if ended else None)
             self._tx.after_commit(lambda: self._indexes.pop(cid, None))

@@ -1,19 +1,69 @@
-"""Video jobs and stream processors, as records that survive a restart.
+"""Video jobs, uploaded videos and stream processors, as records that survive a restart.
 
-A job's result (GetFaceSearch / GetFaceDetection's body) is stored compressed once the
-job ends; while it runs only its status is stored. On reopen, jobs left IN_PROGRESS
-by a process that died are handed back (``interrupted_jobs``) to be run again.
+A job's result (GetFaceSearch / GetFaceDetection's body) is stored once the job ends,
+compressed and sealed with the store key; while it runs only its status is stored.
+Search results name the people identified, so erasure reaches them: whenever faces are
+erased (EraseSubject, RevokeConsent, DeleteCollection, a retention purge), every entry
+of a stored result whose match names a face no longer stored goes too, in the same
+transaction, and a job that ends later never stores one. Finished jobs are kept
+``VideoLimits.results_days``, then erased.
+
+Uploaded videos (UploadVideo) are files in ``<home>/uploads`` named by the store,
+sealed like results, recorded with the key that sent them and the container format
+found at upload. They expire after ``VideoLimits.upload_hours`` (refused from then on,
+erased by the store's retention timer), and each key has ``upload_quota_mb`` of them.
+
+On reopen, jobs left IN_PROGRESS by a process that died are handed back
+(``interrupted_jobs``) to be run again.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import time
+import uuid
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
-from faceprint.errors import AlreadyExists, NotFound
+from faceprint.errors import AlreadyExists, InvalidParameter, LimitExceeded, NotFound
+from faceprint.store import idempotency
+
+UPLOADS_FOLDER = "uploads"
+_SEALED = b"\x01"  # first byte of a sealed result; results from before sealing are zlib (0x78)
+_STRAY_GRACE_S = 3600.0  # a file in the uploads folder without a record, younger than this, may be an upload in flight
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """How long video data is kept and how much of it one access key may hold. Each
+    is read from the environment variable named beside it when a store first needs it."""
+
+    results_days: float = 7.0  # FACEPRINT_VIDEO_RESULTS_DAYS: finished jobs' results
+    upload_hours: float = 24.0  # FACEPRINT_UPLOAD_HOURS: uploaded videos
+    upload_quota_mb: float = 512.0  # FACEPRINT_UPLOAD_QUOTA_MB: unexpired uploads per key
+    jobs_per_key: int = 8  # FACEPRINT_VIDEO_JOBS_PER_KEY: queued or running jobs per key
+
+    @classmethod
+    def from_env(cls) -> VideoLimits:
+        """Raises:
+        InvalidParameter: a variable is set to something other than a positive number."""
+        values: dict[str, Any] = {}
+        for name, var in (("results_days", "FACEPRINT_VIDEO_RESULTS_DAYS"), ("upload_hours", "FACEPRINT_UPLOAD_HOURS"), ("upload_quota_mb", "FACEPRINT_UPLOAD_QUOTA_MB"), ("jobs_per_key", "FACEPRINT_VIDEO_JOBS_PER_KEY")):
+            text = os.environ.get(var)
+            if not text:
+                continue
+            try:
+                value = int(text) if name == "jobs_per_key" else float(text)
+            except ValueError:
+                value = 0
+            if not value > 0:
+                raise InvalidParameter(f"{var} must be a positive number, not {text!r}")
+            values[name] = value
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -25,6 +75,17 @@ class JobRecord:
     message: str | None
     created: float
     updated: float
+    owner: str = ""  # the access key that started it
+
+
+@dataclass(frozen=True)
+class VideoUpload:
+    name: str  # the store's; the file in the uploads folder
+    owner: str  # the access key that sent it
+    format: str  # its container, found at upload (sources.CONTAINERS)
+    size: int  # bytes on disk
+    created: float
+    expires: float
 
 
 @dataclass(frozen=True)
@@ -37,35 +98,205 @@ class ProcessorRecord:
     updated: float
 
 
+_JOB_COLUMNS = "job_id, kind, status, params, message, created, updated, owner"
+
+
 class VideoOps:
-    """Job and stream-processor records of :class:`~faceprint.store.Store` (mixed in)."""
+    """Job, upload and stream-processor records of :class:`~faceprint.store.Store`
+    (mixed in; it provides ``home``, ``_tx``, ``_cipher`` and ``_audit``)."""
+
+    _video_limits: VideoLimits | None = None
+
+    @property
+    def video_limits(self) -> VideoLimits:
+        if self._video_limits is None:
+            self._video_limits = VideoLimits.from_env()
+        return self._video_limits
+
+    @video_limits.setter
+    def video_limits(self, limits: VideoLimits) -> None:
+        self._video_limits = limits
 
     # -- jobs ---------------------------------------------------------------------
-    def create_job(self, job_id: str, kind: str, params: dict[str, Any]) -> JobRecord:
+    def create_job(self, job_id: str, kind: str, params: dict[str, Any], *, owner: str = "", token: tuple[str, str] | None = None) -> JobRecord:
+        """Record a new job, or, when ``token`` (ClientRequestToken, digest of the call's
+        parameters) was seen from ``owner`` for this kind, return that job instead.
+
+        Raises:
+            IdempotentParameterMismatch: the token came with other parameters.
+        """
         now = time.time()
         with self._tx.write() as c:  # type: ignore[attr-defined]
-            c.execute("INSERT INTO video_jobs(job_id, kind, status, params, created, updated) VALUES (?,?,?,?,?,?)", (job_id, kind, "IN_PROGRESS", json.dumps(params), now, now))
+            if token is not None:
+                earlier = self._job_for_token(c, owner, kind, token, now)
+                if earlier is not None:
+                    return earlier
+                idempotency.remember(c, owner, f"Start{kind}", token[0], token[1], job_id, now)
+            c.execute(
+                "INSERT INTO video_jobs(job_id, kind, status, params, created, updated, owner) VALUES (?,?,?,?,?,?,?)",
+                (job_id, kind, "IN_PROGRESS", json.dumps(params), now, now, owner),
+            )
             self._audit(c, f"Start{kind}", params.get("CollectionId"), None, 0, {"job_id": job_id})  # type: ignore[attr-defined]
-        return JobRecord(job_id, kind, "IN_PROGRESS", params, None, now, now)
+        return JobRecord(job_id, kind, "IN_PROGRESS", params, None, now, now, owner)
+
+    def job_for_token(self, owner: str, kind: str, token: tuple[str, str]) -> JobRecord | None:
+        """The job an earlier call with this ClientRequestToken started, if any.
+
+        Raises:
+            IdempotentParameterMismatch: the token came with other parameters.
+        """
+        with self._tx.write() as c:  # type: ignore[attr-defined]
+            return self._job_for_token(c, owner, kind, token, time.time())
+
+    def _job_for_token(self, c: sqlite3.Connection, owner: str, kind: str, token: tuple[str, str], now: float) -> JobRecord | None:
+        job_id = idempotency.recall(c, owner, f"Start{kind}", token[0], token[1], now)
+        if job_id is None:
+            return None
+        row = c.execute(f"SELECT {_JOB_COLUMNS} FROM video_jobs WHERE job_id=?", (job_id,)).fetchone()
+        if row is None:  # erased by retention: the token starts a new job
+            idempotency.forget(c, owner, f"Start{kind}", token[0])
+            return None
+        return _job(row)
 
     def finish_job(self, job_id: str, status: str, result: dict[str, Any] | None, message: str | None = None) -> None:
-        blob = zlib.compress(json.dumps(result).encode()) if result is not None else None
         with self._tx.write() as c:  # type: ignore[attr-defined]
+            if result is not None:
+                # faces erased while the job ran must not come back through its result
+                result = _without_erased(c, result) or result
+            blob = self._seal_result(result, job_id) if result is not None else None
             c.execute("UPDATE video_jobs SET status=?, result=?, message=?, updated=? WHERE job_id=?", (status, blob, message, time.time(), job_id))
 
     def job(self, job_id: str) -> tuple[JobRecord, dict[str, Any] | None]:
-        """Raises NotFound: no such job."""
+        """Raises NotFound: no such job (or its results were erased by retention)."""
         with self._tx.read() as c:  # type: ignore[attr-defined]
-            row = c.execute("SELECT job_id, kind, status, params, message, created, updated, result FROM video_jobs WHERE job_id=?", (job_id,)).fetchone()
+            row = c.execute(f"SELECT {_JOB_COLUMNS}, result FROM video_jobs WHERE job_id=?", (job_id,)).fetchone()
         if row is None:
             raise NotFound(f"no video job {job_id}")
-        record = JobRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
-        return record, (json.loads(zlib.decompress(row[7])) if row[7] is not None else None)
+        return _job(row), (self._open_result(row[8], job_id) if row[8] is not None else None)
 
     def interrupted_jobs(self) -> list[JobRecord]:
         with self._tx.read() as c:  # type: ignore[attr-defined]
-            rows = c.execute("SELECT job_id, kind, status, params, message, created, updated FROM video_jobs WHERE status='IN_PROGRESS' ORDER BY created").fetchall()
-        return [JobRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+            rows = c.execute(f"SELECT {_JOB_COLUMNS} FROM video_jobs WHERE status='IN_PROGRESS' ORDER BY created").fetchall()
+        return [_job(r) for r in rows]
+
+    def _drop_erased_matches(self, c: sqlite3.Connection) -> None:
+        """Take out of every stored search result the entries whose match names a face
+        no longer stored. Call it inside the transaction that erased faces."""
+        rows = c.execute("SELECT job_id, result FROM video_jobs WHERE kind='FaceSearch' AND result IS NOT NULL").fetchall()
+        for job_id, blob in rows:
+            kept = _without_erased(c, self._open_result(blob, job_id))
+            if kept is not None:
+                c.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (self._seal_result(kept, job_id), job_id))
+
+    def _seal_result(self, result: dict[str, Any], job_id: str) -> bytes:
+        return _SEALED + self._cipher.seal_data(zlib.compress(json.dumps(result).encode()), job_id)  # type: ignore[attr-defined]
+
+    def _open_result(self, blob: bytes, job_id: str) -> dict[str, Any]:
+        if blob[:1] != _SEALED:  # stored before results were sealed; sealed by the next purge
+            return dict(json.loads(zlib.decompress(blob)))
+        return dict(json.loads(zlib.decompress(self._cipher.open_data(blob[1:], job_id))))  # type: ignore[attr-defined]
+
+    # -- uploaded videos ----------------------------------------------------------
+    def save_upload(self, data: bytes, *, owner: str, format: str) -> VideoUpload:
+        """Keep a video for ``owner`` under a new name, sealed.
+
+        Raises:
+            LimitExceeded: the key's unexpired uploads would pass its quota.
+        """
+        folder = self._uploads_folder()
+        name = uuid.uuid4().hex
+        blob = self._cipher.seal_data(data, name)  # type: ignore[attr-defined]
+        now = time.time()
+        quota = int(self.video_limits.upload_quota_mb * 1024 * 1024)
+        partial, final = folder / f".{name}.tmp", folder / name
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+                f.flush()
+                os.fsync(f.fileno())
+            with self._tx.write() as c:  # type: ignore[attr-defined]
+                used = c.execute("SELECT COALESCE(SUM(bytes), 0) FROM video_uploads WHERE owner=? AND expires>?", (owner, now)).fetchone()[0]
+                if used + len(blob) > quota:
+                    raise LimitExceeded(
+                        f"this key's uploads would hold {(used + len(blob)) / 2**20:.1f} MB, over its quota of {quota / 2**20:g} MB; "
+                        "they are erased when they expire (ExpiresAt)"
+                    )
+                record = VideoUpload(name, owner, format, len(blob), now, now + self.video_limits.upload_hours * 3600)
+                c.execute("INSERT INTO video_uploads(name, owner, format, bytes, created, expires) VALUES (?,?,?,?,?,?)", (name, owner, format, record.size, now, record.expires))
+                os.replace(partial, final)  # inside the transaction: a failed commit leaves a stray file, erased by the purge
+        finally:
+            partial.unlink(missing_ok=True)
+        return record
+
+    def upload(self, name: str, *, owner: str) -> VideoUpload:
+        """Raises NotFound: ``owner`` has no unexpired upload of that name."""
+        with self._tx.read() as c:  # type: ignore[attr-defined]
+            row = c.execute("SELECT name, owner, format, bytes, created, expires FROM video_uploads WHERE name=? AND owner=? AND expires>?", (name, owner, time.time())).fetchone()
+        if row is None:
+            raise NotFound(f"no upload {name} (uploads are kept until their ExpiresAt, for the key that sent them)")
+        return VideoUpload(*row)
+
+    def read_upload(self, name: str) -> tuple[VideoUpload, bytes]:
+        """An unexpired upload and its bytes, opened.
+
+        Raises:
+            NotFound: no such upload, or it expired.
+        """
+        with self._tx.read() as c:  # type: ignore[attr-defined]
+            row = c.execute("SELECT name, owner, format, bytes, created, expires FROM video_uploads WHERE name=? AND expires>?", (name, time.time())).fetchone()
+        if row is None:
+            raise NotFound(f"the upload {name} has expired and was erased")
+        try:
+            blob = (self._uploads_folder() / name).read_bytes()
+        except OSError:
+            raise NotFound(f"the upload {name} is no longer there") from None
+        return VideoUpload(*row), self._cipher.open_data(blob, name)  # type: ignore[attr-defined]
+
+    def _uploads_folder(self) -> Path:
+        folder: Path = self.home / UPLOADS_FOLDER  # type: ignore[attr-defined]
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # a folder made by an older version or another hand
+        return folder
+
+    # -- retention -------------------------------------------------------------------
+    def purge_video_data(self) -> int:
+        """Erase finished jobs past their retention, expired uploads (records and files)
+        and files in the uploads folder that no record names, and forget client tokens
+        past their window; seal results stored in plaintext by older versions. Returns
+        how many jobs and uploads were erased."""
+        now = time.time()
+        limits = self.video_limits
+        cutoff = now - limits.results_days * 86400
+        with self._tx.read() as c:  # type: ignore[attr-defined]
+            stale = c.execute("SELECT COUNT(*) FROM video_jobs WHERE status!='IN_PROGRESS' AND updated<?", (cutoff,)).fetchone()[0]
+            expired = [r[0] for r in c.execute("SELECT name FROM video_uploads WHERE expires<=?", (now,))]
+            plain = c.execute("SELECT COUNT(*) FROM video_jobs WHERE result IS NOT NULL AND substr(result, 1, 1)!=?", (_SEALED,)).fetchone()[0]
+            tokens = c.execute("SELECT COUNT(*) FROM request_tokens WHERE created<?", (now - idempotency.TOKEN_HOURS * 3600,)).fetchone()[0]
+        if stale or expired or plain or tokens:  # a read-only store can still be opened
+            with self._tx.write() as c:  # type: ignore[attr-defined]
+                stale = c.execute("DELETE FROM video_jobs WHERE status!='IN_PROGRESS' AND updated<?", (cutoff,)).rowcount
+                expired = [r[0] for r in c.execute("SELECT name FROM video_uploads WHERE expires<=?", (now,))]
+                c.execute("DELETE FROM video_uploads WHERE expires<=?", (now,))
+                for job_id, blob in c.execute("SELECT job_id, result FROM video_jobs WHERE result IS NOT NULL AND substr(result, 1, 1)!=?", (_SEALED,)).fetchall():
+                    c.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (self._seal_result(self._open_result(blob, job_id), job_id), job_id))
+                idempotency.forget_older(c, now)
+                if stale or expired:
+                    self._audit(c, "PurgeVideo", None, None, stale + len(expired), {"jobs": stale, "uploads": len(expired)})  # type: ignore[attr-defined]
+        folder = self.home / UPLOADS_FOLDER  # type: ignore[attr-defined]
+        if folder.is_dir():
+            with self._tx.read() as c:  # type: ignore[attr-defined]
+                live = {r[0] for r in c.execute("SELECT name FROM video_uploads")}
+            for path in folder.iterdir():
+                try:
+                    if path.name in live or not path.is_file() or (path.name not in expired and path.stat().st_mtime > now - _STRAY_GRACE_S):
+                        continue
+                    path.unlink()
+                except OSError:
+                    continue  # gone meanwhile, or not ours to remove: the next purge tries again
+        if stale or plain:
+            self._tx.checkpoint()  # type: ignore[attr-defined]
+        return int(stale) + len(expired)
 
     # -- stream processors ------------------------------------------------------------
     def create_processor(self, name: str, params: dict[str, Any]) -> ProcessorRecord:
@@ -116,3 +347,21 @@ class VideoOps:
             if c.execute("DELETE FROM stream_processors WHERE name=?", (name,)).rowcount == 0:
                 raise NotFound(f"no stream processor {name}")
             self._audit(c, "DeleteStreamProcessor", None, None, 0, {"processor": name})  # type: ignore[attr-defined]
+
+
+def _job(row: tuple[Any, ...]) -> JobRecord:
+    return JobRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7] or "")
+
+
+def _without_erased(c: sqlite3.Connection, result: dict[str, Any]) -> dict[str, Any] | None:
+    """``result`` without the entries whose match names a face no longer stored (their
+    times and boxes say where that person was), or None if every named face is stored."""
+    persons = result.get("Persons") or []
+    named = sorted({m["Face"]["FaceId"] for p in persons for m in p.get("FaceMatches", [])})
+    stored: set[str] = set()
+    for i in range(0, len(named), 500):
+        batch = named[i : i + 500]
+        stored.update(r[0] for r in c.execute(f"SELECT face_id FROM faces WHERE face_id IN ({','.join('?' * len(batch))})", batch))
+    if len(stored) == len(named):
+        return None
+    return {**result, "Persons": [p for p in persons if all(m["Face"]["FaceId"] in stored for m in p.get("FaceMatches", []))]}

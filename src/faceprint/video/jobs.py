@@ -5,21 +5,29 @@ Each is recorded in the store when it starts and when it ends, with its result. 
 job that a stopped or crashed process left IN_PROGRESS is run again from the start
 when the next ``VideoJobs`` opens the store; if its video is gone by then, it fails
 with that reason. No job is ever silently lost.
+
+Each access key may have ``VideoLimits.jobs_per_key`` jobs queued or running (more
+answer LimitExceededException, as Rekognition does past its concurrent-job limit), and
+the next job to run comes from the key served least recently, so one key's backlog
+never holds back another key's job. A ClientRequestToken seen before from the same key
+returns the job it started.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any
 
-from faceprint.errors import InvalidParameter, NotFound
+from faceprint.errors import InvalidParameter, LimitExceeded, NotFound
+from faceprint.store import idempotency
+from faceprint.store.video import VideoUpload
 from faceprint.video.backend import Backend
 from faceprint.video.search import detect_video, search_video
-from faceprint.video.sources import VideoSource
+from faceprint.video.sources import VideoSource, file_format
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY
 
 log = logging.getLogger(__name__)
@@ -27,33 +35,104 @@ log = logging.getLogger(__name__)
 KINDS = ("FaceSearch", "FaceDetection")
 
 
+class FairQueue:
+    """Job ids waiting per access key. :meth:`take` hands out the next job of the key
+    served least recently (first come among keys never served), and knows which key's
+    job is running, so :meth:`holds` counts a key's queued and running jobs."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting: dict[str, deque[str]] = {}
+        self._served: dict[str, int] = {}  # key -> turn of its last job
+        self._turn = 0
+        self._running: str | None = None  # the key whose job runs
+        self._closed = False
+
+    def put(self, owner: str, job_id: str) -> None:
+        with self._cond:
+            self._waiting.setdefault(owner, deque()).append(job_id)
+            self._cond.notify()
+
+    def holds(self, owner: str) -> int:
+        with self._cond:
+            return len(self._waiting.get(owner, ())) + (self._running == owner)
+
+    def take(self) -> str | None:
+        """The next job id (its key then counts as running it until :meth:`done`); None
+        once closed."""
+        with self._cond:
+            while not self._waiting and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            owner = min(self._waiting, key=lambda k: self._served.get(k, -1))
+            queue = self._waiting[owner]
+            job_id = queue.popleft()
+            if not queue:
+                del self._waiting[owner]
+            self._turn += 1
+            self._served[owner], self._running = self._turn, owner
+            return job_id
+
+    def done(self) -> None:
+        with self._cond:
+            self._running = None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
 class VideoJobs:
     def __init__(self, service: Backend) -> None:
         self.service = service
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queue = FairQueue()
+        self._lock = threading.Lock()  # a key's count and its new job go together
         self._thread = threading.Thread(target=self._run, name="faceprint-video-jobs", daemon=True)
         self.current: str | None = None
         for record in service.store.interrupted_jobs():
             log.info("resuming an interrupted video job", extra={"job_id": record.job_id})
-            self._queue.put(record.job_id)
+            self._queue.put(record.owner, record.job_id)
         self._thread.start()
 
-    def start(self, kind: str, path: Path, params: dict[str, Any]) -> str:
-        """Queue a job; returns its JobId.
+    def start(self, kind: str, params: dict[str, Any], *, owner: str, path: Path | None = None, upload: VideoUpload | None = None, token: str | None = None) -> str:
+        """Queue a job over a file (``path``) or an upload; returns its JobId.
+
+        ``params`` are the call's parameters that define the job; a ``token``
+        (ClientRequestToken) seen with the same ones from ``owner`` returns the job it
+        started.
 
         Raises:
-            InvalidParameter: an unknown kind or a missing file. NotFound: the collection.
+            InvalidParameter: an unknown kind, a missing file or one that is not a plain
+                container. NotFound: the collection. LimitExceeded: ``owner`` has its
+                limit of jobs queued or running. IdempotentParameterMismatch: ``token``
+                came with other parameters.
         """
         if kind not in KINDS:
             raise InvalidParameter(f"job kind must be one of {', '.join(KINDS)}")
-        if not path.is_file():
+        store = self.service.store
+        stored = dict(params)
+        if upload is not None:
+            stored["Upload"] = upload.name
+        elif path is not None and path.is_file():
+            stored["Path"], stored["Format"] = str(path), file_format(path)
+        else:
             raise InvalidParameter(f"no video at {path}")
         if kind == "FaceSearch":
-            self.service.store.describe_collection(params["CollectionId"])
-        job_id = uuid.uuid4().hex
-        self.service.store.create_job(job_id, kind, {**params, "Path": str(path)})
-        self._queue.put(job_id)
-        return job_id
+            store.describe_collection(params["CollectionId"])
+        request = (token, idempotency.digest(params)) if token is not None else None
+        with self._lock:
+            if request is not None and (earlier := store.job_for_token(owner, kind, request)) is not None:
+                return earlier.job_id
+            limit = store.video_limits.jobs_per_key
+            if self._queue.holds(owner) >= limit:
+                raise LimitExceeded(f"this key has {limit} video jobs queued or running, its limit; start more when they finish")
+            job_id = uuid.uuid4().hex
+            record = store.create_job(job_id, kind, stored, owner=owner, token=request)
+            if record.job_id == job_id:
+                self._queue.put(owner, job_id)
+        return record.job_id
 
     def get(self, job_id: str, kind: str) -> tuple[str, str | None, dict[str, Any] | None, dict[str, Any]]:
         """(status, message, result or None while running, params).
@@ -67,23 +146,30 @@ class VideoJobs:
         return record.status, record.message, result, record.params
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
+        self._queue.close()
         self._thread.join(timeout)
 
+    def _source(self, params: dict[str, Any]) -> VideoSource:
+        """The job's video, opened only as the container found when it arrived."""
+        if "Upload" in params:
+            upload, data = self.service.store.read_upload(params["Upload"])
+            return VideoSource(f"uploads/{upload.name}", pace=False, format=upload.format, data=data)
+        path = Path(params["Path"])
+        if not path.is_file():
+            raise InvalidParameter(f"the video {path.name} is no longer there")
+        return VideoSource(path, pace=False, format=params.get("Format"))
+
     def _run(self) -> None:
-        while (job_id := self._queue.get()) is not None:
+        while (job_id := self._queue.take()) is not None:
             self.current = job_id
             try:
                 record, _ = self.service.store.job(job_id)
                 params = record.params
-                path = Path(params["Path"])
-                if not path.is_file():
-                    raise InvalidParameter(f"the video {path.name} is no longer there")
-                source = VideoSource(path, pace=False)
+                source = self._source(params)
                 if record.kind == "FaceSearch":
                     result = search_video(self.service, source, params["CollectionId"], threshold=params.get("FaceMatchThreshold", DEFAULT_WATCH_SIMILARITY))
                 else:
-                    result = detect_video(self.service, source)
+                    result = detect_video(self.service, source, attributes=params.get("FaceAttributes", "DEFAULT"))
                 status = result.pop("JobStatus")
                 self.service.store.finish_job(job_id, status, result, result.pop("StatusMessage", None))
             except Exception as exc:  # noqa: BLE001 - the job fails with its reason; the worker goes on
@@ -94,3 +180,4 @@ class VideoJobs:
                     pass
             finally:
                 self.current = None
+                self._queue.done()

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from faceprint import shapes
+from faceprint.errors import InvalidParameter
 from faceprint.video.backend import Backend
 from faceprint.types import Face
 from faceprint.video.alerts import Alert, MemorySink
@@ -20,6 +23,7 @@ from faceprint.video.tracks import FaceTracker
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Observer, Watcher, WatchSettings
 
 SORT_BY = ("TIMESTAMP", "INDEX")
+FACE_ATTRIBUTES = ("DEFAULT", "ALL")
 
 
 def search_video(
@@ -80,10 +84,20 @@ def search_video(
     return {**_status(watcher.error), "VideoMetadata": video_metadata(source), "Persons": persons}
 
 
-def detect_video(service: Backend, source: VideoSource, *, every_ms: float = 200.0, progress: Callable[[Frame], None] | None = None) -> dict[str, Any]:
+def detect_video(
+    service: Backend, source: VideoSource, *, every_ms: float = 200.0, attributes: str = "DEFAULT", progress: Callable[[Frame], None] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Every face in a video, each tracked face listed at most every ``every_ms``: a
-    GetFaceDetection response (JobStatus SUCCEEDED)."""
-    detector = service.engine.analyzer.detector
+    GetFaceDetection response (JobStatus SUCCEEDED).
+
+    ``attributes`` is StartFaceDetection's FaceAttributes: DEFAULT gives each face's
+    box, confidence, five landmarks, pose and quality; ALL adds what DetectFaces with
+    ALL measures (the dense mesh's landmarks and pose, eyes and mouth open, gaze), for
+    the listed faces only.
+    """
+    if attributes not in FACE_ATTRIBUTES:
+        raise InvalidParameter(f"FaceAttributes must be one of {', '.join(FACE_ATTRIBUTES)}")
+    analyzer = service.engine.analyzer
     tracker: FaceTracker | None = None
     last_ms: dict[int, float] = {}
     faces_out: list[dict[str, Any]] = []
@@ -92,10 +106,17 @@ def detect_video(service: Backend, source: VideoSource, *, every_ms: float = 200
         for frame in source.frames():
             tracker = tracker or FaceTracker(source.stats.fps or 25.0)
             h, w = frame.pixels.shape[:2]
-            for track_id, _, face in tracker.update(detector.detect(frame.pixels), frame.index, frame.ms, frame.wall):
+            faces = analyzer.detect(frame.pixels)
+            due = []
+            for track_id, row, _ in tracker.update(faces, frame.index, frame.ms, frame.wall):
                 if frame.ms - last_ms.get(track_id, -1e12) >= every_ms:
                     last_ms[track_id] = frame.ms
-                    faces_out.append({"Timestamp": int(round(frame.ms)), "Face": shapes.face_detail(face, (w, h))})
+                    due.append(row)
+            if due:
+                listed = faces[np.array(due)]
+                measured = analyzer.attributes(frame.pixels, listed) if attributes == "ALL" else [None] * len(due)  # type: ignore[arg-type]
+                for face, attrs in zip(listed, measured):  # type: ignore[call-overload]
+                    faces_out.append({"Timestamp": int(round(frame.ms)), "Face": shapes.face_detail(face, (w, h), attrs, ["ALL"])})
             tracker.lost(frame.index)
             if progress is not None:
                 progress(frame)

@@ -2,6 +2,14 @@
 PyAV (FFmpeg), scaled to a working size on decode, paced, and reconnected when a live
 stream drops.
 
+A file is opened only as one of the plain containers in :data:`CONTAINERS`, named to
+FFmpeg explicitly: its format is read from its first bytes here (or given, as the
+format an upload was found to be), never left to FFmpeg's guess from the name and
+contents. Playlists, scripts and session descriptions (hls, concat, image2, sdp,
+rtsp, dash...) name other files or addresses that FFmpeg would open, so a file in one
+of them is refused before any demuxer runs; and FFmpeg may open nothing but local
+files on a file's behalf.
+
 Example:
     >>> for frame in VideoSource("door.mp4", pace=False).frames():   # doctest: +SKIP
     ...     print(frame.index, frame.ms, frame.pixels.shape)
@@ -9,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -25,6 +34,89 @@ log = logging.getLogger(__name__)
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 DEFAULT_MAX_WIDTH = 960  # detection on 1080p frames scaled to this is real time on 2 cores
+
+# FFmpeg's demuxers for plain container files: each reads only the bytes it is given.
+CONTAINERS = ("mov", "matroska", "mpegts", "avi", "flv", "mpeg", "ogg", "asf")
+CONTAINER_NAMES = "MP4/MOV, Matroska/WebM, MPEG-TS, AVI, FLV, MPEG-PS, Ogg or ASF"
+# Whatever a demuxer might want to open besides the file itself; the ones above open
+# nothing, so this only matters if one of them ever learns to.
+SAFE_OPTIONS = {"protocol_whitelist": "file"}
+_QUICKTIME_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
+_ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+SNIFF_BYTES = 1024
+
+
+def container_format(head: bytes) -> str | None:
+    """The plain container (FFmpeg's demuxer name) that a file's first bytes announce,
+    or None for anything else: a playlist or script starts with text, never with a
+    container's magic bytes."""
+    if head[4:8] in _QUICKTIME_BOXES:
+        return "mov"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "matroska"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[:4] == b"FLV\x01":
+        return "flv"
+    if head[:4] == b"\x00\x00\x01\xba":
+        return "mpeg"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:16] == _ASF_GUID:
+        return "asf"
+    # MPEG-TS: a sync byte every 188 bytes from the first, or every 192 after a 4-byte
+    # timestamp (M2TS)
+    for first, step in ((0, 188), (4, 192)):
+        if len(head) > first + 2 * step and all(head[first + k * step] == 0x47 for k in range(3)):
+            return "mpegts"
+    return None
+
+
+def file_format(path: Path) -> str:
+    """The plain container of a file, read from its first bytes.
+
+    Raises:
+        InvalidParameter: the file is not in one. OSError: it cannot be read.
+    """
+    with path.open("rb") as f:
+        fmt = container_format(f.read(SNIFF_BYTES))
+    if fmt is None:
+        raise InvalidParameter(f"{path.name} is not a video in a plain container ({CONTAINER_NAMES})")
+    return fmt
+
+
+def open_container(target: str | io.BytesIO, fmt: str) -> av.container.InputContainer:
+    """Open a file (an absolute path) or bytes as the plain container ``fmt``.
+
+    Raises:
+        InvalidParameter: ``fmt`` is not a plain container.
+        av.error.FFmpegError: the data is not that container.
+    """
+    if fmt not in CONTAINERS:
+        raise InvalidParameter(f"a video must be in a plain container ({CONTAINER_NAMES}), not {fmt!r}")
+    options = dict(SAFE_OPTIONS)
+    if fmt == "mov":
+        options["enable_drefs"] = "0"  # QuickTime data references name other files (off by default)
+    return av.open(target, format=fmt, container_options=options, timeout=10)
+
+
+def probe_upload(data: bytes) -> str:
+    """The container of an uploaded video, found from its bytes and confirmed by opening
+    it as that container; it must hold a video stream.
+
+    Raises:
+        InvalidParameter: not a plain container, or no video stream faceprint can read.
+    """
+    fmt = container_format(data[:SNIFF_BYTES])
+    if fmt is None:
+        raise InvalidParameter(f"the upload is not a video in a plain container ({CONTAINER_NAMES})")
+    try:
+        with open_container(io.BytesIO(data), fmt) as container:
+            if not container.streams.video:
+                raise InvalidParameter("the upload has no video stream")
+    except (av.error.FFmpegError, OSError, ValueError):
+        raise InvalidParameter("the upload is not a video faceprint can read") from None
+    return fmt
 
 
 @dataclass(frozen=True)
@@ -61,13 +153,22 @@ class VideoSource:
     max_width: frames wider than this are scaled down on decode.
     reconnect: for live sources, reopen after a drop with exponential backoff
         (1 s doubling to 30 s) until stopped; files end at their end.
+    format: a file's container (one of :data:`CONTAINERS`), when it is already
+        known; by default it is read from the file's first bytes.
+    data: the video itself, held in memory (an upload the store decrypted);
+        ``source`` then only names it.
     """
 
-    def __init__(self, source: str | Path, *, pace: bool = True, max_width: int = DEFAULT_MAX_WIDTH, reconnect: bool | None = None) -> None:
+    def __init__(
+        self, source: str | Path, *, pace: bool = True, max_width: int = DEFAULT_MAX_WIDTH, reconnect: bool | None = None,
+        format: str | None = None, data: bytes | None = None,
+    ) -> None:  # fmt: skip
         self.source = str(source)
-        self.live = self.source.startswith(LIVE_PREFIXES) or self.source.startswith(("/dev/video", "camera:"))
-        if not self.live and not Path(self.source).is_file():
+        self.live = data is None and (self.source.startswith(LIVE_PREFIXES) or self.source.startswith(("/dev/video", "camera:")))
+        if not self.live and data is None and not Path(self.source).is_file():
             raise InvalidParameter(f"no video file at {self.source}")
+        self.format = format
+        self._data = data
         self.pace = pace
         self.max_width = max_width
         self.reconnect = self.live if reconnect is None else reconnect
@@ -141,8 +242,14 @@ class VideoSource:
         if self.source.startswith("camera:") or self.source.startswith("/dev/video"):
             device = self.source if self.source.startswith("/dev/") else f"/dev/video{self.source.split(':', 1)[1]}"
             return av.open(device, format="v4l2", timeout=10)
-        options = {"rtsp_transport": "tcp"} if self.source.startswith("rtsp") else {}
-        container = av.open(self.source, options=options, timeout=10)
+        if self.live:
+            options = {"rtsp_transport": "tcp"} if self.source.startswith("rtsp") else {}
+            container = av.open(self.source, options=options, timeout=10)
+        else:
+            container = self._open_file()
+        if not container.streams.video:
+            container.close()
+            raise InvalidParameter(f"{self.source} has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate
@@ -154,6 +261,12 @@ class VideoSource:
         elif container.duration:  # microseconds, and may include other streams
             self.stats.duration_ms = container.duration / 1000.0
         return container
+
+    def _open_file(self) -> av.container.InputContainer:
+        if self._data is not None:
+            return open_container(io.BytesIO(self._data), self.format or "")
+        path = Path(self.source).resolve()  # absolute: no "name:" read as a protocol
+        return open_container(str(path), self.format or file_format(path))
 
     def _decode(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
         stream = container.streams.video[0]
