@@ -1,8 +1,9 @@
 """The store: collections of encrypted face templates in one folder, searched in memory.
 
 Layout of ``FACEPRINT_HOME`` (default ``~/.faceprint``): ``faceprint.db`` (SQLite:
-collections, faces with AES-GCM-sealed embeddings, users, consent, audit) and ``key``
-(unless the key comes from the environment). No image or face crop is ever stored.
+collections, faces with AES-GCM-sealed embeddings, users, consent, audit, sealed video
+job results), ``key`` (unless the key comes from the environment) and ``uploads/``
+(videos sent with UploadVideo, sealed, until they expire). No image or face crop is ever stored.
 
 Several processes may open one store: SQLite serialises writers, and each process
 notices the others' commits (``PRAGMA data_version``) and reconciles its in-memory
