@@ -354,3 +354,24 @@ def test_upload_over_the_wire_is_checked_and_idempotent_jobs_answer_mismatch(ser
     assert rek.start_face_detection(Video=video, ClientRequestToken=token)["JobId"] == first
     with pytest.raises(rek.exceptions.IdempotentParameterMismatchException):
         rek.start_face_detection(Video=video, ClientRequestToken=token, JobTag="another")
+
+
+@pytest.mark.data
+def test_erase_subject_reaches_get_face_search_over_the_wire(server) -> None:
+    """The review's probe: after EraseSubject, GetFaceSearch still named the person."""
+    admin, fpc = server.client("admin"), server.client("admin", service="faceprint")
+    collection, subject = unique("erase"), unique("subject")
+    admin.create_collection(CollectionId=collection, Tags={"faceprint:consent-required": "false"})
+    face_id = admin.index_faces(CollectionId=collection, Image={"Bytes": (EXAMPLES / "obama.jpg").read_bytes()}, ExternalImageId=subject)["FaceRecords"][0]["Face"]["FaceId"]
+    photo = fp.load_image(EXAMPLES / "obama.jpg")
+    h, w = (s // 2 * 2 for s in photo.shape[:2])
+    clip = video_bytes("mp4", "mpeg4", w, h, 8, fps=5, picture=np.ascontiguousarray(photo[:h, :w]))
+    video = fpc.upload_video(Name=unique("obama") + ".mp4", Bytes=clip)["Video"]
+    job = admin.start_face_search(Video=video, CollectionId=collection)["JobId"]
+    deadline = time.time() + 120
+    while (result := admin.get_face_search(JobId=job))["JobStatus"] == "IN_PROGRESS" and time.time() < deadline:
+        time.sleep(0.5)
+    assert subject in json.dumps(result["Persons"])  # found before the erasure
+    fpc.erase_subject(ExternalImageId=subject)
+    after = json.dumps(admin.get_face_search(JobId=job))
+    assert subject not in after and face_id not in after
