@@ -1,7 +1,9 @@
 """Structured logs: one JSON object per line.
 
 Only the fields named in ``extra`` and the message are written; request bodies,
-images, embeddings and secrets are never passed to a logger, so they cannot leak.
+images, embeddings and secrets are never passed to a logger, so they cannot leak. URLs
+are written without user information or query (a camera's password, a webhook's
+token), whoever logs them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import logging
 import time
 from typing import Any
+
+from faceprint.video.urls import redact
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
@@ -20,11 +24,11 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
-        out.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        out.update({k: redact(v) if isinstance(v, str) else v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
-            out["error"] = self.formatException(record.exc_info)
+            out["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(out, default=str)
 
 

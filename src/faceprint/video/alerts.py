@@ -26,6 +26,8 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from faceprint.video.urls import redact
+
 log = logging.getLogger(__name__)
 
 
@@ -141,7 +143,7 @@ class Sink:
                 self.delivered += 1
             except Exception as exc:  # noqa: BLE001 - a sink failing must not stop the others
                 self.failed += 1
-                log.warning("alert delivery failed", extra={"sink": self.name, "error": str(exc)})
+                log.warning("alert delivery failed", extra={"sink": self.name, "error": redact(str(exc))})
             finally:
                 self.in_flight = 0
 
@@ -183,12 +185,21 @@ class WebhookSink(Sink):
     """POST each alert as JSON, signed: ``X-Faceprint-Signature: sha256=<hex HMAC of
     timestamp.body>`` with ``X-Faceprint-Timestamp``, so the receiver can check both
     origin and freshness. Failed posts are retried with exponential backoff (0.5 s
-    doubling, 5 attempts); the queue bounds what waits meanwhile."""
+    doubling, 5 attempts); the queue bounds what waits meanwhile. A user and password in
+    the URL are sent as HTTP basic authentication; the URL is never logged with them or
+    with its query."""
 
     def __init__(self, url: str, secret: str, *, attempts: int = 5, timeout: float = 5.0, capacity: int = 256) -> None:
-        self.url, self.secret, self.attempts, self.timeout = url, secret.encode(), attempts, timeout
+        parts = urllib.parse.urlsplit(url)
+        self.auth: dict[str, str] = {}
+        if parts.username is not None:  # urllib would take user:password@ for part of the host
+            user_password = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+            self.auth = {"Authorization": "Basic " + base64.b64encode(user_password.encode()).decode()}
+            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        self.url, self.secret, self.attempts, self.timeout = urllib.parse.urlunsplit(parts), secret.encode(), attempts, timeout
+        self.shown = redact(url)
         self.retries = 0
-        super().__init__(f"webhook:{urllib.parse.urlsplit(url).netloc}", capacity)
+        super().__init__(f"webhook:{parts.netloc}", capacity)
 
     def deliver(self, alert: Alert) -> None:
         body = alert.to_json().encode()
@@ -200,7 +211,7 @@ class WebhookSink(Sink):
                 self.url,
                 data=body,
                 method="POST",
-                headers={"Content-Type": "application/json", "X-Faceprint-Timestamp": stamp, "X-Faceprint-Signature": f"sha256={signature}"},
+                headers={"Content-Type": "application/json", "X-Faceprint-Timestamp": stamp, "X-Faceprint-Signature": f"sha256={signature}", **self.auth},
             )
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -208,11 +219,11 @@ class WebhookSink(Sink):
                         return
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 if attempt == self.attempts:
-                    raise RuntimeError(f"webhook {self.url} failed {attempt} times: {exc}") from None
+                    raise RuntimeError(f"webhook {self.shown} failed {attempt} times: {redact(str(exc))}") from None
             self.retries += 1
             time.sleep(delay)
             delay *= 2
-        raise RuntimeError(f"webhook {self.url} did not accept the alert")
+        raise RuntimeError(f"webhook {self.shown} did not accept the alert")
 
     def stats(self) -> dict[str, int]:
         return {**super().stats(), "retries": self.retries}

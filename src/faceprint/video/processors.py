@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 from faceprint.errors import FaceprintError, InvalidParameter, NotFound, ResourceInUse
 from faceprint.video.backend import Backend
@@ -30,6 +30,7 @@ from faceprint.store.video import ProcessorRecord
 from faceprint.video.alerts import Alert, Broadcast, Sink, WebhookSink
 from faceprint.video.regions import parse as parse_regions
 from faceprint.video.sources import VideoSource
+from faceprint.video.urls import check_webhook
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Watcher, WatchSettings
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,11 @@ class _Running:
 
 
 class StreamProcessors:
-    def __init__(self, service: Backend, streams: dict[str, str], *, max_width: int = 960) -> None:
+    def __init__(self, service: Backend, streams: dict[str, str], *, max_width: int = 960, webhook_http_hosts: Collection[str] = ()) -> None:
         self.service = service
         self.streams = streams
         self.max_width = max_width
+        self.webhook_http_hosts = frozenset(h.lower() for h in webhook_http_hosts)  # reachable over plain http
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         for record in service.store.processors():
@@ -100,9 +102,11 @@ class StreamProcessors:
             source_spec = self.streams.get(params["Stream"])
             if source_spec is None:
                 raise InvalidParameter(f"stream {params['Stream']} is not configured on this server (faceprint serve --stream NAME=SOURCE)")
+            webhook = params.get("Tags", {}).get(WEBHOOK_TAG)
+            if webhook:
+                check_webhook(webhook, self.webhook_http_hosts)  # stored before the rule, or the operator's list changed
             broadcast = Broadcast()
             sinks: list[Sink] = [broadcast]
-            webhook = params.get("Tags", {}).get(WEBHOOK_TAG)
             if webhook:
                 sinks.append(WebhookSink(webhook, os.environ.get("FACEPRINT_WEBHOOK_SECRET", "")))
             source = VideoSource(source_spec, pace=True, max_width=self.max_width, reconnect=True)
@@ -237,6 +241,8 @@ class StreamProcessors:
             raise InvalidParameter(f"tag {unknown[0]} is not one faceprint knows; a stream processor takes {WEBHOOK_TAG}")
         if tags.get(WEBHOOK_TAG) and not os.environ.get("FACEPRINT_WEBHOOK_SECRET"):
             raise InvalidParameter(f"tag {WEBHOOK_TAG} needs FACEPRINT_WEBHOOK_SECRET set on the server to sign the alerts")
+        if tags.get(WEBHOOK_TAG):
+            check_webhook(tags[WEBHOOK_TAG], self.webhook_http_hosts)
 
     def _redact(self, text: str | None, name: str) -> str | None:
         """``text`` without the source its stream names (an RTSP URL may hold a password):

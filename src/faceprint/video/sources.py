@@ -29,6 +29,7 @@ import av
 import numpy as np
 
 from faceprint.errors import InvalidParameter
+from faceprint.video.urls import redact
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class VideoSource:
                 container = self._open()
             except (av.error.FFmpegError, OSError, ValueError) as exc:
                 if not self.reconnect:
-                    raise InvalidParameter(f"cannot open {self.source}: {exc}") from None
+                    raise InvalidParameter(f"cannot open {redact(self.source)}: {redact(str(exc))}") from None
                 self._note_drop(f"open failed: {exc}", backoff)
                 if self._stop.wait(backoff):
                     return
@@ -249,7 +250,7 @@ class VideoSource:
             container = self._open_file()
         if not container.streams.video:
             container.close()
-            raise InvalidParameter(f"{self.source} has no video stream")
+            raise InvalidParameter(f"{redact(self.source)} has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate
@@ -284,6 +285,7 @@ class VideoSource:
         return frame.to_ndarray(format="rgb24", width=w, height=h), w / frame.width
 
     def _note_drop(self, why: str, backoff: float) -> None:
+        why = redact(why)  # an FFmpeg error names the URL, which may hold a password
         self.stats.errors.append(why)
         del self.stats.errors[:-20]
-        log.warning("video source dropped; reconnecting", extra={"source": self.source, "why": why, "retry_s": backoff})
+        log.warning("video source dropped; reconnecting", extra={"source": redact(self.source), "why": why, "retry_s": backoff})
