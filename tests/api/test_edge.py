@@ -84,6 +84,7 @@ def test_health_readiness_and_metrics(server):
     with urllib.request.urlopen(server.url + "/ready") as r:
         ready = json.load(r)
     assert ready["ready"] is True and ready["model"].startswith("sface")
+    assert set(ready) == {"ready", "model"}  # nothing about the store to a caller without a key
     send(signed(server.url, server.keys["admin"], "RekognitionService.ListCollections", {}))
     with urllib.request.urlopen(server.url + "/metrics") as r:
         text = r.read().decode()
@@ -96,7 +97,9 @@ def test_console_is_served_with_protective_headers(server):
         assert r.url.endswith("/console/") and b"faceprint" in r.read()
         headers = r.headers
     assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
-    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+    policy = {d.strip().split(" ", 1)[0]: d.strip() for d in headers["Content-Security-Policy"].split(";")}
+    assert policy["default-src"] == "default-src 'self'" and policy["frame-ancestors"] == "frame-ancestors 'none'", policy
+    assert policy["object-src"] == "object-src 'none'" and headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_logs_are_json_and_hold_no_secrets_or_images(server):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
+from unittest import mock
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -101,41 +103,85 @@ def test_sigv4_parse_refusals(mutate, error):
         sigv4.parse(headers)
 
 
-def test_guard_replay_rules_and_rate_limit(tmp_path):
+class _Signer:
+    """A store with one searcher key, a guard over it on a clock the test moves, and
+    requests signed by that key exactly as botocore signs them."""
+
+    def __init__(self, store: Store, rate: RateLimit) -> None:
+        self.store = store
+        self.key, self.secret = store.create_key("searcher", "unit tests")
+        self.now = time.time()
+        self.guard = Guard(store, rate=rate, clock=lambda: self.now)
+
+    def request(self, body: bytes = b"{}", key: tuple[str, str] | None = None) -> AWSRequest:
+        key_id, secret = key or (self.key.key_id, self.secret)
+        request = AWSRequest(method="POST", url="http://h/", data=body, headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "RekognitionService.CreateUser"})
+        at = dt.datetime.fromtimestamp(self.now, dt.timezone.utc).replace(tzinfo=None)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):  # signed on the guard's clock
+            SigV4Auth(Credentials(key_id, secret), "rekognition", "us-east-1").add_auth(request)
+        request.headers["Host"] = "h"
+        return request
+
+    def call(self, request: AWSRequest, invocation: str):
+        headers = {**_lower(request), "amz-sdk-invocation-id": invocation}
+        return self.guard.authenticate(headers, lambda n: [headers[n]] if n in headers else [], method="POST", path="/", query="", body=request.body)
+
+    def refused(self, request: AWSRequest, invocation: str) -> FaceprintError:
+        with pytest.raises(FaceprintError) as exc:
+            self.call(request, invocation)
+        return exc.value
+
+
+def test_guard_runs_each_signature_once(tmp_path):
+    """Reads and writes alike: a second copy of a signature with a new invocation id,
+    soon after the first, is an SDK's same-second duplicate (retryable Throttling, which
+    the SDK re-signs); any other repeat is a replay. A captured read replayed later with
+    a fresh invocation id must not run (it would reveal what changed since)."""
     with Store(tmp_path) as store:
-        key, secret = store.create_key("searcher", "unit tests")
-        guard = Guard(store, rate=RateLimit(per_second=1000, burst=1000))
+        s = _Signer(store, RateLimit(per_second=1000, burst=1000))
+        request = s.request()
+        assert s.call(request, "a").role == "searcher"
+        duplicate = s.refused(request, "b")  # an SDK's identical call in the same second
+        assert duplicate.aws_code == "ThrottlingException" and duplicate.details["retry_after_ms"] >= 1000
+        assert s.refused(request, "a").aws_code == "InvalidSignatureException"  # byte for byte: a replay
+        s.now += 60
+        assert s.refused(request, "c").aws_code == "InvalidSignatureException"  # replayed later, fresh invocation id
 
-        def call(request: AWSRequest, invocation: str, read_only: bool):
-            headers = {**_lower(request), "amz-sdk-invocation-id": invocation}
-            return guard.authenticate(headers, lambda n: [headers[n]] if n in headers else [], method="POST", path="/", query="", body=request.body, read_only=read_only)
 
-        def signed_by_key() -> AWSRequest:
-            request = AWSRequest(method="POST", url="http://h/", data=b"{}", headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "RekognitionService.CreateUser"})
-            SigV4Auth(Credentials(key.key_id, secret), "rekognition", "us-east-1").add_auth(request)
-            request.headers["Host"] = "h"
-            return request
+def test_guard_refuses_long_invocation_ids(tmp_path):
+    """The unsigned invocation id is the caller's to choose: one of 64 KB per request
+    grew the server by 313 MB over 3,000 reads. A UUID is 36 characters."""
+    with Store(tmp_path) as store:
+        s = _Signer(store, RateLimit(per_second=1000, burst=1000))
+        assert s.call(s.request(), str(uuid.uuid4()))
+        error = s.refused(s.request(b'{"a": 1}'), "x" * 65536)
+        assert isinstance(error, InvalidParameter) and "amz-sdk-invocation-id" in error.message
 
-        read = signed_by_key()
-        assert call(read, "a", True).role == "searcher"
-        assert call(read, "b", True)  # an SDK's identical read: runs
-        with pytest.raises(FaceprintError) as exc:
-            call(read, "a", True)  # byte for byte: a replay
-        assert exc.value.aws_code == "InvalidSignatureException"
 
-        write = signed_by_key()
-        call(write, "c", False)
-        with pytest.raises(FaceprintError) as exc:
-            call(write, "d", False)  # same second, new invocation: retry later
-        assert exc.value.aws_code == "ThrottlingException" and exc.value.details["retry_after_ms"] >= 1000
-        with pytest.raises(FaceprintError) as exc:
-            call(write, "c", False)
-        assert exc.value.aws_code == "InvalidSignatureException"
+def test_guard_caps_what_it_remembers_per_key(tmp_path):
+    """One key filling the replay window is throttled; another key is not held back."""
+    with Store(tmp_path) as store:
+        s = _Signer(store, RateLimit(per_second=1000, burst=1000, max_remembered=3))
+        for i in range(3):
+            s.call(s.request(b'{"n": %d}' % i), str(uuid.uuid4()))
+        assert s.refused(s.request(b'{"n": 3}'), str(uuid.uuid4())).aws_code == "ThrottlingException"
+        other, secret = store.create_key("searcher", "another caller")
+        assert s.call(s.request(b'{"n": 3}', key=(other.key_id, secret)), str(uuid.uuid4())).key_id == other.key_id
+        s.now += sigv4.MAX_SKEW_S + 2  # the first key's requests have expired: room again
+        for i in range(3):
+            s.call(s.request(b'{"m": %d}' % i), str(uuid.uuid4()))
 
-        slow = Guard(store, rate=RateLimit(per_second=0.5, burst=1))
-        headers = {**_lower(signed_by_key()), "amz-sdk-invocation-id": str(uuid.uuid4())}
-        slow.authenticate(headers, lambda n: [headers[n]] if n in headers else [], method="POST", path="/", query="", body=b"{}", read_only=True)
-        headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
-        with pytest.raises(FaceprintError) as exc:
-            slow.authenticate(headers, lambda n: [headers[n]] if n in headers else [], method="POST", path="/", query="", body=b"{}", read_only=True)
-        assert exc.value.aws_code == "ThrottlingException"
+
+def test_guard_throttles_before_it_remembers(tmp_path):
+    """A request refused by the rate limit is not remembered: the SDK's retry of it
+    (same signature within the second, same invocation id) runs once the bucket
+    refills instead of failing as a replay."""
+    with Store(tmp_path) as store:
+        s = _Signer(store, RateLimit(per_second=1, burst=1))
+        s.call(s.request(), "first")
+        retried = s.request(b'{"n": 2}')
+        throttled = s.refused(retried, "second")
+        assert throttled.aws_code == "ThrottlingException"
+        s.now += 1.0  # the bucket refills; the retry carries the same signature and invocation id
+        assert s.call(retried, "second").role == "searcher"
+        assert s.refused(retried, "second").aws_code == "InvalidSignatureException"  # and only once

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import json
 import queue
+import time
 from importlib import resources
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -28,9 +29,14 @@ from faceprint.api.video_operations import EventStream, sse
 from faceprint.service import Service
 
 CONSOLE_DIR = resources.files("faceprint.api") / "console"
+KEY_CHECK_S = 1.0  # how often an open alert stream checks that its key is still active
 CONSOLE_HEADERS = {
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
+    # The pages' own <meta> policies are stricter still; this one holds for every file.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; object-src 'none'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -54,7 +60,6 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     model: str
-    collections: int
 
 
 def create_app(config: ServerConfig | None = None, *, service: Service | None = None) -> AwsEndpoint:
@@ -81,12 +86,12 @@ def create_app(config: ServerConfig | None = None, *, service: Service | None = 
 
     @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
     async def ready() -> Response:
-        """Readiness: models loaded and the store open."""
+        """Readiness: models loaded and the store open (nothing about what the store
+        holds: this answers without a key)."""
         gateway = state.get("gateway")
         if gateway is None or not gateway.ready:
-            return JSONResponse(Readiness(ready=False, model="", collections=0).model_dump(), status_code=503)
-        svc = gateway.service
-        return JSONResponse(Readiness(ready=True, model=svc.model, collections=len(svc.list_collections())).model_dump())
+            return JSONResponse(Readiness(ready=False, model="").model_dump(), status_code=503)
+        return JSONResponse(Readiness(ready=True, model=gateway.service.model).model_dump())
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -100,13 +105,20 @@ def create_app(config: ServerConfig | None = None, *, service: Service | None = 
     return AwsEndpoint(app, state)
 
 
-async def _server_sent(events: EventStream, request: Request) -> AsyncIterator[bytes]:
+async def _server_sent(events: EventStream, request: Request, key_active: Callable[[], bool]) -> AsyncIterator[bytes]:
     """Alerts as they come; a comment every 15 s keeps proxies from closing the line.
-    Ends when the client goes away or the processor stops."""
-    idle = 0.0
+    Ends when the client goes away, the processor stops or the caller's key is revoked
+    (checked every second: at once after RevokeAccessKey, within the guard's key cache
+    window after ``faceprint keys revoke``)."""
+    idle, check_at = 0.0, time.monotonic() + KEY_CHECK_S
     try:
         yield b": faceprint alerts of " + events.name.encode() + b"\n\n"
         while not await request.is_disconnected():
+            if time.monotonic() >= check_at:
+                check_at = time.monotonic() + KEY_CHECK_S
+                if not key_active():
+                    yield b": the access key was revoked\n\n"
+                    return
             try:
                 alert = events.queue.get_nowait()
             except queue.Empty:
@@ -146,9 +158,12 @@ class AwsEndpoint:
             header_values=request.headers.getlist,
             stream=request.stream,
         )
-        reply = await self.state["gateway"].handle(raw)
+        gateway = self.state["gateway"]
+        reply = await gateway.handle(raw)
         if reply.events is not None:
-            stream = StreamingResponse(_server_sent(reply.events, request), media_type="text/event-stream", headers={"x-amzn-RequestId": reply.request_id, "Cache-Control": "no-store"})
+            key_id = reply.key_id or ""
+            events = _server_sent(reply.events, request, lambda: gateway.guard.active(key_id))
+            stream = StreamingResponse(events, media_type="text/event-stream", headers={"x-amzn-RequestId": reply.request_id, "Cache-Control": "no-store"})
             return await stream(scope, receive, send)
         try:
             # ASCII-escaped JSON: any text a caller sent that ends up in a message can be written.

@@ -27,6 +27,14 @@ class ServerConfig:
     rate: each access key's request rate limit.
     max_image_pixels: larger images (width x height, read from the header) are refused
         before they are decoded; the library's own limit is 80 MP.
+    max_connections: open connections at once; a request beyond it is answered 503
+        (uvicorn's ``limit_concurrency``). Alert streams hold one each.
+    header_timeout_s: a connection whose request line and headers have not all
+        arrived this long after it opened (or after its previous response) is closed.
+    body_timeout_s: a body not received whole this long after its headers is
+        answered RequestTimeoutException (408) and the connection closed.
+    webhook_http_hosts: hosts stream processors' alert webhooks may reach over plain
+        ``http``; any other webhook must be ``https``.
     """
 
     home: Path | None = None
@@ -38,3 +46,7 @@ class ServerConfig:
     max_pending: int = 256
     rate: RateLimit = field(default_factory=RateLimit)
     max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_connections: int = 1000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    webhook_http_hosts: tuple[str, ...] = ()

@@ -27,6 +27,7 @@ SerializationException = api_error("SerializationException", 400)
 UnknownOperationException = api_error("UnknownOperationException", 400)
 UnsupportedMediaType = api_error("UnsupportedMediaTypeException", 415)
 RequestTooLarge = api_error("RequestEntityTooLargeException", 413)
+RequestTimeout = api_error("RequestTimeoutException", 408)
 BodyImageTooLarge = api_error("ImageTooLargeException", 413)
 InvalidS3Object = api_error("InvalidS3ObjectException", 400)
 # Authentication: the same names and statuses AWS's signature checks answer with.

@@ -1,9 +1,13 @@
 """The AWS JSON 1.1 endpoint: from a raw request to a response body, every error typed.
 
 The order of checks is the order a careful server needs: the operation header, the
-body size (refused before it is read whole), the signature and key, the role, the
-JSON and its shape, then the call itself on the inference pool, bounded so that an
-overload is answered with ThrottlingException instead of an ever-growing queue.
+declared body size, what the Authorization header claims (its form, date, scope and
+an active key: nothing of a body is read for a caller the server cannot accept), the
+body (cut at the size limit and at a deadline), the signature over it and the replay
+window and rate limit, the role, the JSON and its shape, then the call itself on the
+inference pool, bounded so that an overload is answered with ThrottlingException
+instead of an ever-growing queue. A request refused before its body was read closes
+its connection, so the rest of the body is never taken in.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from faceprint.api import liveness_operations, model, operations, video_operations
 from faceprint.api.config import ServerConfig
-from faceprint.api.errors import BodyImageTooLarge, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, headers_of, status_of
+from faceprint.api.errors import BodyImageTooLarge, RequestTimeout, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, headers_of, status_of
 from faceprint.api.guard import Caller, Guard
 from faceprint.api.metrics import IN_FLIGHT, LATENCY, REQUESTS
 from faceprint.engine import Engine
@@ -49,6 +53,7 @@ class Reply:
     request_id: str
     headers: dict[str, str] = field(default_factory=dict)
     events: video_operations.EventStream | None = None  # a server-sent event stream instead of a body
+    key_id: str | None = None  # the caller's access key (an event stream ends when it is revoked)
 
 
 @dataclass
@@ -76,7 +81,7 @@ class Gateway:
         video_operations.purge_uploads(uploads)
         self.config.buckets = {**config.buckets, video_operations.UPLOADS: uploads}
         self.jobs = VideoJobs(self.service)
-        self.processors = StreamProcessors(self.service, config.streams)
+        self.processors = StreamProcessors(self.service, config.streams, webhook_http_hosts=config.webhook_http_hosts)
         self.liveness = LivenessSessions(self.service.engine.analyzer)
         self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")
         self._pending = 0
@@ -102,34 +107,33 @@ class Gateway:
     async def handle(self, request: RawRequest) -> Reply:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
-        operation, caller = "-", None
+        operation, caller, body_read = "-", None, False
         IN_FLIGHT.inc()
         try:
             operation, op = self._operation(request.headers)
+            self._check_length(request.headers, operation)
+            claim = self.guard.claim(request.headers)
             body = await self._read_body(request, operation)
-            caller = self.guard.authenticate(
-                request.headers,
-                request.header_values,
-                method=request.method,
-                path=request.path,
-                query=request.query,
-                body=body,
-                read_only=operation in operations.READ_ONLY,
-            )
+            body_read = True
+            caller = self.guard.admit(claim, request.header_values, method=request.method, path=request.path, query=request.query, body=body)
             self._authorize(caller, operation)
             params = model.check_input(op, _parse_json(body))
             result = await self._run(operation, params, caller)
             if isinstance(result, video_operations.EventStream):
-                reply = Reply(200, {}, request_id, events=result)
+                reply = Reply(200, {}, request_id, events=result, key_id=caller.key_id)
             else:
                 reply = Reply(200, result, request_id)
         except FaceprintError as exc:
             if exc.retryable and caller is not None:
                 self.guard.release(caller)  # it had no effect: the SDK's retry may run
             reply = Reply(status_of(exc), body_of(exc), request_id, headers_of(exc))
+            if not body_read:
+                reply.headers["Connection"] = "close"  # what is left of the body is never read
         except Exception:  # noqa: BLE001 - a bug must still answer in AWS's shape
             log.exception("internal error", extra={"request_id": request_id, "operation": operation})
             reply = Reply(500, {"__type": "InternalServerError", "message": "internal error; see the server log for request " + request_id}, request_id)
+            if not body_read:
+                reply.headers["Connection"] = "close"
         finally:
             IN_FLIGHT.dec()
         elapsed = time.perf_counter() - started
@@ -156,18 +160,26 @@ class Gateway:
             raise UnknownOperationException(f"this server does not implement {target[:200]}")
         return name, op
 
+    def _too_large(self, operation: str) -> FaceprintError:
+        error = BodyImageTooLarge if operation in IMAGE_OPERATIONS else RequestTooLarge
+        return error(f"the request is over {self.config.max_body_bytes} bytes")
+
+    def _check_length(self, headers: Mapping[str, str], operation: str) -> None:
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            raise self._too_large(operation)
+
     async def _read_body(self, request: RawRequest, operation: str) -> bytes:
-        limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length")
-        too_large = (BodyImageTooLarge if operation in IMAGE_OPERATIONS else RequestTooLarge)(f"the request is over {limit} bytes")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large
         chunks, total = [], 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit:
-                raise too_large
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self.config.body_timeout_s):
+                async for chunk in request.stream():
+                    total += len(chunk)
+                    if total > self.config.max_body_bytes:
+                        raise self._too_large(operation)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeout(f"the request body did not arrive within {self.config.body_timeout_s:g} s") from None
         return b"".join(chunks)
 
     def _authorize(self, caller: Caller, operation: str) -> None:

@@ -1,25 +1,38 @@
 """Who is calling, and may they: signature, key, replay window and rate limit.
 
-One ``Guard`` per server process. It holds the state SigV4 alone does not give:
-signatures already seen within the 15-minute window, and a token bucket per key (over
-it: ThrottlingException).
+One ``Guard`` per server process. It holds the state SigV4 alone does not give: the
+signatures already seen while their date is still accepted (15 minutes), and a token
+bucket per key (over it: ThrottlingException).
 
 A SigV4 signature covers the body, the operation and the time to the second, but AWS
 SDKs add their per-call ``amz-sdk-invocation-id`` after signing, so two honest
-identical calls in the same second carry the same signature. So:
+identical calls in the same second carry the same signature. The rule is the same for
+reads and writes: **every signature runs once**.
 
-- a request that changes state never runs twice under one signature. A repeat within
-  the second it was signed, with a new invocation id, is what an SDK's honest
-  duplicate looks like: it is answered with ThrottlingException, which SDKs retry with
-  a fresh signature. Any other repeat is a replay: InvalidSignatureException.
-- a read repeated with a new invocation id runs (replaying a read gives an
-  eavesdropper nothing the captured traffic did not); a byte-for-byte repeat, same
-  invocation id, is a replay.
+- A repeat that arrives within seconds of the first copy, with a new invocation id, is
+  what an SDK's honest duplicate looks like: it is answered with ThrottlingException
+  and ``x-amz-retry-after``, and the SDK retries in the next second under a fresh
+  signature. Nothing runs.
+- Any other repeat is a replay: InvalidSignatureException. Reads are no exception: a
+  captured read replayed later would show what changed since it was captured (new
+  alerts, new job results, new collections).
+- A request refused before it had any effect with a retryable error (over the rate
+  limit, too many calls waiting) is not remembered, so the SDK's retry of it, which
+  carries the same signature and invocation id when it falls in the same second, runs.
+
+What is remembered is bounded: 32 bytes of signature and a digest of the invocation id
+(whose length is capped) per request, kept only until the request's date expires, and
+at most ``RateLimit.max_remembered`` per key, so one key cannot grow the server's
+memory and the others are not held back when it fills its share.
+
+A signed nonce was the alternative: it would let identical reads run together, but
+only for clients that sign an extra header, which unmodified SDKs do not.
 """
 
 from __future__ import annotations
 
-import collections
+import hashlib
+import heapq
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,11 +40,16 @@ from typing import Callable, Mapping, Sequence
 
 from faceprint.api import roles, sigv4
 from faceprint.api.errors import AccessDenied, ReplayedRequest, Throttling, UnrecognizedClient
-from faceprint.errors import NotFound
+from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store import AccessKey, Store
 
 KEY_CACHE_S = 5.0  # a revoked key is refused within this long (at once via the API)
-MAX_REMEMBERED = 2_000_000
+MAX_INVOCATION_ID = 128  # SDKs send a UUID: 36 characters
+# How long after a signature's first copy another copy with a new invocation id is taken
+# for an SDK's same-second duplicate (answered Throttling) rather than a replay. Longer
+# than a second: the two copies of a large body may finish arriving some time apart.
+DUPLICATE_S = 5.0
+SWEEP_S = 60.0  # how often keys that stopped calling have their expired entries dropped
 
 
 @dataclass(frozen=True)
@@ -39,7 +57,7 @@ class Caller:
     """An authenticated caller."""
 
     key: AccessKey
-    request: str = ""  # the request's replay-guard entry (see Guard.release)
+    request: bytes = b""  # the request's replay-guard entry (see Guard.release)
 
     @property
     def key_id(self) -> str:
@@ -50,18 +68,45 @@ class Caller:
         return self.key.role
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A request whose Authorization header names an active key, with a fresh date and a
+    valid scope: what can be checked before the body is read."""
+
+    signed: sigv4.SignedRequest
+    key: AccessKey
+    secret: str = field(repr=False)
+    invocation: bytes  # a digest of the amz-sdk-invocation-id
+
+
 @dataclass
 class RateLimit:
-    """A token bucket: ``per_second`` sustained, ``burst`` at once."""
+    """A token bucket: ``per_second`` sustained, ``burst`` at once; and at most
+    ``max_remembered`` of one key's requests in the replay window (15 minutes), beyond
+    which its requests are throttled."""
 
     per_second: float = 200.0
     burst: float = 400.0
+    max_remembered: int = 100_000
 
 
 @dataclass
 class _Bucket:
     tokens: float
-    at: float = field(default_factory=time.monotonic)
+    at: float
+
+
+@dataclass
+class _Window:
+    """One key's signatures whose date is still accepted."""
+
+    seen: dict[bytes, tuple[bytes, float]] = field(default_factory=dict)  # signature -> (invocation digest, first seen)
+    expiry: list[tuple[float, bytes]] = field(default_factory=list)  # a heap: (when its date expires, signature)
+
+    def expire(self, now: float) -> None:
+        while self.expiry and self.expiry[0][0] < now:
+            _, signature = heapq.heappop(self.expiry)
+            self.seen.pop(signature, None)
 
 
 class Guard:
@@ -71,9 +116,73 @@ class Guard:
         self.clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[AccessKey, str, float]] = {}
-        self._seen: dict[str, tuple[str, float]] = {}
-        self._seen_order: collections.deque[tuple[float, str]] = collections.deque()
+        self._windows: dict[str, _Window] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._swept = clock()
+
+    def claim(self, headers: Mapping[str, str]) -> Claim:
+        """What the headers claim, checked as far as it can be without the body: the
+        Authorization header's form, the date, the scope and the key.
+
+        Raises:
+            MissingAuthenticationToken, IncompleteSignature, InvalidSignature,
+            UnrecognizedClient: the request cannot be from an active key.
+            InvalidParameterException: an ``amz-sdk-invocation-id`` over 128 characters.
+        """
+        signed = sigv4.parse(headers, now=self.clock())
+        key, secret = self._key(signed.key_id)
+        invocation = headers.get("amz-sdk-invocation-id", "")
+        if len(invocation) > MAX_INVOCATION_ID:
+            raise InvalidParameter(f"the amz-sdk-invocation-id header must be at most {MAX_INVOCATION_ID} characters")
+        return Claim(signed, key, secret, hashlib.blake2b(invocation.encode("utf-8", "replace"), digest_size=16).digest())
+
+    def admit(
+        self,
+        claim: Claim,
+        header_values: Callable[[str], Sequence[str]],
+        *,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+    ) -> Caller:
+        """The caller, once the signature is verified over the body.
+
+        Raises:
+            InvalidSignatureException: a wrong signature, or a replayed request (see
+                the module's notes).
+            ThrottlingException: the key is over its rate limit or its share of the
+                replay window, or an SDK's same-second duplicate.
+        """
+        sigv4.verify(claim.signed, claim.secret, method=method, path=path, query=query, header_values=header_values, body=body)
+        signature = bytes.fromhex(claim.signed.signature)
+        expires = sigv4.signed_at(claim.signed) + sigv4.MAX_SKEW_S + 1.0  # after this its date is refused anyway
+        key_id = claim.key.key_id
+        now = self.clock()
+        with self._lock:
+            window = self._windows.setdefault(key_id, _Window())
+            window.expire(now)
+            if now - self._swept > SWEEP_S:
+                self._sweep(now)
+            seen = window.seen.get(signature)
+            if seen is not None:
+                first_invocation, first_at = seen
+                if claim.invocation != first_invocation and now - first_at < DUPLICATE_S:
+                    # x-amz-retry-after makes the SDK wait into the next second, so its
+                    # retry carries a new date and so a new signature.
+                    raise Throttling(
+                        "an identical request signed in the same second was already received; retry it (a retry is signed afresh)", retry_after_ms=1100
+                    )
+                raise ReplayedRequest("this signed request was already received: a replayed request is refused")
+            if len(window.expiry) >= self.rate.max_remembered:
+                wait = max(0.0, window.expiry[0][0] - now)
+                raise Throttling(
+                    f"access key {key_id} has made {len(window.expiry)} requests in the last 15 minutes; slow down", retry_after_ms=int(1000 * min(wait, 60.0)) + 1
+                )
+            self._spend(key_id, now)  # before remembering: a throttled request's retry may run
+            window.seen[signature] = (claim.invocation, now)
+            heapq.heappush(window.expiry, (expires, signature))
+        return Caller(claim.key, signature)
 
     def authenticate(
         self,
@@ -84,30 +193,18 @@ class Guard:
         path: str,
         query: str,
         body: bytes,
-        read_only: bool = False,
     ) -> Caller:
-        """The caller of a signed request.
-
-        Raises:
-            MissingAuthenticationToken, IncompleteSignature, InvalidSignature,
-            UnrecognizedClient: the request is not validly signed by an active key.
-            ThrottlingException: the key is over its rate limit.
-            InvalidSignatureException: a replayed request (see the module's notes).
-        """
-        now = self.clock()
-        claim = sigv4.parse(headers, now=now)
-        key, secret = self._key(claim.key_id)
-        sigv4.verify(claim, secret, method=method, path=path, query=query, header_values=header_values, body=body)
-        entry = self._remember(claim, headers.get("amz-sdk-invocation-id", ""), read_only, now)
-        self._spend(key.key_id)
-        return Caller(key, entry)
+        """:meth:`claim` and :meth:`admit` in one step, for a request already read whole."""
+        return self.admit(self.claim(headers), header_values, method=method, path=path, query=query, body=body)
 
     def release(self, caller: Caller) -> None:
         """Forget a request that was refused with a retryable error before it had any
         effect, so the SDK's retry (same signature within the second, same invocation
         id) is not refused as a replay."""
         with self._lock:
-            self._seen.pop(caller.request, None)
+            window = self._windows.get(caller.key_id)
+            if window is not None:
+                window.seen.pop(caller.request, None)
 
     def authorize(self, caller: Caller, operation: str) -> None:
         """Raises AccessDenied: the caller's role may not call ``operation``."""
@@ -115,8 +212,18 @@ class Guard:
             raise AccessDenied(f"role {caller.role} of access key {caller.key_id} may not call {operation}")
 
     def forget_key(self, key_id: str) -> None:
+        """Drop a key from the cache: its next use reads the store (after a revocation)."""
         with self._lock:
             self._keys.pop(key_id, None)
+
+    def active(self, key_id: str) -> bool:
+        """Whether the key is still active, as the next request would find it (revoked
+        through the API: at once; in the store by another process: within KEY_CACHE_S)."""
+        try:
+            self._key(key_id)
+            return True
+        except UnrecognizedClient:
+            return False
 
     def _key(self, key_id: str) -> tuple[AccessKey, str]:
         now = time.monotonic()
@@ -135,40 +242,24 @@ class Guard:
             raise UnrecognizedClient("The security token included in the request is invalid (the access key was revoked).")
         return key, secret
 
-    def _remember(self, claim: sigv4.SignedRequest, invocation: str, read_only: bool, now: float) -> str:
-        key = f"{claim.signature}|{invocation}" if read_only else claim.signature
-        with self._lock:
-            horizon = now - 2 * sigv4.MAX_SKEW_S  # a date can be 15 min old or ahead
-            while self._seen_order and self._seen_order[0][0] < horizon:
-                _, old = self._seen_order.popleft()
-                self._seen.pop(old, None)
-            seen = self._seen.get(key)
-            if seen is not None:
-                first_invocation, _ = seen
-                if invocation and invocation != first_invocation and now - sigv4.signed_at(claim) < 2.0:
-                    # x-amz-retry-after makes the SDK wait into the next second, so its
-                    # retry carries a new date and so a new signature.
-                    raise Throttling(
-                        "an identical request signed in the same second was already received; retry it (a retry is signed afresh)", retry_after_ms=1100
-                    )
-                raise ReplayedRequest("this signed request was already received: a replayed request is refused")
-            if len(self._seen) >= MAX_REMEMBERED:
-                raise Throttling("too many requests in the replay window; slow down")
-            self._seen[key] = (invocation, now)
-            self._seen_order.append((now, key))
-            return key
+    def _sweep(self, now: float) -> None:
+        """Drop expired entries of every key (under the lock)."""
+        self._swept = now
+        for key_id, window in list(self._windows.items()):
+            window.expire(now)
+            if not window.expiry:
+                del self._windows[key_id]
 
-    def _spend(self, key_id: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            bucket = self._buckets.get(key_id)
-            if bucket is None:
-                bucket = self._buckets[key_id] = _Bucket(self.rate.burst, now)
-            bucket.tokens = min(self.rate.burst, bucket.tokens + (now - bucket.at) * self.rate.per_second)
-            bucket.at = now
-            if bucket.tokens < 1.0:
-                raise Throttling(
-                    f"Rate exceeded for access key {key_id}: {self.rate.per_second:g} requests per second",
-                    retry_after_ms=int(1000 * (1.0 - bucket.tokens) / self.rate.per_second) + 1,
-                )
-            bucket.tokens -= 1.0
+    def _spend(self, key_id: str, now: float) -> None:
+        """Take a token from the key's bucket (under the lock)."""
+        bucket = self._buckets.get(key_id)
+        if bucket is None:
+            bucket = self._buckets[key_id] = _Bucket(self.rate.burst, now)
+        bucket.tokens = min(self.rate.burst, bucket.tokens + max(0.0, now - bucket.at) * self.rate.per_second)
+        bucket.at = now
+        if bucket.tokens < 1.0:
+            raise Throttling(
+                f"Rate exceeded for access key {key_id}: {self.rate.per_second:g} requests per second",
+                retry_after_ms=int(1000 * (1.0 - bucket.tokens) / self.rate.per_second) + 1,
+            )
+        bucket.tokens -= 1.0

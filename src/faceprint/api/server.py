@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from faceprint.api.app import create_app
 from faceprint.api.config import ServerConfig
 from faceprint.api.logs import log_config
+
+# A request's line and headers together; SigV4's come to well under 2 KB.
+MAX_HEAD_BYTES = 32 * 1024
 
 
 def serve(
@@ -27,6 +32,8 @@ def serve(
         create_app(config),
         host=host,
         port=port,
+        http=head_deadline_protocol(config.header_timeout_s),
+        limit_concurrency=config.max_connections,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         log_config=log_config(log_level),
@@ -35,6 +42,73 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+def head_deadline_protocol(timeout_s: float, max_head_bytes: int = MAX_HEAD_BYTES) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP protocol with what it lacks against a caller who never finishes a
+    request's head: the connection is closed when the line and headers have not all
+    arrived ``timeout_s`` after it opened or after the previous response, and a head
+    over ``max_head_bytes`` is refused (400). Bodies have their own deadline in the
+    gateway, which reads them."""
+
+    class HeadDeadlineProtocol(HttpToolsProtocol):
+        _head_timer: asyncio.TimerHandle | None = None
+        _head_bytes = 0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            self._head_bytes = 0
+            super().on_message_begin()
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # the next request's head
+
+        def _count(self, n: int) -> None:
+            self._head_bytes += n
+            if self._head_bytes > max_head_bytes:
+                raise _HeadTooLarge  # the parser stops; uvicorn answers 400 and closes
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(timeout_s, self._head_overdue)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_overdue(self) -> None:
+            self._head_timer = None
+            idle = self.cycle is None or self.cycle.response_complete  # no request of this connection is being served
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeadDeadlineProtocol
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:

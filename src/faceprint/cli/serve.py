@@ -35,17 +35,22 @@ def _stream(text: str) -> tuple[str, str]:
 @click.option("--accurate", is_flag=True, help="Accurate mode (about 5x slower per image).")
 @click.option("--bucket", "buckets", multiple=True, metavar="NAME=FOLDER", help="Serve FOLDER as S3 bucket NAME for S3Object images (repeatable).")
 @click.option("--stream", "streams", multiple=True, metavar="NAME=SOURCE", help="A video source stream processors may read as arn:aws:kinesisvideo:local:000000000000:stream/NAME (repeatable).")
-@click.option("--rate-limit", default=200.0, show_default=True, help="Requests per second per access key (bursts of twice that).")
+@click.option("--rate-limit", default=200.0, show_default=True, type=click.FloatRange(min=0.01), help="Requests per second per access key (bursts of twice that).")
 @click.option("--max-body-mb", default=8.0, show_default=True, help="Larger requests are refused unread.")
 @click.option("--max-image-mp", default=25.0, show_default=True, type=click.FloatRange(0.01, 80.0), help="Images of more megapixels are refused from their header, before decoding.")
 @click.option("--workers", default=None, type=click.IntRange(1, 256), help="Inference threads (default: one per core).")
+@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(2, 1_000_000), help="Open connections at once (alert streams hold one each); a request beyond it is answered 503.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 3600.0), help="Seconds a connection may take to send a request's line and headers before it is closed.")
+@click.option("--body-timeout", default=60.0, show_default=True, type=click.FloatRange(0.1, 3600.0), help="Seconds a request's body may take to arrive (RequestTimeoutException after).")
+@click.option("--webhook-http-host", "webhook_http_hosts", multiple=True, metavar="HOST", help="A host stream processors' alert webhooks may reach over plain http (repeatable); others must use https.")
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None, help="Serve HTTPS with this certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None, help="The certificate's private key (PEM).")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @handle_errors
 def serve(
     host: str, port: int, home: Path | None, accurate: bool, buckets: tuple[str, ...], streams: tuple[str, ...], rate_limit: float, max_body_mb: float,
-    max_image_mp: float, workers: int | None, ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
+    max_image_mp: float, workers: int | None, max_connections: int, header_timeout: float, body_timeout: float, webhook_http_hosts: tuple[str, ...],
+    ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
 ) -> None:  # fmt: skip
     """Serve the Rekognition-compatible API, the console (/console/), /health, /ready and /metrics.
 
@@ -65,6 +70,10 @@ def serve(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         max_image_pixels=int(max_image_mp * 1_000_000),
         rate=RateLimit(per_second=rate_limit, burst=2 * rate_limit),
+        max_connections=max_connections,
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        webhook_http_hosts=tuple(h.lower() for h in webhook_http_hosts),
     )
     if workers:
         config.workers = workers
