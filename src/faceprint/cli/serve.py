@@ -120,7 +120,8 @@ def keys_list(as_json: bool, home: Path | None) -> None:
 @home_option
 @handle_errors
 def keys_revoke(key_id: str, home: Path | None) -> None:
-    """Revoke a key; a running server refuses it within 5 seconds."""
+    """Revoke a key; a running server refuses it within 5 seconds, and ends its open
+    alert streams within a second more."""
     with fp.Store(home) as store:
         store.revoke_key(key_id)
     click.echo(f"revoked {key_id}")
