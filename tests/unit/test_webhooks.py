@@ -103,6 +103,18 @@ def test_stream_credentials_stay_out_of_logs_and_errors(caplog):
         assert secret not in exc.value.message and secret not in logged and secret not in " ".join(source.stats.errors)
 
 
+def test_a_watcher_named_after_its_camera_names_it_without_secrets():
+    """The name goes into every alert (to webhooks, stdout) and log line."""
+    from faceprint.video.watcher import Watcher, WatchSettings
+
+    engine = SimpleNamespace(cosine_at=lambda similarity: 0.5, analyzer=SimpleNamespace(embedder=SimpleNamespace(contract="m")))
+    store = SimpleNamespace(describe_collection=lambda name: None)
+    watcher = Watcher(SimpleNamespace(engine=engine, store=store), VideoSource("rtsp://alice:hunter2@cam/live?token=s3cr3t"), WatchSettings("c"))  # type: ignore[arg-type]
+    assert "cam/live" in watcher.name
+    for secret in SECRETS:
+        assert secret not in watcher.name
+
+
 def test_log_lines_redact_urls_whoever_logs_them():
     from faceprint.api.logs import JsonFormatter
 

@@ -24,7 +24,9 @@ def _bucket(text: str) -> tuple[str, Path]:
 def _stream(text: str) -> tuple[str, str]:
     name, sep, source = text.partition("=")
     if not sep or not name or not source:
-        raise InvalidParameter(f"--stream takes NAME=SOURCE, not {text!r}")
+        from faceprint.video.urls import redact  # not at the top: the video package loads FFmpeg and OpenCV
+
+        raise InvalidParameter(f"--stream takes NAME=SOURCE, not {redact(text)!r}")
     return name, source
 
 

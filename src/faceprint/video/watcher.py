@@ -31,6 +31,7 @@ from faceprint.video.alerts import Alert, Sink, encode_crop
 from faceprint.video.regions import Polygon, inside
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.tracks import MIN_FACE_PX, FaceTracker, Sample, Track, face_quality
+from faceprint.video.urls import redact
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class Watcher:
         self.source = source
         self.settings = settings
         self.sinks = sinks or []
-        self.name = name or source.source
+        self.name = name or redact(source.source)  # it names alerts, threads and log lines: no password in it
         self.observer = observer
         self.stats = WatchStats()
         self.error: str | None = None
