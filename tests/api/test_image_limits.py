@@ -59,7 +59,6 @@ def test_detect_faces_refuses_a_poster_and_eps(server, poster: bytes) -> None:
     assert eps.value.response["Error"]["Code"] == "InvalidImageFormatException"
 
 
-@pytest.mark.xfail(strict=True, reason="api/gateway.py does not yet pass config.max_image_pixels to operations.Call; drop this mark once it does")
 def test_serve_takes_another_image_limit(tmp_path, poster: bytes) -> None:
     """`faceprint serve --max-image-mp` reaches the calls (ServerConfig.max_image_pixels)."""
     import boto3

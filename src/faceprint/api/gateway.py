@@ -196,7 +196,9 @@ class Gateway:
                 raise Throttling(f"the server has {self._pending} calls waiting; retry later")
             self._pending += 1
         try:
-            call = operations.Call(self.service, params, caller, self.guard, self.config.buckets, self.jobs, self.processors, self.liveness)
+            call = operations.Call(
+                self.service, params, caller, self.guard, self.config.buckets, self.jobs, self.processors, self.liveness, max_image_pixels=self.config.max_image_pixels
+            )
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.pool, _invoke, operation, call)
         finally:
