@@ -173,7 +173,8 @@ def create_stream_processor(call: Call) -> dict[str, Any]:
 def start_stream_processor(call: Call) -> dict[str, Any]:
     """StartSelector's ProducerTimestamp is the wall-clock time a frame reached the
     server (faceprint keeps no video, so it may be now or later, not earlier; a file
-    source plays at real time, so a later start skips that much of it); StopSelector
+    source plays at real time from the session's start, so a later start skips about that
+    much of it); StopSelector
     ends the session after that much stream."""
     p = call.params
     _refuse(p, "StartSelector.KVSStreamStartSelector.FragmentNumber")
