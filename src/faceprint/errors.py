@@ -70,6 +70,14 @@ class AlreadyExists(FaceprintError):
     aws_code = "ResourceAlreadyExistsException"
 
 
+class Conflict(AlreadyExists):
+    """The resource exists already (or is changing under another call): Rekognition
+    answers ConflictException for users where it answers ResourceAlreadyExistsException
+    for collections."""
+
+    aws_code = "ConflictException"
+
+
 class ResourceInUse(FaceprintError):
     """The resource is busy (a running stream processor cannot be started twice or deleted)."""
 
@@ -80,6 +88,13 @@ class ResourceInUse(FaceprintError):
 class LimitExceeded(FaceprintError):
     code = "limit_exceeded"
     aws_code = "LimitExceededException"
+
+
+class ServiceQuotaExceeded(LimitExceeded):
+    """A per-resource quota is full (a user's faces); Rekognition's name for it where
+    the operation declares ServiceQuotaExceededException rather than LimitExceededException."""
+
+    aws_code = "ServiceQuotaExceededException"
 
 
 class IdempotentParameterMismatch(FaceprintError):
@@ -174,7 +189,9 @@ __all__ = [
     "InvalidPaginationToken",
     "NotFound",
     "AlreadyExists",
+    "Conflict",
     "LimitExceeded",
+    "ServiceQuotaExceeded",
     "IdempotentParameterMismatch",
     "ResourceInUse",
     "Overloaded",

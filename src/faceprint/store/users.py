@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from faceprint.errors import AlreadyExists, LimitExceeded, NotFound
+from faceprint.errors import Conflict, NotFound, ServiceQuotaExceeded
 from faceprint.store import validate
 from faceprint.store.records import UserHit, UserInfo
 from faceprint.store.tokens import decode_token, encode_token
@@ -26,7 +26,7 @@ class UserOps:
         with self._tx.write() as c:
             cid = self._collection_row(c, name)[0]
             if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
-                raise AlreadyExists(f"user {uid} already exists in collection {name}")
+                raise Conflict(f"user {uid} already exists in collection {name}")
             c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, time.time()))
             self._audit(c, "CreateUser", name, None, 0)
 
@@ -75,7 +75,7 @@ class UserOps:
             found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
             new = sum(1 for f in ids if f in found and found[f][4] is None)
             if have + new > MAX_FACES_PER_USER:
-                raise LimitExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
+                raise ServiceQuotaExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
             done, failed = [], []
             for fid in ids:
                 row = found.get(fid)

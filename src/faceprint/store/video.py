@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from faceprint.errors import AlreadyExists, InvalidParameter, LimitExceeded, NotFound
+from faceprint.errors import InvalidParameter, LimitExceeded, NotFound, ResourceInUse
 from faceprint.store import idempotency
 
 UPLOADS_FOLDER = "uploads"
@@ -303,7 +303,7 @@ class VideoOps:
         now = time.time()
         with self._tx.write() as c:  # type: ignore[attr-defined]
             if c.execute("SELECT 1 FROM stream_processors WHERE name=?", (name,)).fetchone():
-                raise AlreadyExists(f"stream processor {name} already exists")
+                raise ResourceInUse(f"stream processor {name} already exists")  # Rekognition's code for a taken name
             c.execute("INSERT INTO stream_processors(name, params, status, created, updated) VALUES (?,?,?,?,?)", (name, json.dumps(params), "STOPPED", now, now))
             self._audit(c, "CreateStreamProcessor", params.get("CollectionId"), None, 0, {"processor": name})  # type: ignore[attr-defined]
         return ProcessorRecord(name, params, "STOPPED", None, now, now)
