@@ -193,12 +193,16 @@ class Service:
     def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
         return self.store.list_users(name, max_results=max_results, next_token=next_token)
 
-    def associate_faces(self, name: str, user_id: str, face_ids: list[str], *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
+    def associate_faces(
+        self, name: str, user_id: str, face_ids: list[str], *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, client_token: str | None = None, owner: str = ""
+    ) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
         """AssociateFaces: tie faces to a user. Once the user has faces, a new face must
-        reach ``user_match_threshold`` against the user's template
-        (``LOW_MATCH_CONFIDENCE`` otherwise). Unsuccessful entries carry the similarity."""
+        reach ``user_match_threshold`` against the user's template; the faces of a user's
+        first call must reach it against each other's consensus (``LOW_MATCH_CONFIDENCE``
+        otherwise). Unsuccessful entries carry the similarity. ``client_token`` makes a
+        retry return the first call's answer (tokens belong to ``owner``)."""
         check_similarity(user_match_threshold, "UserMatchThreshold")
-        done, failed = self.store.associate_faces(name, user_id, face_ids, min_cosine=self._cosine_at(user_match_threshold))
+        done, failed = self.store.associate_faces(name, user_id, face_ids, min_cosine=self._cosine_at(user_match_threshold), client_token=client_token, owner=owner)
         rated = [(fid, uid, None if cos is None else self.engine.rate(cos, threshold=user_match_threshold).similarity, why) for fid, uid, cos, why in failed]
         return done, rated
 

@@ -222,3 +222,25 @@ def test_image_larger_than_the_limit_is_refused_unread(rek):
     # botocore checks Bytes' 5 MB maximum only server-side; the server refuses the body.
     assert code(exc) == "ImageTooLargeException"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
+def test_a_users_first_faces_must_agree(rek):
+    """Two Obama faces and one Biden face as a user's first batch: Biden is refused
+    (he then matched u-obama at 51 when the whole batch was taken)."""
+    from tests.api.conftest import DATA
+
+    folder = DATA / "people" / "face_recognition" / "examples"
+    if not (folder / "biden.jpg").is_file():
+        pytest.skip(f"face_recognition's examples not found in {DATA}")
+    name = unique("first-batch")
+    rek.create_collection(CollectionId=name, Tags={"faceprint:consent-required": "false"})
+    ids = {}
+    for photo in ("obama.jpg", "obama2.jpg", "biden.jpg"):
+        record = rek.index_faces(CollectionId=name, Image={"Bytes": (folder / photo).read_bytes()}, ExternalImageId=photo[:-4], MaxFaces=1)
+        ids[photo] = record["FaceRecords"][0]["Face"]["FaceId"]
+    rek.create_user(CollectionId=name, UserId="u-obama")
+    out = rek.associate_faces(CollectionId=name, UserId="u-obama", FaceIds=list(ids.values()))
+    assert sorted(f["FaceId"] for f in out["AssociatedFaces"]) == sorted([ids["obama.jpg"], ids["obama2.jpg"]])
+    refused = out["UnsuccessfulFaceAssociations"]
+    assert [(r["FaceId"], r["Reasons"]) for r in refused] == [(ids["biden.jpg"], ["LOW_MATCH_CONFIDENCE"])]
+    assert rek.search_users(CollectionId=name, FaceId=ids["biden.jpg"])["UserMatches"] == []

@@ -331,7 +331,8 @@ def search_faces_by_image(call: Call) -> dict[str, Any]:
 # -- users ------------------------------------------------------------------------
 @handler
 def create_user(call: Call) -> dict[str, Any]:
-    call.service.create_user(call.params["CollectionId"], call.params["UserId"])
+    # ClientRequestToken: a retry acts once; tokens are the calling key's own
+    call.service.store.create_user(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return {}
 
 
@@ -350,7 +351,9 @@ def list_users(call: Call) -> dict[str, Any]:
 @handler
 def associate_faces(call: Call) -> dict[str, Any]:
     name, user = call.params["CollectionId"], call.params["UserId"]
-    done, failed = call.service.associate_faces(name, user, call.params["FaceIds"], user_match_threshold=call.get("UserMatchThreshold", DEFAULT))
+    done, failed = call.service.associate_faces(
+        name, user, call.params["FaceIds"], user_match_threshold=call.get("UserMatchThreshold", DEFAULT), client_token=call.get("ClientRequestToken"), owner=call.caller.key_id
+    )
     return shapes.associate_faces(done, failed, call.service.user_status(name, user))
 
 

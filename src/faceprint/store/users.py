@@ -3,13 +3,14 @@ AssociateFaces, DisassociateFaces, SearchUsers). Part of :class:`Store`."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
 import numpy as np
 
 from faceprint.errors import Conflict, NotFound, ServiceQuotaExceeded
-from faceprint.store import validate
+from faceprint.store import idempotency, validate
 from faceprint.store.records import UserHit, UserInfo
 from faceprint.store.tokens import decode_token, encode_token
 
@@ -21,14 +22,29 @@ class UserOps:
     ``_collection_row``, ``_faces_by_face_id``, ``_check_purpose`` and ``_index``)."""
 
     # -- users ---------------------------------------------------------------
-    def create_user(self, name: str, user_id: str) -> None:
+    def create_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+        """CreateUser. With ``client_token`` (ClientRequestToken), a retry of a call that
+        succeeded succeeds again without acting; tokens belong to ``owner`` (the
+        calling access key).
+
+        Raises:
+            NotFound: no such collection.
+            Conflict: the user exists (and this is not a retry of the call that made it).
+            IdempotentParameterMismatch: the token came with another user or collection.
+        """
         uid = validate.user_id(user_id)
+        now = time.time()
+        request = idempotency.digest({"CollectionId": name, "UserId": uid})
         with self._tx.write() as c:
+            if client_token is not None and idempotency.recall(c, owner, "CreateUser", client_token, request, now) is not None:
+                return
             cid = self._collection_row(c, name)[0]
             if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise Conflict(f"user {uid} already exists in collection {name}")
-            c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, time.time()))
+            c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, now))
             self._audit(c, "CreateUser", name, None, 0)
+            if client_token is not None:
+                idempotency.remember(c, owner, "CreateUser", client_token, request, "{}", now)
 
     def delete_user(self, name: str, user_id: str) -> None:
         """Delete a user; its faces stay in the collection, no longer associated."""
@@ -56,26 +72,44 @@ class UserOps:
         users = [UserInfo(r[1], "ACTIVE" if r[2] else "CREATED", int(r[2])) for r in rows]
         return users, (encode_token(rows[-1][0]) if more else None)
 
-    def associate_faces(self, name: str, user_id: str, face_ids: list[str], *, min_cosine: float | None = None) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
-        """Tie faces to a user. With ``min_cosine``, a face must be at least that similar
-        to the user's current template (when it has faces).
+    def associate_faces(
+        self, name: str, user_id: str, face_ids: list[str], *, min_cosine: float | None = None, client_token: str | None = None, owner: str = ""
+    ) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
+        """Tie faces to a user. With ``min_cosine``, each face must be at least that
+        similar to the user's template; a user without faces yet has none, so the faces
+        of its first call must agree with each other instead (:func:`_first_batch_outliers`).
+        With ``client_token``, a retry of a call gets that call's answer without acting.
 
         Returns:
             ``(associated, unsuccessful)``; each unsuccessful entry is
             ``(face_id, user_id, cosine, reason)``.
+
+        Raises:
+            NotFound: no such collection or user.
+            ServiceQuotaExceeded: the user would hold more than ``MAX_FACES_PER_USER`` faces.
+            IdempotentParameterMismatch: the token came with other parameters.
         """
         uid = validate.user_id(user_id)
         ids = list(dict.fromkeys(validate.face_ids(face_ids, most=100)))
+        now = time.time()
+        request = idempotency.digest({"CollectionId": name, "UserId": uid, "FaceIds": ids, "MinCosine": min_cosine})
         with self._tx.write() as c:
+            if client_token is not None:
+                earlier = idempotency.recall(c, owner, "AssociateFaces", client_token, request, now)
+                if earlier is not None:
+                    done, failed = json.loads(earlier)
+                    return done, [tuple(f) for f in failed]  # type: ignore[misc]
             cid = self._collection_row(c, name)[0]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
             have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
             template = self._template(c, cid, uid) if min_cosine is not None and have else None
             found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
-            new = sum(1 for f in ids if f in found and found[f][4] is None)
-            if have + new > MAX_FACES_PER_USER:
+            candidates = [found[f] for f in ids if f in found and found[f][4] is None]
+            if have + len(candidates) > MAX_FACES_PER_USER:
                 raise ServiceQuotaExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
+            vectors = {r[1]: self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (r[0],)).fetchone()[0], r[1]) for r in candidates} if min_cosine is not None else {}
+            outliers = _first_batch_outliers(vectors, min_cosine) if min_cosine is not None and not have else {}
             done, failed = [], []
             for fid in ids:
                 row = found.get(fid)
@@ -88,14 +122,15 @@ class UserOps:
                 if row[4] is not None:
                     failed.append((fid, row[4], None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
                     continue
-                if template is not None:
-                    cos = float(self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (row[0],)).fetchone()[0], fid) @ template)
-                    if cos < (min_cosine or 0.0):
-                        failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
-                        continue
+                cos = outliers.get(fid) if template is None else float(vectors[fid] @ template)
+                if cos is not None and cos < (min_cosine or 0.0):
+                    failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
+                    continue
                 c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
                 done.append(fid)
             self._audit(c, "AssociateFaces", name, None, len(done))
+            if client_token is not None:
+                idempotency.remember(c, owner, "AssociateFaces", client_token, request, json.dumps([done, failed]), now)
         return done, failed
 
     def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
@@ -171,3 +206,36 @@ class UserOps:
             return None
         mean = np.mean([self._cipher.open(blob, fid) for fid, blob in rows], axis=0)
         return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+def _first_batch_outliers(vectors: dict[str, np.ndarray], min_cosine: float) -> dict[str, float]:
+    """The faces of a user's first batch that do not belong with the rest, each with its
+    cosine to the rest's consensus.
+
+    The consensus is built around the face that agrees (cosine at or above
+    ``min_cosine``) with the most others: it and the faces agreeing with it. Each face
+    is then compared with the consensus of the others (without itself, so a face cannot
+    vouch for itself): a plain mean of the batch would let an intruder pull the
+    template towards itself. A single face is taken; faces none of which agree with
+    another are all refused, since nothing says which is the person.
+    """
+    if len(vectors) < 2:
+        return {}
+    ids = list(vectors)
+    v = np.stack([vectors[i] for i in ids]).astype(np.float32)
+    sims = v @ v.T
+    agrees = sims >= min_cosine
+    np.fill_diagonal(agrees, False)
+    anchor = max(range(len(ids)), key=lambda i: (int(agrees[i].sum()), float(sims[i].sum())))
+    core = {anchor, *np.flatnonzero(agrees[anchor]).tolist()}
+    out = {}
+    for i, fid in enumerate(ids):
+        others = sorted(core - {i})
+        if not others:  # the anchor with no face agreeing: its best agreement, below the bar
+            out[fid] = float(np.max(np.delete(sims[i], i)))
+            continue
+        mean = v[others].mean(axis=0)
+        cos = float(v[i] @ (mean / max(float(np.linalg.norm(mean)), 1e-12)))
+        if cos < min_cosine:
+            out[fid] = cos
+    return out
