@@ -1,11 +1,13 @@
 """The roles: duties kept apart, and docs/api.md's role table the same as roles.py.
 
-No server: the table and the code are compared as text and sets.
+The table and the code are compared as text and sets; one test asks the server.
 """
 
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from faceprint.api import liveness_operations, operations, roles, video_operations  # noqa: F401 - registers handlers
 from faceprint.store import ROLES
@@ -45,3 +47,17 @@ def test_consent_is_recorded_by_another_duty_than_indexing():
     assert roles.allows("consent", "AddConsent") and roles.allows("consent", "RevokeConsent")
     assert roles.allows("admin", "AddConsent")
     assert not roles.allows("consent", "IndexFaces") and not roles.allows("consent", "SearchFacesByImage")
+
+
+def test_the_consent_officer_records_consent_and_the_indexer_cannot(server):
+    from botocore.exceptions import ClientError
+
+    officer = server.client("consent", service="faceprint")
+    assert officer.who_am_i()["Role"] == "consent"
+    officer.add_consent(Subject="role-test", Basis="consent", Purpose="roles")
+    with pytest.raises(ClientError) as exc:
+        server.client("indexer", service="faceprint").add_consent(Subject="role-test", Basis="consent", Purpose="roles")
+    assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as exc:
+        server.client("consent").index_faces(CollectionId="any", Image={"Bytes": b"x"})
+    assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
