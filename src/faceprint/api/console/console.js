@@ -356,7 +356,9 @@ async function enroll() {
   list.replaceChildren();
   $("enroll-summary").textContent = "";
   $("enroll-results-card").hidden = true;
-  await call("FaceprintService.AddConsent", consent);
+  // an indexer key may not record consent (a consent officer or admin does): it indexes
+  // under consent recorded before, and IndexFaces says how to record it when there is none
+  if (state.allowed.has("AddConsent")) await call("FaceprintService.AddConsent", consent);
   $("enroll-results-card").hidden = false;
   let indexed = 0;
   const failures = [];
