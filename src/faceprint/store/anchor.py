@@ -32,7 +32,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from faceprint.errors import InvalidParameter, StorageError
+from faceprint.errors import InvalidParameter
 from faceprint.store.audit import head_seq
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class Anchor:
         syslog: ``local`` or ``HOST[:PORT]``, or None.
 
     Raises:
-        InvalidParameter: the witness lies inside the store folder, or the hook is empty.
-        StorageError: the witness's folder cannot be created or written.
+        InvalidParameter: the witness lies inside the store folder, the hook is empty, or
+            the syslog target is malformed.
     """
 
     def __init__(self, home: Path, *, witness: str | Path | None, hook: str | None, syslog: str | None) -> None:
@@ -63,10 +63,11 @@ class Anchor:
             _check_outside(self.witness, home)
             try:
                 self.witness.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                if not os.access(self.witness.parent, os.W_OK):
-                    raise PermissionError(13, "not writable")
-            except OSError as exc:
-                raise StorageError(f"cannot write the audit witness in {self.witness.parent}: {exc.strerror}") from None
+                writable = os.access(self.witness.parent, os.W_OK)
+            except OSError:
+                writable = False
+            if not writable:  # still checkable (an auditor verifying a copy): say so, do not refuse
+                log.error("the audit witness %s cannot be written here: new heads will not reach it", self.witness)
         self._hook = shlex.split(hook) if hook else None
         if hook and not self._hook:
             raise InvalidParameter(f"{HOOK_ENV} names no command")
