@@ -183,8 +183,8 @@ class Service:
     def create_user(self, name: str, user_id: str) -> None:
         self.store.create_user(name, user_id)
 
-    def delete_user(self, name: str, user_id: str) -> None:
-        self.store.delete_user(name, user_id)
+    def delete_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+        self.store.delete_user(name, user_id, client_token=client_token, owner=owner)
 
     def user_status(self, name: str, user_id: str) -> str:
         """CREATED (no faces yet) or ACTIVE."""
@@ -206,8 +206,10 @@ class Service:
         rated = [(fid, uid, None if cos is None else self.engine.rate(cos, threshold=user_match_threshold).similarity, why) for fid, uid, cos, why in failed]
         return done, rated
 
-    def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
-        return self.store.disassociate_faces(name, user_id, face_ids)
+    def disassociate_faces(
+        self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
+    ) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+        return self.store.disassociate_faces(name, user_id, face_ids, client_token=client_token, owner=owner)
 
     def search_users(self, name: str, *, user_id: str | None = None, face_id: str | None = None, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, purpose: str | None = None) -> UserSearch:
         """SearchUsers: by a stored face or by a user's template (give exactly one)."""

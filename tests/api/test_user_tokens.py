@@ -57,6 +57,25 @@ def test_associate_faces_with_a_client_request_token_acts_once(server):
         rek.associate_faces(CollectionId=name, UserId="u1", FaceIds=[face], UserMatchThreshold=90, ClientRequestToken="assoc-1")
 
 
+def test_delete_user_and_disassociate_faces_with_a_client_request_token_act_once(server):
+    rek = server.client("admin")
+    name = _collection(rek)
+    face = rek.index_faces(CollectionId=name, Image={"Bytes": lfw_images(1)[0].read_bytes()}, ExternalImageId="p1")["FaceRecords"][0]["Face"]["FaceId"]
+    rek.create_user(CollectionId=name, UserId="u1")
+    rek.associate_faces(CollectionId=name, UserId="u1", FaceIds=[face])
+    first = rek.disassociate_faces(CollectionId=name, UserId="u1", FaceIds=[face], ClientRequestToken="dis-1")
+    again = rek.disassociate_faces(CollectionId=name, UserId="u1", FaceIds=[face], ClientRequestToken="dis-1")
+    for r in (first, again):
+        r.pop("ResponseMetadata")
+    assert again == first and first["DisassociatedFaces"] == [{"FaceId": face}]
+    assert _entries(server, name, "DisassociateFaces") == 1
+    rek.delete_user(CollectionId=name, UserId="u1", ClientRequestToken="del-1")
+    rek.delete_user(CollectionId=name, UserId="u1", ClientRequestToken="del-1")  # a retry after a lost answer
+    assert _entries(server, name, "DeleteUser") == 1
+    with pytest.raises(rek.exceptions.ResourceNotFoundException):  # a new token is a new call
+        rek.delete_user(CollectionId=name, UserId="u1", ClientRequestToken="del-2")
+
+
 def test_index_faces_takes_no_client_request_token(server):
     """The issue's row names IndexFaces too, but Rekognition's IndexFaces has no
     ClientRequestToken: boto3 refuses it before sending, and the server refuses the

@@ -338,7 +338,7 @@ def create_user(call: Call) -> dict[str, Any]:
 
 @handler
 def delete_user(call: Call) -> dict[str, Any]:
-    call.service.delete_user(call.params["CollectionId"], call.params["UserId"])
+    call.service.delete_user(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return {}
 
 
@@ -360,7 +360,7 @@ def associate_faces(call: Call) -> dict[str, Any]:
 @handler
 def disassociate_faces(call: Call) -> dict[str, Any]:
     name, user = call.params["CollectionId"], call.params["UserId"]
-    done, failed = call.service.disassociate_faces(name, user, call.params["FaceIds"])
+    done, failed = call.service.disassociate_faces(name, user, call.params["FaceIds"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return shapes.disassociate_faces(done, failed, call.service.user_status(name, user))
 
 

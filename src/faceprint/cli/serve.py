@@ -88,7 +88,7 @@ def keys_group() -> None:
 
 
 @keys_group.command("create")
-@click.option("--role", required=True, type=click.Choice(ROLES), help="admin: everything; indexer: enrol; searcher: search; auditor: read the audit log.")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="admin: everything; indexer: enrol; searcher: search; consent: record and revoke consent; auditor: read the audit log.")
 @click.option("--purpose", required=True, help="What the key is for; recorded in the audit log with every call.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"AccessKeyId": ..., "SecretAccessKey": ...}.')
 @home_option

@@ -46,15 +46,22 @@ class UserOps:
             if client_token is not None:
                 idempotency.remember(c, owner, "CreateUser", client_token, request, "{}", now)
 
-    def delete_user(self, name: str, user_id: str) -> None:
-        """Delete a user; its faces stay in the collection, no longer associated."""
+    def delete_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+        """Delete a user; its faces stay in the collection, no longer associated. With
+        ``client_token``, a retry of a call that succeeded succeeds again without acting."""
         uid = validate.user_id(user_id)
+        now = time.time()
+        request = idempotency.digest({"CollectionId": name, "UserId": uid})
         with self._tx.write() as c:
+            if client_token is not None and idempotency.recall(c, owner, "DeleteUser", client_token, request, now) is not None:
+                return
             cid = self._collection_row(c, name)[0]
             if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
                 raise NotFound(f"user {uid} is not in collection {name}")
             n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
             self._audit(c, "DeleteUser", name, None, n)
+            if client_token is not None:
+                idempotency.remember(c, owner, "DeleteUser", client_token, request, "{}", now)
         self._tx.checkpoint()
 
     def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
@@ -133,10 +140,20 @@ class UserOps:
                 idempotency.remember(c, owner, "AssociateFaces", client_token, request, json.dumps([done, failed]), now)
         return done, failed
 
-    def disassociate_faces(self, name: str, user_id: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+    def disassociate_faces(
+        self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
+    ) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+        """DisassociateFaces. With ``client_token``, a retry gets the first call's answer."""
         uid = validate.user_id(user_id)
         ids = validate.face_ids(face_ids, most=100)
+        now = time.time()
+        request = idempotency.digest({"CollectionId": name, "UserId": uid, "FaceIds": ids})
         with self._tx.write() as c:
+            if client_token is not None:
+                earlier = idempotency.recall(c, owner, "DisassociateFaces", client_token, request, now)
+                if earlier is not None:
+                    done, failed = json.loads(earlier)
+                    return done, [tuple(f) for f in failed]  # type: ignore[misc]
             cid = self._collection_row(c, name)[0]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
@@ -152,6 +169,8 @@ class UserOps:
                     c.execute("UPDATE faces SET user_id=NULL WHERE id=?", (row[0],))
                     done.append(fid)
             self._audit(c, "DisassociateFaces", name, None, len(done))
+            if client_token is not None:
+                idempotency.remember(c, owner, "DisassociateFaces", client_token, request, json.dumps([done, failed]), now)
         return done, failed
 
     def user_status(self, name: str, user_id: str) -> str:
