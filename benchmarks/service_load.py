@@ -11,12 +11,12 @@ The baseline is the engine alone doing the same work per image (decode, detect, 
 the largest face; decode and detect for DetectFaces) on all cores, with no HTTP.
 Results: bench-output/service_load.{json,md}.
 
-    .venv/bin/python benchmarks/service_load.py --baseline REV [--rounds 3]
+    .venv/bin/python benchmarks/service_load.py --baseline REV[,REV...] [--rounds 3]
 
-compares this working tree's server with the server of git revision REV in one run:
-both serve the same gallery from their own stores, started side by side, and the
-load alternates between them round by round (REV first, then this tree), so a change
-in the machine's load touches both alike. Results: bench-output/service_load_compare.{json,md}.
+compares this working tree's server with the servers of git revisions REV in one run:
+all serve the same gallery from their own stores, started side by side, and the load
+moves between them in turn, round by round (the revisions first, then this tree), so
+a change in the machine's load touches them alike. Results: bench-output/service_load_compare.{json,md}.
 """
 
 from __future__ import annotations
@@ -194,26 +194,29 @@ def compare(args: argparse.Namespace) -> None:
         "SearchFacesByImage": [json.dumps({"CollectionId": "load", "Image": {"Bytes": x}, "MaxFaces": 5}).encode() for x in b64],
         "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
     }
-    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.baseline], check=True, capture_output=True, text=True).stdout.strip()
-    result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": rev, "gallery": args.gallery, "runs": []}
+    revs = [subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", r], check=True, capture_output=True, text=True).stdout.strip() for r in args.baseline.split(",")]
+    result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": ", ".join(revs), "gallery": args.gallery, "runs": []}
     import boto3
 
-    with baseline_tree(rev) as tree, tempfile.TemporaryDirectory() as home_a, tempfile.TemporaryDirectory() as home_b:
-        with served(Path(home_a), tree / "src") as (proc_a, url_a, keys_a), served(Path(home_b), None) as (proc_b, url_b, keys_b):
-            sides = {rev: (proc_a, url_a, keys_a), "this tree": (proc_b, url_b, keys_b)}
-            for _, url, keys in sides.values():
-                rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=keys["admin"][0], aws_secret_access_key=keys["admin"][1])
-                rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
-                for i, p in enumerate(gallery):
-                    rek.index_faces(CollectionId="load", Image={"Bytes": p.read_bytes()}, ExternalImageId=f"person{i}", MaxFaces=1)
-            for op in args.ops.split(","):
-                for n in (int(c) for c in args.clients.split(",")):
-                    for r in range(args.rounds):
-                        for side, (proc, url, keys) in sides.items():
-                            print(f"{side}: {op} x {n} clients, round {r + 1} ...", flush=True)
-                            run = drive(url, keys["searcher"], f"RekognitionService.{op}", bodies[op], n, args.seconds, proc.pid)
-                            run.update(side=side, op=op, round=r + 1, server_rss_mb=rss_mb(proc.pid))
-                            result["runs"].append(run)
+    with contextlib.ExitStack() as stack:
+        sides = {}
+        for rev in revs:
+            tree = stack.enter_context(baseline_tree(rev))
+            sides[rev] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), tree / "src"))
+        sides["this tree"] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), None))
+        for _, url, keys in sides.values():
+            rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=keys["admin"][0], aws_secret_access_key=keys["admin"][1])
+            rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
+            for i, p in enumerate(gallery):
+                rek.index_faces(CollectionId="load", Image={"Bytes": p.read_bytes()}, ExternalImageId=f"person{i}", MaxFaces=1)
+        for op in args.ops.split(","):
+            for n in (int(c) for c in args.clients.split(",")):
+                for r in range(args.rounds):
+                    for side, (proc, url, keys) in sides.items():
+                        print(f"{side}: {op} x {n} clients, round {r + 1} ...", flush=True)
+                        run = drive(url, keys["searcher"], f"RekognitionService.{op}", bodies[op], n, args.seconds, proc.pid)
+                        run.update(side=side, op=op, round=r + 1, server_rss_mb=rss_mb(proc.pid))
+                        result["runs"].append(run)
     result["elapsed_s"] = time.perf_counter() - began
     write_results(result, REPO / "bench-output", "service_load_compare", compare_table(result))
 
@@ -221,13 +224,14 @@ def compare(args: argparse.Namespace) -> None:
 def compare_table(result: dict) -> str:
     m = result["machine"]
     lines = [
-        f"Service load, {result['baseline']} against this tree ({m['cpu']}, {m['cores']} cores; {result['rounds']} alternating rounds of "
+        f"Service load, {result['baseline']} and this tree ({m['cpu']}, {m['cores']} cores; {result['rounds']} alternating rounds of "
         f"{result['seconds']:g} s per row; gallery of {result['gallery']} LFW faces)",
         "",
         "| operation | clients | server | requests/s (median of rounds) | p50 ms | p99 ms | errors | server RSS MB |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted({(r["op"], r["clients"], r["side"]) for r in result["runs"]}, key=lambda k: (k[0], k[1], k[2] == "this tree"))
+    order = {side: i for i, side in enumerate(dict.fromkeys(r["side"] for r in result["runs"]))}
+    keys = sorted({(r["op"], r["clients"], r["side"]) for r in result["runs"]}, key=lambda k: (k[0], k[1], order[k[2]]))
     for op, n, side in keys:
         rows = [r for r in result["runs"] if (r["op"], r["clients"], r["side"]) == (op, n, side)]
         med = lambda f: float(np.median([r[f] for r in rows]))  # noqa: E731
@@ -242,7 +246,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--workers", type=int, default=None, help="the server's inference threads (default: one per core)")
     parser.add_argument("--ops", default="SearchFacesByImage,DetectFaces")
-    parser.add_argument("--baseline", default=None, help="a git revision whose server to compare with this tree's, in one run")
+    parser.add_argument("--baseline", default=None, help="git revisions (comma-separated) whose servers to compare with this tree's, in one run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per row with --baseline")
     args = parser.parse_args()
     if args.baseline:
