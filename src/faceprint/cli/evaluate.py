@@ -1,4 +1,4 @@
-"""faceprint eval verify | identify | detect | calibrate | dlib-to-coco."""
+"""faceprint eval verify | identify | detect | calibrate | fairness | dlib-to-coco."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import click
 from faceprint.cli.common import echo_json, engine_options, handle_errors, make_engine
 from faceprint.errors import InvalidParameter
 from faceprint.eval import calibrate as calibrate_mod
-from faceprint.eval import detection, identify as identify_mod, verify as verify_mod
+from faceprint.eval import detection, fairness as fairness_mod, identify as identify_mod, verify as verify_mod
 from faceprint.eval.embeddings import default_cache_dir
+from faceprint.eval.fairness_labels import parse_bins, read_labels
+from faceprint.eval.fairness_report import plot as fairness_plot, render as fairness_render
 from faceprint.eval.report import roc_plot, table
 
 cache_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Embedding cache (default ~/.cache/faceprint/eval; FACEPRINT_CACHE overrides).")
@@ -24,7 +26,7 @@ def _cache(cache_dir: Path | None, no_cache: bool) -> Path | None:
 
 @click.group("eval")
 def eval_group() -> None:
-    """Measure accuracy: verification, identification, detection, calibration."""
+    """Measure accuracy: verification, identification, detection, calibration, fairness."""
 
 
 @eval_group.command("verify")
@@ -113,6 +115,85 @@ def calibrate_cmd(lfw: Path, dry_run: bool, out: Path | None, cache_dir: Path | 
     rows = [[f"1e-{k}", t.threshold(max_false_match_rate=10.0**-k)] for k in range(1, 8)]
     click.echo(f"{t.embedder}: {t.impostor_pairs:,} impostor pairs; measured down to FMR {t.measured_down_to:.1e}, extrapolated beyond")
     click.echo(table(rows, ["false-match rate", "cosine threshold"]))
+
+
+@eval_group.command("fairness")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--groups", "labels_csv", type=click.Path(dir_okay=False, path_type=Path), help="Labels CSV (default FOLDER/labels.csv): a path column (path, image, file or filename; relative to FOLDER), an optional identity column, and group columns.")
+@click.option("--by", default=None, help="Group columns, comma-separated (default: race, gender, age where present).")
+@click.option("--cross", default=None, help="Intersections, e.g. race:gender,race:age (default: every pair of --by columns; 'none' for none).")
+@click.option("--where", "where", multiple=True, help="Keep rows with COLUMN=VALUE, e.g. split=measure (repeatable).")
+@click.option("--bins", default=None, help="Cut numeric columns: age=18,40,60 (the default for age); several separated by ';'.")
+@click.option("--identity", "identity_column", default=None, help="Identity column (default: identity, when present); gives genuine pairs and FNMR.")
+@click.option("--rates", default="1e-3,1e-4", show_default=True, help="Nominal false-match rates whose thresholds are measured.")
+@click.option("--reps", type=click.IntRange(0, 100_000), default=fairness_mod.BOOTSTRAP_REPS, show_default=True, help="Bootstrap resamples (0: no intervals).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--choose", type=click.Choice(["largest", "centre"]), default="largest", show_default=True, help="Which face of an image is the labelled one (centre for LFW-style crops).")
+@click.option("--keep-no-face", is_flag=True, help="Measure images without a detected face on a centred fallback crop instead of leaving them out.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a per-group false-match-rate plot (PNG) here.")
+@cache_option
+@nocache_option
+@engine_options
+@handle_errors
+def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: str | None, where: tuple[str, ...], bins: str | None, identity_column: str | None, rates: str, reps: int, seed: int, choose: str, keep_no_face: bool, as_json: bool, plot: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
+    """False-match rate per group (and intersection) at the calibrated 1e-3 and 1e-4
+    thresholds, false-non-match rate where identities exist, with bootstrap intervals
+    and the threshold each group would need.
+
+    \b
+    Example (UTKFace's measure split; no identities, so FMR only):
+      faceprint eval fairness ../shared/data/fairness/utkface --where split=measure
+    Example (LFW by gender, with identities: FMR and FNMR):
+      faceprint eval fairness ../shared/data/lfw --groups ../shared/data/lfw/gender.csv --by gender --choose centre
+    """
+    crosses = None if cross is None else ([] if cross.strip().lower() == "none" else [tuple(_csv_list(c, ":")) for c in _csv_list(cross)])
+    where_cols = dict(_pair(w) for w in where)
+    nominal = _rates(rates)
+    # the labels first: a bad file fails before any model is loaded
+    labels = read_labels(labels_csv or folder / "labels.csv", folder, by=_csv_list(by) or None, where=where_cols, bins=parse_bins(bins) if bins else None, identity_column=identity_column)
+    fairness_mod.check_settings(nominal, reps, 1.0)
+    fairness_mod.make_groups(labels, crosses)
+    with make_engine(accurate, embedder) as engine:
+        report = fairness_mod.evaluate(
+            engine,
+            labels,
+            crosses=crosses,
+            choose=choose,
+            keep_no_face=keep_no_face,
+            rates=nominal,
+            reps=reps,
+            seed=seed,
+            cache_dir=_cache(cache_dir, no_cache),
+            progress=not as_json,
+        )
+    report.settings["where"] = where_cols
+    if plot is not None:
+        fairness_plot(report, plot, f"{folder.name}: {report.settings['mode']} mode ({report.settings['embedder']})")
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    click.echo(fairness_render(report))
+    if plot is not None:
+        click.echo(f"\nplot written to {plot}")
+
+
+def _csv_list(value: str | None, sep: str = ",") -> list[str]:
+    return [v.strip() for v in (value or "").split(sep) if v.strip()]
+
+
+def _pair(text: str) -> tuple[str, str]:
+    column, eq, value = text.partition("=")
+    if not eq or not column.strip():
+        raise InvalidParameter(f"--where needs COLUMN=VALUE, got {text!r}")
+    return column.strip(), value.strip()
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        return [float(v) for v in _csv_list(text)]
+    except ValueError:
+        raise InvalidParameter(f"--rates needs numbers such as 1e-3,1e-4, got {text!r}") from None
 
 
 @eval_group.command("dlib-to-coco")
