@@ -85,24 +85,38 @@ class Client(threading.Thread):
         self.pool = urllib3.HTTPConnectionPool(url.split("//")[1].split(":")[0], int(url.rsplit(":", 1)[1]), maxsize=1)
         self.latencies: list[float] = []
         self.errors: dict[str, int] = {}
+        self.retries = 0
+        self.retry_after_s: float | None = None
 
     def run(self) -> None:
         while time.perf_counter() < self.until:
             body = self.bodies[self.i % len(self.bodies)]
             self.i += 1
-            request = AWSRequest(method="POST", url=self.url + "/", data=body, headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": self.target})
-            self.signer.add_auth(request)
-            request.headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
             started = time.perf_counter()
-            try:
-                r = self.pool.urlopen("POST", "/", body=body, headers=dict(request.headers.items()), retries=False)
-                status, data = r.status, r.data
-            except urllib3.exceptions.HTTPError as exc:
-                status, data = 0, json.dumps({"__type": type(exc).__name__}).encode()
+            status, data = self.send(body)
+            # As an AWS SDK does: a throttled call waits x-amz-retry-after, then is signed
+            # afresh and sent again; the call's latency includes the wait.
+            while status != 200 and self.retry_after_s is not None and time.perf_counter() < self.until:
+                self.retries += 1
+                time.sleep(self.retry_after_s)
+                status, data = self.send(body)
             self.latencies.append(time.perf_counter() - started)
             if status != 200:
                 code = json.loads(data or b"{}").get("__type", str(status))
                 self.errors[code] = self.errors.get(code, 0) + 1
+
+    def send(self, body: bytes) -> tuple[int, bytes]:
+        request = AWSRequest(method="POST", url=self.url + "/", data=body, headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": self.target})
+        self.signer.add_auth(request)
+        request.headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
+        self.retry_after_s = None
+        try:
+            r = self.pool.urlopen("POST", "/", body=body, headers=dict(request.headers.items()), retries=False)
+        except urllib3.exceptions.HTTPError as exc:
+            return 0, json.dumps({"__type": type(exc).__name__}).encode()
+        if r.status != 200 and json.loads(r.data or b"{}").get("__type") == "ThrottlingException" and "x-amz-retry-after" in r.headers:
+            self.retry_after_s = int(r.headers["x-amz-retry-after"]) / 1000
+        return r.status, r.data
 
 
 def cpu_s(pid: int) -> float:
@@ -121,7 +135,9 @@ def rss_mb(pid: int) -> float:
 def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clients: int, seconds: float, server_pid: int) -> dict:
     until = time.perf_counter() + seconds
     cpu_before = (cpu_s(server_pid), cpu_s(os.getpid()))
-    threads = [Client(url, key, target, bodies, until, offset=i * 7) for i in range(clients)]
+    # Spread out over the photos: two clients sending one photo in the same second would
+    # be one signature twice, which the server runs once.
+    threads = [Client(url, key, target, bodies, until, offset=i * len(bodies) // clients) for i in range(clients)]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -142,6 +158,7 @@ def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clie
         "p99_ms": float(np.percentile(lat, 99) * 1000),
         "errors": sum(errors.values()),
         "error_codes": errors,
+        "throttled_retries": sum(t.retries for t in threads),
         # cores busy on average: how the machine was shared between server and clients
         "server_cores": server_cpu / elapsed,
         "client_cores": client_cpu / elapsed,
@@ -161,7 +178,7 @@ def baseline_tree(rev: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def served(home: Path, src: Path | None) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, tuple[str, str]]]]:
+def served(home: Path, src: Path | None, *server_args: str) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, tuple[str, str]]]]:
     """A server over ``home`` running the code in ``src`` (None: this tree), with keys
     made by that same code."""
     saved = os.environ.get("PYTHONPATH")
@@ -173,7 +190,7 @@ def served(home: Path, src: Path | None) -> Iterator[tuple[subprocess.Popen[byte
             check=True, capture_output=True, text=True, env=os.environ,
         )
         keys = {role: tuple(v) for role, v in json.loads(made.stdout.strip().splitlines()[-1]).items()}
-        proc, url, _ = start_server(home)
+        proc, url, _ = start_server(home, *server_args)
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
@@ -188,22 +205,23 @@ def served(home: Path, src: Path | None) -> Iterator[tuple[subprocess.Popen[byte
 def compare(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     gallery = photos(args.gallery)
-    probes = [p.read_bytes() for p in photos(200, skip=args.gallery)]
+    probes = [p.read_bytes() for p in photos(args.probes, skip=args.gallery)]
     b64 = [base64.b64encode(b).decode() for b in probes]
     bodies = {
         "SearchFacesByImage": [json.dumps({"CollectionId": "load", "Image": {"Bytes": x}, "MaxFaces": 5}).encode() for x in b64],
         "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
     }
     revs = [subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", r], check=True, capture_output=True, text=True).stdout.strip() for r in args.baseline.split(",")]
-    result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": ", ".join(revs), "gallery": args.gallery, "runs": []}
+    result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": ", ".join(revs), "gallery": args.gallery, "probes": len(probes), "rate_limit": args.rate_limit, "runs": []}
     import boto3
 
+    server_args = ["--rate-limit", str(args.rate_limit)] if args.rate_limit else []
     with contextlib.ExitStack() as stack:
         sides = {}
         for rev in revs:
             tree = stack.enter_context(baseline_tree(rev))
-            sides[rev] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), tree / "src"))
-        sides["this tree"] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), None))
+            sides[rev] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), tree / "src", *server_args))
+        sides["this tree"] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), None, *server_args))
         for _, url, keys in sides.values():
             rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=keys["admin"][0], aws_secret_access_key=keys["admin"][1])
             rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
@@ -225,17 +243,18 @@ def compare_table(result: dict) -> str:
     m = result["machine"]
     lines = [
         f"Service load, {result['baseline']} and this tree ({m['cpu']}, {m['cores']} cores; {result['rounds']} alternating rounds of "
-        f"{result['seconds']:g} s per row; gallery of {result['gallery']} LFW faces)",
+        f"{result['seconds']:g} s per row; gallery of {result['gallery']} LFW faces; {result['probes']} probe photos; "
+        f"rate limit {result['rate_limit'] or 'the default'}; throttled calls retried after x-amz-retry-after, as SDKs do)",
         "",
-        "| operation | clients | server | requests/s (median of rounds) | p50 ms | p99 ms | errors | server RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| operation | clients | server | requests/s (median of rounds) | p50 ms | p99 ms | errors | throttled, retried | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     order = {side: i for i, side in enumerate(dict.fromkeys(r["side"] for r in result["runs"]))}
     keys = sorted({(r["op"], r["clients"], r["side"]) for r in result["runs"]}, key=lambda k: (k[0], k[1], order[k[2]]))
     for op, n, side in keys:
         rows = [r for r in result["runs"] if (r["op"], r["clients"], r["side"]) == (op, n, side)]
         med = lambda f: float(np.median([r[f] for r in rows]))  # noqa: E731
-        lines.append(f"| {op} | {n} | {side} | {med('per_s'):.1f} | {med('p50_ms'):.0f} | {med('p99_ms'):.0f} | {sum(r['errors'] for r in rows)} | {max(r['server_rss_mb'] for r in rows):.0f} |")
+        lines.append(f"| {op} | {n} | {side} | {med('per_s'):.1f} | {med('p50_ms'):.0f} | {med('p99_ms'):.0f} | {sum(r['errors'] for r in rows)} | {sum(r.get('throttled_retries', 0) for r in rows)} | {max(r['server_rss_mb'] for r in rows):.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -243,6 +262,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--gallery", type=int, default=500)
+    parser.add_argument("--probes", type=int, default=200, help="probe photos, one per person; with many clients and fast calls, enough that no two identical requests share a second (the server runs each signature once)")
+    parser.add_argument("--rate-limit", type=float, default=None, help="the servers' per-key rate limit (default: theirs, 200/s); raise it to measure capacity rather than the limit")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--workers", type=int, default=None, help="the server's inference threads (default: one per core)")
     parser.add_argument("--ops", default="SearchFacesByImage,DetectFaces")
@@ -254,7 +275,7 @@ def main() -> None:
         return
     began = time.perf_counter()
     gallery = photos(args.gallery)
-    probes = [p.read_bytes() for p in photos(200, skip=args.gallery)]
+    probes = [p.read_bytes() for p in photos(args.probes, skip=args.gallery)]
     result: dict = {"machine": machine(), "seconds": args.seconds, "gallery_faces": 0, "probes": len(probes), "runs": {}}
 
     print("engine alone ...", flush=True)
@@ -267,7 +288,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as home:
         keys = make_keys(Path(home))
-        proc, url, _ = start_server(Path(home), *(["--workers", str(args.workers)] if args.workers else []))
+        proc, url, _ = start_server(Path(home), *(["--workers", str(args.workers)] if args.workers else []), *(["--rate-limit", str(args.rate_limit)] if args.rate_limit else []))
         try:
             import boto3
 
