@@ -147,6 +147,23 @@ def test_needed_threshold_is_the_lowest_that_meets_the_rate() -> None:
         assert (scores >= need - 1e-3).sum() > allowed
 
 
+def test_a_group_no_similarity_can_protect_is_named_not_given_a_threshold() -> None:
+    # 20 pairs at the top of the scale (100: near-duplicates): 1e-3 of 11,175 pairs allows 11
+    n = 150
+    sims = np.full((n, n), 10.0)
+    for i in range(0, 40, 2):
+        sims[i, i + 1] = sims[i + 1, i] = 100.0
+    r = rate_at(measure(np.eye(n, dtype=np.float32), labelled(n, g=["a"] * n), MatrixCalibration(sims), reps=0), "g", "a", 1e-3)
+    assert r.fmr == pytest.approx(20 / 11175)
+    assert r.needed_similarity is None and r.needed_note == "no similarity up to 100 keeps this group's false matches within 1e-3"
+    assert r.needed_cosine is not None  # the raw score it would need is still told
+
+
+def test_one_pair_is_one_pair() -> None:
+    vectors, cal = planted(2, high=[], mid=[])
+    assert rate_at(measure(vectors, labelled(2, g=["a", "a"]), cal, reps=0), "g", "a", 1e-3).fmr_note == "n/a: 1 pair cannot show 1e-3"
+
+
 def test_global_calibration_matches_the_table_and_needs_a_stricter_threshold_for_a_tight_group() -> None:
     rng = np.random.default_rng(0)
     unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
@@ -375,6 +392,7 @@ def test_a_column_with_hundreds_of_values_is_no_group(tmp_path: Path) -> None:
         ("path,race\nimg/a.jpg,White\n", ["--rates", "1e-3,often"], "--rates"),
         ("path,race\nimg/a.jpg,White\n", ["--rates", "2"], "within (0, 1)"),
         ("path,race,gender\nimg/a.jpg,White,male\n", ["--cross", "race:age"], "intersection"),
+        ("path,race\nimg/a.jpg,White\n", ["--min-pairs-factor", "0"], "min_pairs_factor > 0"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, args: list[str], message: str) -> None:

@@ -128,6 +128,7 @@ def calibrate_cmd(lfw: Path, dry_run: bool, out: Path | None, cache_dir: Path | 
 @click.option("--rates", default="1e-3,1e-4", show_default=True, help="Nominal false-match rates whose thresholds are measured.")
 @click.option("--reps", type=click.IntRange(0, 100_000), default=fairness_mod.BOOTSTRAP_REPS, show_default=True, help="Bootstrap resamples (0: no intervals).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--min-pairs-factor", type=float, default=1.0, show_default=True, help="Show a rate r for a group only with at least this many / r impostor pairs (1: one false match is already r).")
 @click.option("--choose", type=click.Choice(["largest", "centre"]), default="largest", show_default=True, help="Which face of an image is the labelled one (centre for LFW-style crops).")
 @click.option("--keep-no-face", is_flag=True, help="Measure images without a detected face on a centred fallback crop instead of leaving them out.")
 @click.option("--json", "as_json", is_flag=True)
@@ -136,7 +137,7 @@ def calibrate_cmd(lfw: Path, dry_run: bool, out: Path | None, cache_dir: Path | 
 @nocache_option
 @engine_options
 @handle_errors
-def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: str | None, where: tuple[str, ...], bins: str | None, identity_column: str | None, rates: str, reps: int, seed: int, choose: str, keep_no_face: bool, as_json: bool, plot: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
+def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: str | None, where: tuple[str, ...], bins: str | None, identity_column: str | None, rates: str, reps: int, seed: int, min_pairs_factor: float, choose: str, keep_no_face: bool, as_json: bool, plot: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
     """False-match rate per group (and intersection) at the calibrated 1e-3 and 1e-4
     thresholds, false-non-match rate where identities exist, with bootstrap intervals
     and the threshold each group would need.
@@ -152,7 +153,7 @@ def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: s
     nominal = _rates(rates)
     # the labels first: a bad file fails before any model is loaded
     labels = read_labels(labels_csv or folder / "labels.csv", folder, by=_csv_list(by) or None, where=where_cols, bins=parse_bins(bins) if bins else None, identity_column=identity_column)
-    fairness_mod.check_settings(nominal, reps, 1.0)
+    fairness_mod.check_settings(nominal, reps, min_pairs_factor)
     fairness_mod.make_groups(labels, crosses)
     with make_engine(accurate, embedder) as engine:
         report = fairness_mod.evaluate(
@@ -164,6 +165,7 @@ def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: s
             rates=nominal,
             reps=reps,
             seed=seed,
+            min_pairs_factor=min_pairs_factor,
             cache_dir=_cache(cache_dir, no_cache),
             progress=not as_json,
         )

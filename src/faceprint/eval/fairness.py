@@ -351,7 +351,7 @@ def _draw(rng: np.random.Generator, n_units: int, reps: int) -> np.ndarray:
 def _fmr(res: RateResult, p: _Pairs, unit: np.ndarray, weights: np.ndarray | None, rate: float, thr: float, factor: float) -> None:
     n = len(p.imp_sim)
     if n < factor / rate:
-        res.fmr_note = res.needed_note = f"n/a: {n:,} pairs cannot show {rate_label(rate)}"
+        res.fmr_note = res.needed_note = f"n/a: {_pairs_text(n)} cannot show {rate_label(rate)}"
         return
     res.false_matches = int((p.imp_sim >= thr).sum())
     res.fmr = res.false_matches / n
@@ -362,13 +362,18 @@ def _fmr(res: RateResult, p: _Pairs, unit: np.ndarray, weights: np.ndarray | Non
         # nothing to resample: the exact binomial bound for no event in n pairs (as if
         # the pairs were independent, which makes it, if anything, too narrow)
         res.fmr_low, res.fmr_high = 0.0, float(1.0 - ((1.0 - LEVEL) / 2.0) ** (1.0 / n))
+    # rounded up, so that the printed threshold still meets the rate
+    res.needed_cosine = _ceil(_needed(p.imp_cos, rate), 5)
     needed = _needed(p.imp_sim, rate)
     if needed > 100.0:
+        # similarity saturates at 100: the scale a user sets cannot reach this group's rate
         res.needed_note = f"no similarity up to 100 keeps this group's false matches within {rate_label(rate)}"
     else:
-        # rounded up, so that the printed threshold still meets the rate
         res.needed_similarity = _ceil(needed, 3)
-        res.needed_cosine = _ceil(_needed(p.imp_cos, rate), 5)
+
+
+def _pairs_text(n: int) -> str:
+    return f"{n:,} pair" if n == 1 else f"{n:,} pairs"
 
 
 def _ceil(value: float, digits: int) -> float:
@@ -414,7 +419,7 @@ def _fnmr(res: RateResult, p: _Pairs, weights: np.ndarray | None, thr: float, id
         res.fnmr_note = "n/a: the labels name no identities"
         return
     if n < MIN_GENUINE_PAIRS:
-        res.fnmr_note = f"n/a: {n:,} genuine pairs (fewer than {MIN_GENUINE_PAIRS})"
+        res.fnmr_note = f"n/a: {n:,} genuine pair{'' if n == 1 else 's'} (fewer than {MIN_GENUINE_PAIRS})"
         return
     miss = p.gen_sim < thr
     res.false_non_matches = int(miss.sum())
@@ -457,7 +462,7 @@ def summarise(results: Sequence[GroupResult], rates: Sequence[float]) -> list[Gr
             if best[2].fmr:
                 s.worst_to_best = worst[2].fmr / best[2].fmr  # type: ignore[operator]
             else:
-                s.note = f"worst to best: n/a, the best group ({best[0]}) had no false match in {best[1]:,} pairs"
+                s.note = f"worst to best: n/a, the best group ({best[0]}) had no false match in {_pairs_text(best[1])}"
             out.append(s)
     return out
 

@@ -41,7 +41,8 @@ def fnmr_cell(r: RateResult) -> str:
 
 def needed_cell(r: RateResult) -> str:
     if r.needed_similarity is None:
-        return r.needed_note or "n/a"
+        cos = f" (cos {r.needed_cosine:.3f})" if r.needed_cosine is not None else ""
+        return (r.needed_note or "n/a") + cos
     return f"{r.needed_similarity:.1f} (cos {r.needed_cosine:.3f})"
 
 
