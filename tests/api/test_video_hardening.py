@@ -170,11 +170,13 @@ def _store_with_a_match(home: Path, subject: str = "alice") -> tuple[fp.Store, s
     return store, job_id, face_id
 
 
-@pytest.mark.parametrize("how", ["erase", "revoke", "delete_collection"])
+@pytest.mark.parametrize("how", ["erase", "revoke", "delete_collection", "delete_faces"])
 def test_erasure_reaches_video_job_results(tmp_path: Path, how: str) -> None:
     store, job_id, face_id = _store_with_a_match(tmp_path / "home")
     with store:
-        if how == "revoke":
+        if how == "delete_faces":
+            assert store.delete_faces("watch", [face_id])[0] == [face_id]
+        elif how == "revoke":
             store.add_consent("alice", basis="consent", purpose="tests")
             store.revoke_consent("alice")
         elif how == "erase":
@@ -184,6 +186,16 @@ def test_erasure_reaches_video_job_results(tmp_path: Path, how: str) -> None:
         _, result = store.job(job_id)
         assert result is not None and face_id not in json.dumps(result) and "alice" not in json.dumps(result)
         assert [p["Person"]["Index"] for p in result["Persons"]] == [2]  # strangers stay: the job still happened
+
+
+def test_an_unreadable_result_does_not_block_erasure(tmp_path: Path) -> None:
+    store, job_id, _ = _store_with_a_match(tmp_path / "home")
+    with store:
+        with sqlite3.connect(store.home / "faceprint.db") as db:  # a damaged row
+            db.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (b"\x01" + b"\x00" * 40, job_id))
+        store.erase_subject("alice")
+        record, result = store.job(job_id)
+        assert result is None and record.status == "FAILED"
 
 
 def test_a_job_finishing_after_an_erasure_does_not_bring_the_match_back(tmp_path: Path) -> None:

@@ -185,3 +185,20 @@ def test_guard_throttles_before_it_remembers(tmp_path):
         s.now += 1.0  # the bucket refills; the retry carries the same signature and invocation id
         assert s.call(retried, "second").role == "searcher"
         assert s.refused(retried, "second").aws_code == "InvalidSignatureException"  # and only once
+
+
+def test_a_body_trickled_in_past_its_date_is_refused(tmp_path):
+    """The date is checked when the headers arrive, the replay window once the body has:
+    a captured copy whose headers came just inside the 15 minutes, and whose body was
+    trickled in until the first copy left the window, must not run."""
+    with Store(tmp_path) as store:
+        s = _Signer(store, RateLimit(per_second=1000, burst=1000))
+        request = s.request()
+        assert s.call(request, "a").role == "searcher"
+        s.now += sigv4.MAX_SKEW_S - 1
+        headers = {**_lower(request), "amz-sdk-invocation-id": "b"}
+        claim = s.guard.claim(headers)
+        s.now += 60  # the body's last byte, within the server's body deadline
+        with pytest.raises(FaceprintError) as exc:
+            s.guard.admit(claim, lambda n: [headers[n]] if n in headers else [], method="POST", path="/", query="", body=request.body)
+        assert exc.value.aws_code == "InvalidSignatureException"

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from faceprint.api import roles, sigv4
-from faceprint.api.errors import AccessDenied, ReplayedRequest, Throttling, UnrecognizedClient
+from faceprint.api.errors import AccessDenied, InvalidSignature, ReplayedRequest, Throttling, UnrecognizedClient
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store import AccessKey, Store
 
@@ -156,9 +156,14 @@ class Guard:
         """
         sigv4.verify(claim.signed, claim.secret, method=method, path=path, query=query, header_values=header_values, body=body)
         signature = bytes.fromhex(claim.signed.signature)
-        expires = sigv4.signed_at(claim.signed) + sigv4.MAX_SKEW_S + 1.0  # after this its date is refused anyway
+        signed_at = sigv4.signed_at(claim.signed)
+        expires = signed_at + sigv4.MAX_SKEW_S + 1.0  # after this its date is refused anyway
         key_id = claim.key.key_id
         now = self.clock()
+        if abs(now - signed_at) > sigv4.MAX_SKEW_S:
+            # The date was fresh when the headers came, but a body trickled in past it: its
+            # first copy may already have left the window, so it could not be told from a replay.
+            raise InvalidSignature(f"Signature expired: {claim.signed.date} is more than 15 minutes from the server's time (the body arrived too late)")
         with self._lock:
             window = self._windows.setdefault(key_id, _Window())
             window.expire(now)

@@ -323,6 +323,8 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
                     deleted.append(fid)
                     rowids.append(row[0])
             self._delete_rows(c, cid, rowids)
+            if deleted:
+                self._drop_erased_matches(c)  # video search results named them too
             self._audit(c, "DeleteFaces", name, None, len(deleted))
         if deleted:
             self._tx.checkpoint()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from faceprint.errors import InvalidParameter, LimitExceeded, NotFound, ResourceInUse
+from faceprint.errors import EncryptionKeyError, InvalidParameter, LimitExceeded, NotFound, ResourceInUse, StorageError
 from faceprint.store import idempotency
 
 UPLOADS_FOLDER = "uploads"
@@ -184,7 +184,14 @@ class VideoOps:
         no longer stored. Call it inside the transaction that erased faces."""
         rows = c.execute("SELECT job_id, result FROM video_jobs WHERE kind='FaceSearch' AND result IS NOT NULL").fetchall()
         for job_id, blob in rows:
-            kept = _without_erased(c, self._open_result(blob, job_id))
+            try:
+                result = self._open_result(blob, job_id)
+            except (EncryptionKeyError, zlib.error, ValueError):
+                # A result that cannot be read cannot be shown to be clean: it goes, rather
+                # than blocking every erasure (and the store's opening purge) after it.
+                c.execute("UPDATE video_jobs SET status='FAILED', result=NULL, message=? WHERE job_id=?", ("its result could not be read and was erased", job_id))
+                continue
+            kept = _without_erased(c, result)
             if kept is not None:
                 c.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (self._seal_result(kept, job_id), job_id))
 
@@ -203,6 +210,12 @@ class VideoOps:
         Raises:
             LimitExceeded: the key's unexpired uploads would pass its quota.
         """
+        try:
+            return self._save_upload(data, owner=owner, format=format)
+        except OSError as exc:  # a full disk, a folder another hand made unwritable
+            raise StorageError(f"the upload could not be stored: {exc.strerror or exc}") from None
+
+    def _save_upload(self, data: bytes, *, owner: str, format: str) -> VideoUpload:
         folder = self._uploads_folder()
         name = uuid.uuid4().hex
         blob = self._cipher.seal_data(data, name)  # type: ignore[attr-defined]
