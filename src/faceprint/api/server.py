@@ -58,10 +58,20 @@ def head_deadline_protocol(timeout_s: float, max_head_bytes: int = MAX_HEAD_BYTE
     class HeadDeadlineProtocol(HttpToolsProtocol):
         _head_timer: asyncio.TimerHandle | None = None
         _head_bytes = 0
+        _raw_head_bytes = 0  # as received: the parser holds a header's value until the next one starts
+        _in_head = True
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_head and not self.transport.is_closing():
+                self._raw_head_bytes += len(data)
+                if self._raw_head_bytes > max_head_bytes:  # one header that never ends
+                    self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                    self.transport.close()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -69,6 +79,7 @@ def head_deadline_protocol(timeout_s: float, max_head_bytes: int = MAX_HEAD_BYTE
 
         def on_message_begin(self) -> None:
             self._head_bytes = 0
+            self._in_head = True
             super().on_message_begin()
 
         def on_url(self, url: bytes) -> None:
@@ -81,10 +92,12 @@ def head_deadline_protocol(timeout_s: float, max_head_bytes: int = MAX_HEAD_BYTE
 
         def on_headers_complete(self) -> None:
             self._disarm()
+            self._in_head = False
             super().on_headers_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            self._in_head, self._raw_head_bytes = True, 0
             if not self.transport.is_closing():
                 self._arm()  # the next request's head
 
