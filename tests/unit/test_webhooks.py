@@ -124,3 +124,47 @@ def test_log_lines_redact_urls_whoever_logs_them():
     assert "cam/live" in line and "soc.example/hook" in line
     for secret in SECRETS:
         assert secret not in line
+
+
+def test_passwords_with_at_signs_and_quotes_are_redacted_whole():
+    from faceprint.video.urls import redact
+
+    for url in ("rtsp://admin:p@ss@cam/live", "rtsp://admin:pa'ss@cam/live", 'rtsp://admin:pa"ss@cam/live'):
+        shown = redact(f"cannot open {url}: refused")
+        assert "ss@cam" not in shown and "pa" not in shown and "rtsp://***@cam/live" in shown, shown
+
+
+def test_a_webhook_receivers_redirect_is_not_followed():
+    """A 302 from an allowed receiver must not lead the server to another host (a
+    metadata address, an unlisted http host) with the alert and the URL's credentials."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append((self.command, self.path, self.headers.get("Authorization")))
+            if self.path == "/hook":
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sink = WebhookSink(f"http://alice:hunter2@127.0.0.1:{server.server_address[1]}/hook", "k", attempts=1, timeout=2.0)
+        sink.offer(_alert())
+        sink.close()
+    finally:
+        server.shutdown()
+    assert [path for _, path, _ in seen] == ["/hook"] and sink.failed == 1

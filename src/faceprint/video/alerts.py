@@ -214,7 +214,7 @@ class WebhookSink(Sink):
                 headers={"Content-Type": "application/json", "X-Faceprint-Timestamp": stamp, "X-Faceprint-Signature": f"sha256={signature}", **self.auth},
             )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with _NO_REDIRECTS.open(request, timeout=self.timeout) as response:
                     if response.status < 300:
                         return
             except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -227,6 +227,18 @@ class WebhookSink(Sink):
 
     def stats(self) -> dict[str, int]:
         return {**super().stats(), "retries": self.retries}
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A receiver's redirect is not followed: it could lead to a host the webhook rules
+    forbid (a metadata address, an unlisted http host), with the alert, its signature and
+    the URL's credentials. The delivery fails instead, and the failure is counted."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 class Broadcast(Sink):

@@ -15,8 +15,10 @@ from typing import Collection
 
 from faceprint.errors import InvalidParameter
 
-# scheme://[userinfo@]host-and-path[?query][#fragment], within free text.
-_URL = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@'\"<>]*@)?(?P<rest>[^\s?#'\"<>]*)(?P<query>\?[^\s#'\"<>]*)?(?P<fragment>#[^\s'\"<>]*)?")
+# scheme://[userinfo@]host-and-path[?query][#fragment], within free text. The user
+# information runs to the last @ before the path: FFmpeg takes a password with an
+# unencoded @ or quote in it, and every character of it must go.
+_URL = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*@)?(?P<rest>[^\s?#'\"<>]*)(?P<query>\?[^\s#'\"<>]*)?(?P<fragment>#[^\s'\"<>]*)?")
 
 
 def _redact_match(m: re.Match[str]) -> str:
@@ -28,8 +30,8 @@ def redact(text: str) -> str:
     fragments dropped).
 
     Example:
-        >>> redact("cannot open rtsp://admin:pw@cam/live?token=x: refused")
-        'cannot open rtsp://***@cam/live?***: refused'
+        >>> redact("cannot open rtsp://admin:pw@cam/live?token=x (refused)")
+        'cannot open rtsp://***@cam/live?*** (refused)'
     """
     return _URL.sub(_redact_match, text) if "://" in text else text
 
