@@ -67,3 +67,23 @@ def test_updates_and_tags_of_a_stored_processor(tmp_path):
         assert processors.tags("p") == {"floor": "1"}
         with pytest.raises(ResourceInUse):  # not running: no alert stream to follow
             processors.subscribe("p")
+
+
+def test_one_key_holds_at_most_a_few_alert_streams(tmp_path):
+    """Each alert stream holds a connection of the server's shared limit: one key
+    opening hundreds would lock every other caller out."""
+    from faceprint.errors import LimitExceeded
+    from faceprint.video.alerts import Broadcast
+    from faceprint.video.processors import MAX_STREAMS_PER_KEY, _Running
+
+    with _store(tmp_path) as store:
+        processors = StreamProcessors(SimpleNamespace(store=store, engine=None), {"door": str(tmp_path / "door.mp4")})  # type: ignore[arg-type]
+        store.create_processor("p", _params())
+        broadcast = Broadcast()
+        processors._running["p"] = _Running(SimpleNamespace(running=True), [], broadcast)  # type: ignore[arg-type]
+        held = [processors.subscribe("p", "key-a") for _ in range(MAX_STREAMS_PER_KEY)]
+        with pytest.raises(LimitExceeded):
+            processors.subscribe("p", "key-a")
+        processors.subscribe("p", "key-b")  # other keys are not held back
+        processors.unsubscribe(broadcast, held[0][0], "key-a")
+        processors.subscribe("p", "key-a")  # a closed stream frees its place

@@ -116,7 +116,7 @@ async def _server_sent(events: EventStream, request: Request, key_active: Callab
         while not await request.is_disconnected():
             if time.monotonic() >= check_at:
                 check_at = time.monotonic() + KEY_CHECK_S
-                if not key_active():
+                if not await asyncio.to_thread(key_active):  # a store read: off the event loop
                     yield b": the access key was revoked\n\n"
                     return
             try:
@@ -133,7 +133,7 @@ async def _server_sent(events: EventStream, request: Request, key_active: Callab
             idle = 0.0
             yield sse(alert)
     finally:
-        events.broadcast.unsubscribe(events.queue)
+        events.release()
 
 
 class AwsEndpoint:

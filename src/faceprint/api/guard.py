@@ -40,7 +40,7 @@ from typing import Callable, Mapping, Sequence
 
 from faceprint.api import roles, sigv4
 from faceprint.api.errors import AccessDenied, InvalidSignature, ReplayedRequest, Throttling, UnrecognizedClient
-from faceprint.errors import InvalidParameter, NotFound
+from faceprint.errors import FaceprintError, InvalidParameter, NotFound
 from faceprint.store import AccessKey, Store
 
 KEY_CACHE_S = 5.0  # a revoked key is refused within this long (at once via the API)
@@ -227,7 +227,7 @@ class Guard:
         try:
             self._key(key_id)
             return True
-        except UnrecognizedClient:
+        except FaceprintError:  # revoked, or the store could not say: the stream ends either way
             return False
 
     def _key(self, key_id: str) -> tuple[AccessKey, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from faceprint.api.errors import InvalidS3Object
 from faceprint.api.images import object_path
@@ -297,13 +297,15 @@ class EventStream:
     queue: Any
     broadcast: Broadcast
     name: str
+    release: Callable[[], None]  # gives the subscription back (the key's count of open streams)
 
 
 @handler
 def stream_processor_events(call: Call) -> EventStream:  # type: ignore[return-value]
     """Server-sent events: one ``alert`` event per alert of a running processor."""
-    q, broadcast = call.processors.subscribe(call.params["Name"])
-    return EventStream(q, broadcast, call.params["Name"])
+    owner = call.caller.key_id
+    q, broadcast = call.processors.subscribe(call.params["Name"], owner)
+    return EventStream(q, broadcast, call.params["Name"], lambda: call.processors.unsubscribe(broadcast, q, owner))
 
 
 def sse(alert: Alert) -> bytes:

@@ -116,7 +116,10 @@ class VideoJobs:
         if upload is not None:
             stored["Upload"] = upload.name
         elif path is not None and path.is_file():
-            stored["Path"], stored["Format"] = str(path), file_format(path)
+            try:
+                stored["Path"], stored["Format"] = str(path), file_format(path)
+            except OSError as exc:  # there, but not readable by the server
+                raise InvalidParameter(f"the video {path.name} cannot be read: {exc.strerror or exc}") from None
         else:
             raise InvalidParameter(f"no video at {path}")
         if kind == "FaceSearch":

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Collection
 
-from faceprint.errors import FaceprintError, InvalidParameter, NotFound, ResourceInUse
+from faceprint.errors import FaceprintError, InvalidParameter, LimitExceeded, NotFound, ResourceInUse
 from faceprint.video.backend import Backend
 from faceprint.store.video import ProcessorRecord
 from faceprint.video.alerts import Alert, Broadcast, Sink, WebhookSink
@@ -47,6 +47,11 @@ class _Running:
     session: dict[str, Any] = field(default_factory=dict)  # StartedAt, StartsAt, StopAfterSeconds
 
 
+# Alert streams one access key may hold open at once: each holds a connection, and the
+# server's connections are shared by every caller (--max-connections).
+MAX_STREAMS_PER_KEY = 8
+
+
 class StreamProcessors:
     def __init__(self, service: Backend, streams: dict[str, str], *, max_width: int = 960, webhook_http_hosts: Collection[str] = ()) -> None:
         self.service = service
@@ -55,6 +60,7 @@ class StreamProcessors:
         self.webhook_http_hosts = frozenset(h.lower() for h in webhook_http_hosts)  # reachable over plain http
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        self._streams: dict[str, int] = {}  # open alert streams per access key
         for record in service.store.processors():
             if record.status in ("RUNNING", "STARTING"):
                 session = record.params.get("Session", {})
@@ -219,12 +225,30 @@ class StreamProcessors:
             return "FAILED" if running.watcher.error else "STOPPED"
         return record.status
 
-    def subscribe(self, name: str) -> tuple[queue.Queue[Alert], Broadcast]:
+    def subscribe(self, name: str, owner: str = "") -> tuple[queue.Queue[Alert], Broadcast]:
+        """A queue of ``name``'s alerts for the access key ``owner``; give it back with
+        :meth:`unsubscribe`.
+
+        Raises:
+            LimitExceeded: ``owner`` already holds MAX_STREAMS_PER_KEY open streams.
+        """
         with self._lock:
             running = self._running.get(name)
-        if running is None or not running.watcher.running:  # never started, or its session ended
-            raise ResourceInUse(f"stream processor {name} is not running") if self._exists(name) else NotFound(f"no stream processor {name}")
+            if running is None or not running.watcher.running:  # never started, or its session ended
+                raise ResourceInUse(f"stream processor {name} is not running") if self._exists(name) else NotFound(f"no stream processor {name}")
+            if self._streams.get(owner, 0) >= MAX_STREAMS_PER_KEY:
+                raise LimitExceeded(f"this access key already holds {MAX_STREAMS_PER_KEY} open alert streams; close one first")
+            self._streams[owner] = self._streams.get(owner, 0) + 1
         return running.broadcast.subscribe(), running.broadcast
+
+    def unsubscribe(self, broadcast: Broadcast, q: queue.Queue[Alert], owner: str = "") -> None:
+        broadcast.unsubscribe(q)
+        with self._lock:
+            left = self._streams.get(owner, 0) - 1
+            if left > 0:
+                self._streams[owner] = left
+            else:
+                self._streams.pop(owner, None)
 
     def close(self) -> None:
         """Stop every processor (their stored status stays RUNNING: they restart with the server)."""
