@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 import faceprint as fp
 from faceprint.api import video_operations as ops
 from faceprint.api.operations import Call
-from faceprint.errors import FaceprintError, InvalidParameter, LimitExceeded
+from faceprint.errors import FaceprintError, InvalidParameter, LimitExceeded, NotFound
 from faceprint.store import Box, NewFace
 from faceprint.video import jobs as jobs_module
 from faceprint.video.jobs import VideoJobs
@@ -71,8 +71,8 @@ class Harness:
         self.buckets["photos"].mkdir()
         self.jobs = VideoJobs(self.service)
 
-    def call(self, operation: str, params: dict[str, Any], key: str = "FPAKTESTA") -> Any:
-        caller = SimpleNamespace(key=SimpleNamespace(key_id=key, role="admin", purpose="tests"), key_id=key, role="admin")
+    def call(self, operation: str, params: dict[str, Any], key: str = "FPAKTESTA", role: str = "admin") -> Any:
+        caller = SimpleNamespace(key=SimpleNamespace(key_id=key, role=role, purpose="tests"), key_id=key, role=role)
         call = Call(self.service, params, caller, None, self.buckets, self.jobs)  # type: ignore[arg-type]
         return getattr(ops, operation)(call)
 
@@ -387,3 +387,18 @@ def test_erase_subject_reaches_get_face_search_over_the_wire(server) -> None:
     fpc.erase_subject(ExternalImageId=subject)
     after = json.dumps(admin.get_face_search(JobId=job))
     assert subject not in after and face_id not in after
+
+
+@pytest.mark.models
+def test_a_job_is_read_only_by_the_key_that_started_it(harness: Harness) -> None:
+    """Job ids travel in audit entries and logs; another searcher must not read who a
+    job found. An admin may."""
+    data = video_bytes("mp4", "mpeg4", 64, 48, 10)
+    video = harness.call("upload_video", {"Name": "door.mp4", "Bytes": data}, key="FPAKTESTA", role="searcher")["Video"]
+    job = harness.call("start_face_detection", {"Video": video}, key="FPAKTESTA", role="searcher")["JobId"]
+    with pytest.raises(NotFound):
+        harness.call("get_face_detection", {"JobId": job}, key="FPAKTESTB", role="searcher")
+    assert harness.call("get_face_detection", {"JobId": job}, key="FPAKTESTB", role="admin")["JobId"] == job
+    deadline = time.time() + 120
+    while harness.call("get_face_detection", {"JobId": job}, key="FPAKTESTA", role="searcher")["JobStatus"] == "IN_PROGRESS" and time.time() < deadline:
+        time.sleep(0.1)

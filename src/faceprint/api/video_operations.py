@@ -63,7 +63,7 @@ def _start(call: Call, kind: str, members: tuple[str, ...]) -> str:
 
 def _job_page(call: Call, kind: str, member: str, sort: str | None = None) -> dict[str, Any]:
     job_id = call.params["JobId"]
-    status, message, result, params = call.jobs.get(job_id, kind)
+    status, message, result, params = call.jobs.get(job_id, kind, reader=None if call.caller.role == "admin" else call.caller.key_id)
     out: dict[str, Any] = {"JobStatus": status, "JobId": job_id, "Video": params["Video"]}
     if "JobTag" in params:
         out["JobTag"] = params["JobTag"]

@@ -137,14 +137,21 @@ class VideoJobs:
                 self._queue.put(owner, job_id)
         return record.job_id
 
-    def get(self, job_id: str, kind: str) -> tuple[str, str | None, dict[str, Any] | None, dict[str, Any]]:
+    def get(self, job_id: str, kind: str, reader: str | None = None) -> tuple[str, str | None, dict[str, Any] | None, dict[str, Any]]:
         """(status, message, result or None while running, params).
 
+        Args:
+            reader: the access key asking, which must be the one that started the job;
+                None reads any job (an admin).
+
         Raises:
-            NotFound: no job with that id and kind.
+            NotFound: no job with that id and kind, or not ``reader``'s.
         """
         record, result = self.service.store.job(job_id)
-        if record.kind != kind:
+        # Job ids travel in audit entries and logs: another key's job is as absent as a
+        # missing one, like another key's upload. Jobs from before owners were recorded
+        # are an admin's to read.
+        if record.kind != kind or (reader is not None and record.owner != reader):
             raise NotFound(f"no {kind} job {job_id}")
         return record.status, record.message, result, record.params
 
