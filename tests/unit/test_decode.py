@@ -223,3 +223,10 @@ def test_thirty_two_bit_gray_is_scaled_by_its_peak() -> None:
     a = np.array([[0, 1000, 70000, -5]], dtype=np.int32)
     out = load_image(encode(Image.fromarray(a, "I"), "TIFF"))
     assert out.shape == (1, 4, 3) and out[0, :, 0].tolist() == [0, 3, 255, 0]
+
+
+@pytest.mark.parametrize("peak", [256, 262, 300, 1000, 65_537, 2**31 - 1])
+def test_thirty_two_bit_gray_peak_is_white_whatever_its_value(peak: int) -> None:
+    a = np.array([[0, peak // 2, peak]], dtype=np.int32)
+    out = load_image(encode(Image.fromarray(a, "I"), "TIFF"))
+    assert out[0, :, 0].tolist() == [0, peak // 2 * 255 // peak, 255]

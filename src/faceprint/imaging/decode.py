@@ -187,9 +187,13 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
         return _gray_to_rgb(np.asarray(im), 257)
     if im.mode == "I":
         # 32-bit gray: scaled by its own peak; float32 keeps the copy as narrow as the source
-        a = np.asarray(im)
-        peak = max(int(a.max()), 255)
-        return _gray_to_rgb(np.clip(a, 0, None).astype(np.float32), peak / 255.0)
+        a = np.clip(np.asarray(im), 0, None).astype(np.float32)
+        peak = max(float(a.max()), 255.0)
+        # v * 255 // peak, as the 16-bit path scales: multiplied with a hair of slack,
+        # because dividing by peak/255 in float32 left the peak itself at 254.99 (so 254)
+        a *= 255.0 / peak
+        a += 1e-3
+        return _gray_to_rgb(a, 1.0)
     if im.mode == "F":
         a = np.asarray(im, dtype=np.float32)
         lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
