@@ -86,3 +86,15 @@ def test_index_faces_takes_no_client_request_token(server):
         server.client("admin").index_faces(CollectionId="x", Image={"Bytes": b"x"}, ClientRequestToken="t")
     with pytest.raises(InvalidParameter, match="ClientRequestToken"):
         model.check_input(op, {"CollectionId": "x", "Image": {"Bytes": "eA=="}, "ClientRequestToken": "t"})
+
+
+def test_a_token_does_not_outlive_its_collection(server):
+    """A collection deleted and made again under the same name is a new collection: a
+    token from the first must not answer for it (the retry would succeed and do nothing)."""
+    rek = server.client("admin")
+    name = _collection(rek)
+    rek.create_user(CollectionId=name, UserId="u1", ClientRequestToken="reborn")
+    rek.delete_collection(CollectionId=name)
+    rek.create_collection(CollectionId=name, Tags={"faceprint:consent-required": "false"})
+    rek.create_user(CollectionId=name, UserId="u1", ClientRequestToken="reborn")
+    assert [u["UserId"] for u in rek.list_users(CollectionId=name)["Users"]] == ["u1"]

@@ -34,34 +34,36 @@ class UserOps:
         """
         uid = validate.user_id(user_id)
         now = time.time()
-        request = idempotency.digest({"CollectionId": name, "UserId": uid})
         with self._tx.write() as c:
-            if client_token is not None and idempotency.recall(c, owner, "CreateUser", client_token, request, now) is not None:
-                return
             cid = self._collection_row(c, name)[0]
+            # tokens are held per collection (its row, not its name): one must not outlive a
+            # deleted collection and answer for a new one made under the same name
+            request = idempotency.digest({"Collection": cid, "UserId": uid})
+            if client_token is not None and idempotency.recall(c, owner, "CreateUser", f"{cid}:{client_token}", request, now) is not None:
+                return
             if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise Conflict(f"user {uid} already exists in collection {name}")
             c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, now))
             self._audit(c, "CreateUser", name, None, 0)
             if client_token is not None:
-                idempotency.remember(c, owner, "CreateUser", client_token, request, "{}", now)
+                idempotency.remember(c, owner, "CreateUser", f"{cid}:{client_token}", request, "{}", now)
 
     def delete_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
         """Delete a user; its faces stay in the collection, no longer associated. With
         ``client_token``, a retry of a call that succeeded succeeds again without acting."""
         uid = validate.user_id(user_id)
         now = time.time()
-        request = idempotency.digest({"CollectionId": name, "UserId": uid})
         with self._tx.write() as c:
-            if client_token is not None and idempotency.recall(c, owner, "DeleteUser", client_token, request, now) is not None:
-                return
             cid = self._collection_row(c, name)[0]
+            request = idempotency.digest({"Collection": cid, "UserId": uid})
+            if client_token is not None and idempotency.recall(c, owner, "DeleteUser", f"{cid}:{client_token}", request, now) is not None:
+                return
             if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
                 raise NotFound(f"user {uid} is not in collection {name}")
             n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
             self._audit(c, "DeleteUser", name, None, n)
             if client_token is not None:
-                idempotency.remember(c, owner, "DeleteUser", client_token, request, "{}", now)
+                idempotency.remember(c, owner, "DeleteUser", f"{cid}:{client_token}", request, "{}", now)
         self._tx.checkpoint()
 
     def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
@@ -99,14 +101,14 @@ class UserOps:
         uid = validate.user_id(user_id)
         ids = list(dict.fromkeys(validate.face_ids(face_ids, most=100)))
         now = time.time()
-        request = idempotency.digest({"CollectionId": name, "UserId": uid, "FaceIds": ids, "MinCosine": min_cosine})
         with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids, "MinCosine": min_cosine})
             if client_token is not None:
-                earlier = idempotency.recall(c, owner, "AssociateFaces", client_token, request, now)
+                earlier = idempotency.recall(c, owner, "AssociateFaces", f"{cid}:{client_token}", request, now)
                 if earlier is not None:
                     done, failed = json.loads(earlier)
                     return done, [tuple(f) for f in failed]  # type: ignore[misc]
-            cid = self._collection_row(c, name)[0]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
             have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
@@ -137,7 +139,7 @@ class UserOps:
                 done.append(fid)
             self._audit(c, "AssociateFaces", name, None, len(done))
             if client_token is not None:
-                idempotency.remember(c, owner, "AssociateFaces", client_token, request, json.dumps([done, failed]), now)
+                idempotency.remember(c, owner, "AssociateFaces", f"{cid}:{client_token}", request, json.dumps([done, failed]), now)
         return done, failed
 
     def disassociate_faces(
@@ -147,14 +149,14 @@ class UserOps:
         uid = validate.user_id(user_id)
         ids = validate.face_ids(face_ids, most=100)
         now = time.time()
-        request = idempotency.digest({"CollectionId": name, "UserId": uid, "FaceIds": ids})
         with self._tx.write() as c:
+            cid = self._collection_row(c, name)[0]
+            request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids})
             if client_token is not None:
-                earlier = idempotency.recall(c, owner, "DisassociateFaces", client_token, request, now)
+                earlier = idempotency.recall(c, owner, "DisassociateFaces", f"{cid}:{client_token}", request, now)
                 if earlier is not None:
                     done, failed = json.loads(earlier)
                     return done, [tuple(f) for f in failed]  # type: ignore[misc]
-            cid = self._collection_row(c, name)[0]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
             found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
@@ -170,7 +172,7 @@ class UserOps:
                     done.append(fid)
             self._audit(c, "DisassociateFaces", name, None, len(done))
             if client_token is not None:
-                idempotency.remember(c, owner, "DisassociateFaces", client_token, request, json.dumps([done, failed]), now)
+                idempotency.remember(c, owner, "DisassociateFaces", f"{cid}:{client_token}", request, json.dumps([done, failed]), now)
         return done, failed
 
     def user_status(self, name: str, user_id: str) -> str:
