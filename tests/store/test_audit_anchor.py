@@ -200,3 +200,20 @@ def test_syslog_gets_each_new_head(tmp_path):
             line = collector.recv(4096).decode()
             head = line.split("faceprint audit head ")[1].split()[0]
             assert head.startswith("1:") and s.audit_verify(heads=[head]).ok
+
+
+def test_a_server_refuses_to_start_with_a_witness_it_cannot_write(tmp_path):
+    """The store only logs an unwritable witness (an auditor may verify against a
+    read-only copy); a server running that way would leave its log unanchored."""
+    import os
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    env = {**os.environ, "FACEPRINT_AUDIT_WITNESS": str(blocker / "witness")}
+    done = subprocess.run(
+        [sys.executable, "-m", "faceprint.cli.main", "serve", "--port", "9", "--data", str(tmp_path / "home")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "audit witness" in done.stderr, done.stderr[-500:]

@@ -12,6 +12,7 @@ from faceprint.cli.collections import home_option
 from faceprint.cli.common import echo_json, handle_errors
 from faceprint.errors import InvalidParameter
 from faceprint.store import ROLES
+from faceprint.store.anchor import require_writable_witness
 
 
 def _bucket(text: str) -> tuple[str, Path]:
@@ -64,6 +65,7 @@ def serve(
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise InvalidParameter("--ssl-certfile and --ssl-keyfile go together")
+    require_writable_witness()  # a server must not run with its audit log unanchored
     config = ServerConfig(
         home=home,
         mode="accurate" if accurate else "fast",

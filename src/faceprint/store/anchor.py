@@ -43,6 +43,28 @@ SYSLOG_ENV = "FACEPRINT_AUDIT_SYSLOG"
 HOOK_TIMEOUT_S = 30.0
 
 
+def require_writable_witness(witness: str | Path | None = None) -> None:
+    """For a process that appends to the log for long (a server): refuse to start when a
+    witness is configured (``witness`` or ``$FACEPRINT_AUDIT_WITNESS``) but its folder
+    cannot be written. :class:`Anchor` only logs that, so that an auditor can verify
+    against a read-only copy; a server would otherwise run with its log unanchored.
+
+    Raises:
+        InvalidParameter: the witness's folder cannot be made or written.
+    """
+    configured = witness if witness is not None else os.environ.get(WITNESS_ENV) or None
+    if not configured:
+        return
+    folder = Path(configured).expanduser().absolute().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        writable = os.access(folder, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        raise InvalidParameter(f"the audit witness {configured} cannot be written ({folder} is not writable by this process); fix it or unset {WITNESS_ENV}")
+
+
 class Anchor:
     """Publishes each new head of one store's audit log to the places configured.
 
