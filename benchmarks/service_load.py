@@ -202,19 +202,33 @@ def served(home: Path, src: Path | None, *server_args: str) -> Iterator[tuple[su
         stop_server(proc)
 
 
+def request_bodies(probes: list[bytes]) -> dict[str, list[bytes]]:
+    """The signed calls' bodies, per operation, one per probe photo."""
+    b64 = [base64.b64encode(b).decode() for b in probes]
+    return {
+        "SearchFacesByImage": [json.dumps({"CollectionId": "load", "Image": {"Bytes": x}, "MaxFaces": 5}).encode() for x in b64],
+        "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
+    }
+
+
+def fill_gallery(url: str, admin: tuple[str, str], gallery: list[Path]) -> int:
+    """The "load" collection on the server at ``url``, one face per photo; its face count."""
+    import boto3
+
+    rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=admin[0], aws_secret_access_key=admin[1])
+    rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
+    for i, p in enumerate(gallery):
+        rek.index_faces(CollectionId="load", Image={"Bytes": p.read_bytes()}, ExternalImageId=f"person{i}", MaxFaces=1)
+    return int(rek.describe_collection(CollectionId="load")["FaceCount"])
+
+
 def compare(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     gallery = photos(args.gallery)
     probes = [p.read_bytes() for p in photos(args.probes, skip=args.gallery)]
-    b64 = [base64.b64encode(b).decode() for b in probes]
-    bodies = {
-        "SearchFacesByImage": [json.dumps({"CollectionId": "load", "Image": {"Bytes": x}, "MaxFaces": 5}).encode() for x in b64],
-        "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
-    }
+    bodies = request_bodies(probes)
     revs = [subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", r], check=True, capture_output=True, text=True).stdout.strip() for r in args.baseline.split(",")]
     result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": ", ".join(revs), "gallery": args.gallery, "probes": len(probes), "rate_limit": args.rate_limit, "runs": []}
-    import boto3
-
     server_args = ["--rate-limit", str(args.rate_limit)] if args.rate_limit else []
     with contextlib.ExitStack() as stack:
         sides = {}
@@ -223,10 +237,7 @@ def compare(args: argparse.Namespace) -> None:
             sides[rev] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), tree / "src", *server_args))
         sides["this tree"] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), None, *server_args))
         for _, url, keys in sides.values():
-            rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=keys["admin"][0], aws_secret_access_key=keys["admin"][1])
-            rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
-            for i, p in enumerate(gallery):
-                rek.index_faces(CollectionId="load", Image={"Bytes": p.read_bytes()}, ExternalImageId=f"person{i}", MaxFaces=1)
+            fill_gallery(url, keys["admin"], gallery)
         for op in args.ops.split(","):
             for n in (int(c) for c in args.clients.split(",")):
                 for r in range(args.rounds):
@@ -290,18 +301,8 @@ def main() -> None:
         keys = make_keys(Path(home))
         proc, url, _ = start_server(Path(home), *(["--workers", str(args.workers)] if args.workers else []), *(["--rate-limit", str(args.rate_limit)] if args.rate_limit else []))
         try:
-            import boto3
-
-            rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", aws_access_key_id=keys["admin"][0], aws_secret_access_key=keys["admin"][1])
-            rek.create_collection(CollectionId="load", Tags={"faceprint:consent-required": "false"})
-            for i, p in enumerate(gallery):
-                rek.index_faces(CollectionId="load", Image={"Bytes": p.read_bytes()}, ExternalImageId=f"person{i}", MaxFaces=1)
-            result["gallery_faces"] = rek.describe_collection(CollectionId="load")["FaceCount"]
-            b64 = [base64.b64encode(b).decode() for b in probes]
-            bodies = {
-                "SearchFacesByImage": [json.dumps({"CollectionId": "load", "Image": {"Bytes": x}, "MaxFaces": 5}).encode() for x in b64],
-                "DetectFaces": [json.dumps({"Image": {"Bytes": x}}).encode() for x in b64],
-            }
+            result["gallery_faces"] = fill_gallery(url, keys["admin"], gallery)
+            bodies = request_bodies(probes)
             result["server_rss_mb_before"] = rss_mb(proc.pid)
             for op in args.ops.split(","):
                 runs = []
