@@ -76,9 +76,8 @@ class Gateway:
         self._owns_service = service is None
         self.service = service or Service(config.home, engine=Engine(config.mode), actor="server")
         self.guard = Guard(self.service.store, rate=config.rate)
-        uploads = self.service.store.home / "uploads"
-        uploads.mkdir(mode=0o700, exist_ok=True)
-        video_operations.purge_uploads(uploads)
+        uploads = self.service.store.home / video_operations.UPLOADS
+        uploads.mkdir(mode=0o700, exist_ok=True)  # expired and stray files: the store's purge (at open, then hourly)
         self.config.buckets = {**config.buckets, video_operations.UPLOADS: uploads}
         self.jobs = VideoJobs(self.service)
         self.processors = StreamProcessors(self.service, config.streams, webhook_http_hosts=config.webhook_http_hosts)

@@ -73,14 +73,6 @@ SELF_AUDITED = {
     "StartFaceSearch", "StartFaceDetection", "CreateStreamProcessor", "DeleteStreamProcessor",
 }  # fmt: skip
 
-# Operations that change nothing stored (beyond their audit entry).
-READ_ONLY = {
-    "DetectFaces", "CompareFaces", "ListCollections", "DescribeCollection", "ListFaces", "SearchFaces", "SearchFacesByImage",
-    "ListUsers", "SearchUsers", "SearchUsersByImage", "WhoAmI", "ListTagsForResource",
-    "GetFaceSearch", "GetFaceDetection", "ListStreamProcessors", "DescribeStreamProcessor", "GetStreamProcessorCounters", "StreamProcessorEvents", "ListConsent", "ListAuditEvents", "VerifyAuditLog", "ListAccessKeys",
-    "GetLivenessChallenge", "GetFaceLivenessSessionResults",
-}  # fmt: skip
-
 
 def handler(fn: Handler) -> Handler:
     HANDLERS[_camel(fn.__name__)] = fn

@@ -13,7 +13,7 @@ from faceprint.api.images import object_path
 from faceprint.api.operations import Call, check_tags, handler
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store.tokens import decode_token, encode_token
-from faceprint.store.video import UPLOADS_FOLDER, VideoLimits
+from faceprint.store.video import UPLOADS_FOLDER
 from faceprint.video.alerts import Alert, Broadcast
 from faceprint.video.regions import parse as parse_regions
 from faceprint.video.sources import probe_upload
@@ -109,20 +109,6 @@ def upload_video(call: Call) -> dict[str, Any]:
     data = call.params["Bytes"]
     upload = call.service.store.save_upload(data, owner=call.caller.key_id, format=probe_upload(data))
     return {"Video": {"S3Object": {"Bucket": UPLOADS, "Name": upload.name}}, "ExpiresAt": upload.expires}
-
-
-def purge_uploads(folder: Path, ttl_s: float | None = None) -> int:
-    """Erase files in the uploads folder older than ``ttl_s`` (default: the uploads'
-    lifetime, ``VideoLimits.upload_hours``); returns how many. The store's retention
-    timer erases expired uploads while the server runs; this also clears what older
-    versions left there."""
-    ttl_s = VideoLimits.from_env().upload_hours * 3600 if ttl_s is None else ttl_s
-    cutoff, n = time.time() - ttl_s, 0
-    for path in folder.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            n += 1
-    return n
 
 
 # -- live streams: stream processors ------------------------------------------------
