@@ -141,7 +141,8 @@ class StreamProcessors:
         for sink in running.sinks:
             sink.close()
         try:
-            self.service.store.set_processor_status(name, "FAILED" if watcher.error else "STOPPED", self._redact(watcher.error or watcher.end_reason, name))
+            stream = self.service.store.processor(name).params["Stream"]
+            self.service.store.set_processor_status(name, "FAILED" if watcher.error else "STOPPED", self._redact(watcher.error or watcher.end_reason, stream))
         except FaceprintError as exc:  # deleted meanwhile, or the store is failing: the status stays as it was
             log.warning("could not record the end of a stream processor", extra={"processor": name, "error": str(exc)})
 
@@ -171,9 +172,10 @@ class StreamProcessors:
         with self._lock:
             running = self._running.get(name)
         report = running.watcher.report() if running else None
+        stream = record.params["Stream"]
         if report is not None:
-            report["error"] = self._redact(report["error"], name)
-        message = self._redact(record.message, name)
+            report["error"] = self._redact(report["error"], stream)
+        message = self._redact(record.message, stream)
         return {"record": record, "status": self._status(record), "message": message, "report": report, "session": running.session if running else None}
 
     def update(self, name: str, *, regions: list[dict[str, Any]] | None = None, delete_regions: bool = False, echo: dict[str, Any] | None = None) -> None:
@@ -268,17 +270,11 @@ class StreamProcessors:
         if tags.get(WEBHOOK_TAG):
             check_webhook(tags[WEBHOOK_TAG], self.webhook_http_hosts)
 
-    def _redact(self, text: str | None, name: str) -> str | None:
-        """``text`` without the source its stream names (an RTSP URL may hold a password):
+    def _redact(self, text: str | None, stream: str) -> str | None:
+        """``text`` without the source ``stream`` names (an RTSP URL may hold a password):
         API callers see the stream's name instead."""
-        if not text:
-            return text
-        try:
-            stream = self.service.store.processor(name).params["Stream"]
-        except FaceprintError:
-            return text
         spec = self.streams.get(stream)
-        return text.replace(spec, f"stream {stream}") if spec else text
+        return text.replace(spec, f"stream {stream}") if text and spec else text
 
     def _exists(self, name: str) -> bool:
         try:
