@@ -16,7 +16,8 @@ from faceprint.analysis import Analyzer
 from faceprint.analysis.attributes import FaceAttributes
 from faceprint.errors import FaceprintError, InvalidParameter, ModelNotAvailable, NoFaceFound
 from faceprint.imaging import DecodeLimits, ImageSource, load_image
-from faceprint.matching import CalibrationTable, cosine_matrix, load_calibration
+from faceprint.matching import UNREACHABLE, CalibrationTable, FaceBar, RegionCalibration, cosine_matrix, load_calibration, similarity_from_fmr
+from faceprint.matching.regions import regions_path
 from faceprint.types import Comparison, Face, FaceMatch, Faces, FacesMeta, Match, Verification
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class Engine:
         self._threads: ThreadPoolExecutor | None = None
         self._processes: ProcessPoolExecutor | None = None
         self._calibration: CalibrationTable | None = None
+        self._regions: RegionCalibration | None | bool = False  # False: not looked for yet
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------
@@ -104,6 +106,27 @@ class Engine:
                 )
             self._calibration = table
         return self._calibration
+
+    @property
+    def regions(self) -> RegionCalibration | None:
+        """The embedder's region calibration (per-region tables that keep a false-match
+        rate true for faces the global table under-protects), or None when none was
+        fitted for it; decisions then use the global table.
+
+        Raises:
+            ModelNotAvailable: the shipped regions were fitted with another contract.
+        """
+        if self._regions is False:
+            path = regions_path(self.embedder_name)
+            regions = RegionCalibration.load(path) if path.is_file() else None
+            contract = self.analyzer.embedder.contract
+            if regions is not None and regions.contract != contract:
+                raise ModelNotAvailable(
+                    f"the region calibration for {self.embedder_name} was fitted with {regions.contract}, "
+                    f"but the embedder is {contract}; refit it with `{regions.command}`"
+                )
+            self._regions = regions
+        return self._regions  # type: ignore[return-value]
 
     # -- single images -----------------------------------------------------
     def load(self, image: ImageSource) -> np.ndarray:
@@ -173,17 +196,48 @@ class Engine:
         cos = float(cosine_matrix(a, b)[0, 0])
         if not np.isfinite(cos):
             raise InvalidParameter("the embeddings contain non-finite values")
-        return self.rate(cos, threshold=threshold)
+        return self.rate(cos, a[0], b[0], threshold=threshold)
 
-    def rate(self, cosine: float, *, threshold: float) -> Match:
-        """Calibrate a raw cosine: similarity 0-100, false-match rate, decision."""
-        table = self.calibration
-        fmr = float(table.false_match_rate(cosine))
-        sim = float(table.similarity(cosine))
-        return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=sim >= threshold, extrapolated=fmr < table.measured_down_to)
+    def rate(self, cosine: float, a: np.ndarray, b: np.ndarray, *, threshold: float) -> Match:
+        """Calibrate the cosine of faces ``a`` and ``b``: similarity 0-100, false-match
+        rate and decision at ``threshold``.
+
+        With a region calibration the rate depends on where both faces lie, and a pair
+        with a face for which no cosine reaches ``threshold``'s rate is refused
+        (``Match.refusal``) instead of matched.
+        """
+        regions = self.regions
+        if regions is None:
+            table = self.calibration
+            fmr = float(table.false_match_rate(cosine))
+            sim = float(table.similarity(cosine))
+            return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=sim >= threshold, extrapolated=fmr < table.measured_down_to)
+        fmr, extrapolated = regions.rate(cosine, a, b)
+        sim = float(similarity_from_fmr(fmr))
+        refusal = None
+        if threshold > 0 and not np.isfinite(regions.thresholds(np.stack([np.ravel(a), np.ravel(b)]), threshold)).all():
+            refusal = UNREACHABLE
+        return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=refusal is None and sim >= threshold, extrapolated=extrapolated, refusal=refusal)
+
+    def bar(self, similarity: float) -> FaceBar:
+        """The cosine each face needs for a match at ``similarity`` (see :class:`FaceBar`).
+
+        Example:
+            >>> bar = engine.bar(40)                                      # doctest: +SKIP
+            >>> bar.face(probe_embedding)    # stricter for a child's face than an adult's
+            0.61
+        """
+        check_similarity(similarity)
+        regions = self.regions
+        if similarity <= 0:
+            return FaceBar.fixed(-1.0)
+        if regions is None:
+            return FaceBar.fixed(self.cosine_at(similarity))
+        return FaceBar(float(similarity), lambda v: regions.thresholds(v, float(similarity)))
 
     def cosine_at(self, similarity: float) -> float:
-        """The raw cosine at which this engine's calibrated similarity reaches ``similarity``."""
+        """The raw cosine at which the global table's similarity reaches ``similarity``
+        (an average face; :meth:`bar` gives each face's own)."""
         check_similarity(similarity)
         return float(self.calibration.threshold(min_similarity=float(similarity)))
 
@@ -215,7 +269,7 @@ class Engine:
         tgt = self.analyze(target)
         ref = src[0:1]
         scored = [FaceMatch(face=tgt[i], match=self.score(ref.embedding, tgt.embedding[i : i + 1], threshold=min_similarity)) for i in range(len(tgt))]  # type: ignore[arg-type, index]
-        scored.sort(key=lambda fm: -fm.match.cosine)
+        scored.sort(key=lambda fm: (-fm.match.similarity, -fm.match.cosine))
         return Comparison(
             source=src[0],  # type: ignore[arg-type]
             matches=[m for m in scored if m.match.is_match],

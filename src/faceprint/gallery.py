@@ -18,6 +18,8 @@ from faceprint.imaging.decode import IMAGE_SUFFIXES
 from faceprint.errors import FaceprintError, InvalidParameter
 from faceprint.types import Faces, Identification
 
+CANDIDATES = 5  # nearest faces rated per probe: the rate depends on both faces, not the cosine alone
+
 log = logging.getLogger(__name__)
 
 
@@ -93,10 +95,13 @@ class Gallery:
                 raise InvalidParameter(f"{who} embedded with {contract}, the gallery with {self.contract}")
         if len(self.labels) == 0:
             raise InvalidParameter("the gallery is empty")
-        best_rows = np.argmax(faces.embedding @ self.vectors.T, axis=1)
+        cos = faces.embedding @ self.vectors.T
         out = []
         for i, face in enumerate(faces):
-            best = int(best_rows[i])
-            match = engine.score(faces.embedding[i : i + 1], self.vectors[best : best + 1], threshold=min_similarity)
+            # the rate depends on both faces, so the nearest by cosine is not always the
+            # best-calibrated: rate the few nearest and keep the most similar
+            near = np.argsort(-cos[i])[:CANDIDATES]
+            rated = [(int(j), engine.score(faces.embedding[i : i + 1], self.vectors[j : j + 1], threshold=min_similarity)) for j in near]
+            best, match = max(rated, key=lambda jm: (jm[1].is_match, jm[1].similarity, jm[1].cosine))
             out.append(Identification(face=face, label=self.labels[best] if match.is_match else None, match=match))
         return out

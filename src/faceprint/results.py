@@ -55,6 +55,7 @@ class FaceSearch:
     gallery_size: int
     threshold: float
     threshold_false_match_rate: float
+    refusal: str | None = None  # the searched face cannot be decided at this threshold (see Match.refusal)
 
     @property
     def expected_false_matches(self) -> float:
@@ -83,3 +84,4 @@ class UserSearch:
     unsearched: list[Face]
     image_wh: tuple[int, int]
     model: str
+    refusal: str | None = None  # the searched face cannot be decided at this threshold (see Match.refusal)

@@ -24,7 +24,8 @@ from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
 from faceprint.errors import InvalidParameter, NoFaceFound
 from faceprint.imaging import ImageSource
 from faceprint.results import CollectionMatch, FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
-from faceprint.store import Box, CollectionInfo, ConsentRecord, FaceHit, NewFace, Store, StoredFace, UserInfo, validate
+from faceprint.matching import UNREACHABLE
+from faceprint.store import Box, CollectionInfo, ConsentRecord, FaceHit, NewFace, Store, StoredFace, UserHit, UserInfo, validate
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.types import Comparison, Face, Faces
 
@@ -168,16 +169,16 @@ class Service:
         pixels = self.engine.load(image)
         face = self._largest(pixels, level)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
-        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._cosine_at(face_match_threshold), purpose=purpose)
+        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._probe_cosine(vec, face_match_threshold), purpose=purpose)
         h, w = pixels.shape[:2]
-        return self._face_search(name, hits, face_match_threshold, searched_face=face[0], searched_face_id=None, image_wh=(w, h))  # type: ignore[arg-type]
+        return self._face_search(name, vec, hits, face_match_threshold, searched_face=face[0], searched_face_id=None, image_wh=(w, h))  # type: ignore[arg-type]
 
     def search_faces(self, name: str, face_id: str, *, max_faces: int = DEFAULT_MAX_FACES, face_match_threshold: float = DEFAULT_MIN_SIMILARITY, purpose: str | None = None) -> FaceSearch:
         """SearchFaces: a stored face against the rest of its collection."""
         check_similarity(face_match_threshold, "FaceMatchThreshold")
         vec = self.store.face_vector(name, face_id)
-        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._cosine_at(face_match_threshold), purpose=purpose, exclude=face_id, action="SearchFaces")
-        return self._face_search(name, hits, face_match_threshold, searched_face=None, searched_face_id=face_id, image_wh=(0, 0))
+        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._probe_cosine(vec, face_match_threshold), purpose=purpose, exclude=face_id, action="SearchFaces")
+        return self._face_search(name, vec, hits, face_match_threshold, searched_face=None, searched_face_id=face_id, image_wh=(0, 0))
 
     # -- users -----------------------------------------------------------------
     def create_user(self, name: str, user_id: str) -> None:
@@ -202,8 +203,8 @@ class Service:
         otherwise). Unsuccessful entries carry the similarity. ``client_token`` makes a
         retry return the first call's answer (tokens belong to ``owner``)."""
         check_similarity(user_match_threshold, "UserMatchThreshold")
-        done, failed = self.store.associate_faces(name, user_id, face_ids, min_cosine=self._cosine_at(user_match_threshold), client_token=client_token, owner=owner)
-        rated = [(fid, uid, None if cos is None else self.engine.rate(cos, threshold=user_match_threshold).similarity, why) for fid, uid, cos, why in failed]
+        done, failed = self.store.associate_faces(name, user_id, face_ids, bar=self.engine.bar(user_match_threshold), client_token=client_token, owner=owner)
+        rated = [(fid, uid, None if cos is None else self._similarity_of(cos), why) for fid, uid, cos, why in failed]
         return done, rated
 
     def disassociate_faces(
@@ -217,9 +218,9 @@ class Service:
             raise InvalidParameter("give exactly one of UserId or FaceId")
         check_similarity(user_match_threshold, "UserMatchThreshold")
         vec = self.store.user_vector(name, user_id) if user_id is not None else self.store.face_vector(name, face_id)  # type: ignore[arg-type]
-        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._cosine_at(user_match_threshold), purpose=purpose, exclude=user_id, action="SearchUsers")
-        matches = [UserMatch(h.user, self.engine.rate(h.cosine, threshold=user_match_threshold)) for h in hits]
-        return UserSearch(matches, None, face_id, user_id, [], (0, 0), self.model)
+        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose, exclude=user_id, action="SearchUsers")
+        matches = self._user_matches(vec, hits, user_match_threshold)
+        return UserSearch(matches, None, face_id, user_id, [], (0, 0), self.model, self._refusal(vec, user_match_threshold))
 
     def search_users_by_image(self, name: str, image: ImageSource, *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, quality_filter_level: str = "NONE", purpose: str | None = None) -> UserSearch:
         """SearchUsersByImage: the largest face against every user's template; the other
@@ -231,11 +232,11 @@ class Service:
         all_faces = self.engine.analyzer.detect(pixels).sorted_by_area()
         face = self._largest(pixels, level, all_faces)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
-        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._cosine_at(user_match_threshold), purpose=purpose)
-        matches = [UserMatch(h.user, self.engine.rate(h.cosine, threshold=user_match_threshold)) for h in hits]
+        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose)
+        matches = self._user_matches(vec, hits, user_match_threshold)
         h, w = pixels.shape[:2]
         others = [f for f in all_faces if f.xyxy != face[0].xyxy]  # type: ignore[union-attr]
-        return UserSearch(matches, face[0], None, None, others, (w, h), self.model)  # type: ignore[arg-type]
+        return UserSearch(matches, face[0], None, None, others, (w, h), self.model, self._refusal(vec, user_match_threshold))  # type: ignore[arg-type]
 
     # -- 1:1, consent, erasure, audit ----------------------------------------------
     def compare_faces(self, source: ImageSource, target: ImageSource, *, similarity_threshold: float = DEFAULT_MIN_SIMILARITY, quality_filter_level: str = "NONE") -> Comparison:
@@ -287,14 +288,31 @@ class Service:
             raise NoFaceFound(f"the largest face does not pass the {level} quality filter")
         return faces[0:1]  # type: ignore[return-value]
 
-    def _cosine_at(self, similarity: float) -> float:
-        return -1.0 if similarity <= 0 else self.engine.cosine_at(similarity)
+    def _probe_cosine(self, vector: np.ndarray, similarity: float) -> float:
+        """The loosest cosine any candidate can match the probe at: the probe's own bar
+        (a pair needs the higher of its two faces' bars; each hit is then rated as a pair).
+        Past 1 when the probe cannot be decided at this similarity: nothing is returned."""
+        bar = self.engine.bar(similarity).face(vector)
+        return bar if np.isfinite(bar) else 2.0
 
-    def _face_search(self, name: str, hits: list[FaceHit], threshold: float, *, searched_face: Face | None, searched_face_id: str | None, image_wh: tuple[int, int]) -> FaceSearch:
-        rated = [CollectionMatch(h.face, self.engine.rate(h.cosine, threshold=threshold)) for h in hits]
-        matches = [m for m in rated if m.match.is_match]
+    def _refusal(self, vector: np.ndarray, similarity: float) -> str | None:
+        return UNREACHABLE if not np.isfinite(self.engine.bar(similarity).face(vector)) else None
+
+    def _similarity_of(self, cosine: float) -> float:
+        """A similarity for an unsuccessful association's report (the global table: the
+        pair behind a consensus is not one face)."""
+        return float(self.engine.calibration.similarity(cosine))
+
+    def _user_matches(self, vector: np.ndarray, hits: list[UserHit], threshold: float) -> list[UserMatch]:
+        rated = [UserMatch(h.user, self.engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits]  # type: ignore[arg-type]
+        rated = [m for m in rated if m.match.is_match or threshold <= 0]
+        return sorted(rated, key=lambda m: -m.match.similarity)
+
+    def _face_search(self, name: str, vector: np.ndarray, hits: list[FaceHit], threshold: float, *, searched_face: Face | None, searched_face_id: str | None, image_wh: tuple[int, int]) -> FaceSearch:
+        rated = [CollectionMatch(h.face, self.engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits]  # type: ignore[arg-type]
+        matches = sorted((m for m in rated if m.match.is_match), key=lambda m: -m.match.similarity)
         fmr = 1.0 if threshold <= 0 else 10.0 ** (-threshold / 10.0)
-        return FaceSearch(matches, searched_face, searched_face_id, image_wh, self.model, self.store.size(name), threshold, fmr)
+        return FaceSearch(matches, searched_face, searched_face_id, image_wh, self.model, self.store.size(name), threshold, fmr, self._refusal(vector, threshold))
 
 
 def _box(face: Face, pixels: np.ndarray) -> Box:

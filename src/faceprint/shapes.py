@@ -13,7 +13,8 @@ from typing import Any, Callable
 from faceprint.analysis.attributes import FaceAttributes
 from faceprint.results import FaceSearch, IndexResult, UserSearch
 from faceprint.store import Box, CollectionInfo, StoredFace, UserInfo
-from faceprint.types import Comparison, Face, Faces
+from faceprint.matching import UNREACHABLE
+from faceprint.types import Comparison, Face, FaceMatch, Faces
 
 # Rekognition names landmarks by image side: eyeLeft is the eye on the image's left,
 # which is the subject's right eye (our landmark 0).
@@ -85,12 +86,29 @@ def detect_faces(faces: Faces, image_wh: tuple[int, int], attrs: list[FaceAttrib
     return {"FaceDetails": [face_detail(f, image_wh, a, members) for f, a in zip(faces, per_face)]}  # type: ignore[arg-type]
 
 
+REFUSAL_MESSAGES = {
+    UNREACHABLE: "no similarity threshold keeps the false-match rate asked for with this face: it lies where strangers' faces "
+    "score alike (young children's faces, for one); it is not matched at this threshold (see docs/fairness.md)",
+}
+
+
+def refusal(reason: str) -> dict[str, str]:
+    """A faceprint member (ignored by SDKs that do not know it): why a face was not decided."""
+    return {"Reason": reason, "Message": REFUSAL_MESSAGES.get(reason, reason)}
+
+
 def compare_faces(result: Comparison, source_wh: tuple[int, int], target_wh: tuple[int, int]) -> dict[str, Any]:
+    """CompareFaces; an unmatched face no threshold could decide carries ``Refusal``."""
     source = face_detail(result.source, source_wh)
+
+    def unmatched(m: FaceMatch) -> dict[str, Any]:
+        detail = face_detail(m.face, target_wh)
+        return {**detail, "Refusal": refusal(m.match.refusal)} if m.match.refusal else detail
+
     return {
         "SourceImageFace": {"BoundingBox": source["BoundingBox"], "Confidence": source["Confidence"]},
         "FaceMatches": [{"Similarity": round(m.match.similarity, 4), "Face": face_detail(m.face, target_wh)} for m in result.matches],
-        "UnmatchedFaces": [face_detail(m.face, target_wh) for m in result.unmatched],
+        "UnmatchedFaces": [unmatched(m) for m in result.unmatched],
     }
 
 
@@ -149,6 +167,8 @@ def search_faces(result: FaceSearch) -> dict[str, Any]:
         detail = face_detail(result.searched_face, result.image_wh)
         out["SearchedFaceBoundingBox"] = detail["BoundingBox"]
         out["SearchedFaceConfidence"] = detail["Confidence"]
+    if result.refusal:
+        out["SearchedFaceRefusal"] = refusal(result.refusal)
     return out
 
 
@@ -204,4 +224,6 @@ def search_users(result: UserSearch) -> dict[str, Any]:
         out["SearchedFace"] = {"FaceId": result.searched_face_id}
     if result.searched_user_id is not None:
         out["SearchedUser"] = {"UserId": result.searched_user_id}
+    if result.refusal:
+        out["SearchedFaceRefusal"] = refusal(result.refusal)
     return out

@@ -197,6 +197,10 @@ class Match:
         is_match: ``similarity >= threshold``.
         extrapolated: the rate is below what the calibration measured (fewer than 100
             impostor pairs scored this high), so it comes from the fitted tail.
+        refusal: why no decision was made, or None. ``FALSE_MATCH_RATE_UNREACHABLE``:
+            one of the faces lies where strangers score so alike (young children, for
+            one) that no cosine keeps the false-match rate asked for; ``is_match`` is
+            then False whatever the score.
     """
 
     similarity: float
@@ -204,6 +208,7 @@ class Match:
     cosine: float
     is_match: bool
     extrapolated: bool = False
+    refusal: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

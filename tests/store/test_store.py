@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from faceprint.matching import FaceBar
+
 import time
 
 import numpy as np
@@ -103,7 +105,7 @@ def test_users_group_faces_and_search_by_template(store):
     stored = store.add_faces("c", new_faces(v), model=MODEL)
     for u in range(3):
         store.create_user("c", f"user{u}")
-        done, failed = store.associate_faces("c", f"user{u}", [s.face_id for s in stored[4 * u : 4 * u + 4]], min_cosine=0.3)
+        done, failed = store.associate_faces("c", f"user{u}", [s.face_id for s in stored[4 * u : 4 * u + 4]], bar=FaceBar.fixed(0.3))
         assert len(done) == 4 and not failed
     with pytest.raises(AlreadyExists):
         store.create_user("c", "user0")
@@ -113,7 +115,7 @@ def test_users_group_faces_and_search_by_template(store):
     _, failed = store.associate_faces("c", "user1", [stored[0].face_id])
     assert failed[0][3] == "ASSOCIATED_TO_A_DIFFERENT_USER"
     extra = store.add_faces("c", new_faces(unit_vectors(1, seed=77)), model=MODEL)
-    _, failed = store.associate_faces("c", "user1", [extra[0].face_id], min_cosine=0.3)
+    _, failed = store.associate_faces("c", "user1", [extra[0].face_id], bar=FaceBar.fixed(0.3))
     assert failed[0][3] == "LOW_MATCH_CONFIDENCE" and failed[0][2] < 0.3
     hits = store.search_users("c", centres[1], max_users=3, min_cosine=-1)
     assert hits[0].user.user_id == "user1" and hits[0].user.face_count == 4

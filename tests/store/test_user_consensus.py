@@ -8,6 +8,8 @@ examples.
 
 from __future__ import annotations
 
+from faceprint.matching import FaceBar
+
 import numpy as np
 import pytest
 
@@ -48,10 +50,10 @@ def test_first_batch_rules_on_vectors(store):
     stored = store.add_faces("c", new_faces(np.vstack([same, b[None], a[None]])), model=MODEL)
     fid = [s.face_id for s in stored]
     store.create_user("c", "two")
-    done, failed = store.associate_faces("c", "two", [fid[3], fid[4]], min_cosine=0.4)
+    done, failed = store.associate_faces("c", "two", [fid[3], fid[4]], bar=FaceBar.fixed(0.4))
     assert done == [] and {f[0] for f in failed} == {fid[3], fid[4]} and {f[3] for f in failed} == {"LOW_MATCH_CONFIDENCE"}
-    done, failed = store.associate_faces("c", "two", [fid[3]], min_cosine=0.4)
+    done, failed = store.associate_faces("c", "two", [fid[3]], bar=FaceBar.fixed(0.4))
     assert done == [fid[3]] and not failed
     store.create_user("c", "three")
-    done, failed = store.associate_faces("c", "three", fid[:3], min_cosine=0.4)
+    done, failed = store.associate_faces("c", "three", fid[:3], bar=FaceBar.fixed(0.4))
     assert sorted(done) == sorted(fid[:3]) and not failed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from faceprint.matching import FaceBar
+
 import json
 import logging
 import threading
@@ -107,7 +109,7 @@ def test_a_watcher_named_after_its_camera_names_it_without_secrets():
     """The name goes into every alert (to webhooks, stdout) and log line."""
     from faceprint.video.watcher import Watcher, WatchSettings
 
-    engine = SimpleNamespace(cosine_at=lambda similarity: 0.5, analyzer=SimpleNamespace(embedder=SimpleNamespace(contract="m")))
+    engine = SimpleNamespace(bar=lambda similarity: FaceBar.fixed(0.5), analyzer=SimpleNamespace(embedder=SimpleNamespace(contract="m")))
     store = SimpleNamespace(describe_collection=lambda name: None)
     watcher = Watcher(SimpleNamespace(engine=engine, store=store), VideoSource("rtsp://alice:hunter2@cam/live?token=s3cr3t"), WatchSettings("c"))  # type: ignore[arg-type]
     assert "cam/live" in watcher.name

@@ -31,6 +31,7 @@ from faceprint.api.metrics import IN_FLIGHT, LATENCY, REQUESTS
 from faceprint.engine import Engine
 from faceprint.errors import FaceprintError
 from faceprint.service import Service
+from faceprint.liveness.passive import SAME_PERSON_SIMILARITY
 from faceprint.liveness.sessions import LivenessSessions
 from faceprint.video.jobs import VideoJobs
 from faceprint.video.processors import StreamProcessors
@@ -81,7 +82,7 @@ class Gateway:
         self.config.buckets = {**config.buckets, video_operations.UPLOADS: uploads}
         self.jobs = VideoJobs(self.service)
         self.processors = StreamProcessors(self.service, config.streams, webhook_http_hosts=config.webhook_http_hosts)
-        self.liveness = LivenessSessions(self.service.engine.analyzer)
+        self.liveness = LivenessSessions(self.service.engine.analyzer, same_person=self.service.engine.bar(SAME_PERSON_SIMILARITY).thresholds)
         self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")
         self._pending = 0
         self._lock = threading.Lock()

@@ -14,6 +14,7 @@ from faceprint import shapes
 from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_images, fmt_fmr, handle_errors, make_engine
 from faceprint.gallery import person_images
 from faceprint.results import FaceSearch, IndexResult, UserSearch
+from faceprint.shapes import REFUSAL_MESSAGES
 
 
 def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -232,12 +233,16 @@ def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float,
 
 def _print_faces(path: Path, found: FaceSearch) -> None:
     click.echo(f"{path}: {len(found.matches)} match(es) among {found.gallery_size} faces at similarity >= {found.threshold:g} (expected strangers per search: {found.expected_false_matches:.2g})")
+    if found.refusal:
+        click.echo(f"  REFUSED: {REFUSAL_MESSAGES[found.refusal]}")
     for m in found.matches:
         click.echo(f"  {m.face.external_image_id or '-'}\tsimilarity={m.match.similarity:5.1f}\tfalse_match_rate={fmt_fmr(m.match)}\tface={m.face.face_id}")
 
 
 def _print_users(path: Path, found: UserSearch) -> None:
     click.echo(f"{path}: {len(found.matches)} user(s)")
+    if found.refusal:
+        click.echo(f"  REFUSED: {REFUSAL_MESSAGES[found.refusal]}")
     for m in found.matches:
         click.echo(f"  {m.user.user_id}\tsimilarity={m.match.similarity:5.1f}\tfalse_match_rate={fmt_fmr(m.match)}\tfaces={m.user.face_count}")
 

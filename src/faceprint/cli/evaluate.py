@@ -12,7 +12,7 @@ from faceprint.errors import InvalidParameter
 from faceprint.eval import calibrate as calibrate_mod
 from faceprint.eval import detection, fairness as fairness_mod, identify as identify_mod, verify as verify_mod
 from faceprint.eval.embeddings import default_cache_dir
-from faceprint.eval.fairness_labels import parse_bins, read_labels
+from faceprint.eval.fairness_labels import link_same_person, parse_bins, read_labels
 from faceprint.eval.fairness_report import plot as fairness_plot, render as fairness_render
 from faceprint.eval.report import roc_plot, table
 
@@ -102,14 +102,26 @@ def detect_cmd(coco: Path, images: Path, min_face: float | None, as_json: bool, 
 
 @eval_group.command("calibrate")
 @click.option("--lfw", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--regions", is_flag=True, help="Fit the region calibration (per-region tables) instead of the global table; needs --utkface.")
+@click.option("--utkface", type=click.Path(file_okay=False, path_type=Path), help="The UTKFace folder (labels.csv with a split column); only its fit split is used.")
 @click.option("--dry-run", is_flag=True, help="Print the table summary without writing it.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the table here instead of into the package.")
 @cache_option
 @nocache_option
 @engine_options
 @handle_errors
-def calibrate_cmd(lfw: Path, dry_run: bool, out: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
-    """Measure the score -> false-match-rate table on all LFW impostor pairs."""
+def calibrate_cmd(lfw: Path, regions: bool, utkface: Path | None, dry_run: bool, out: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
+    """Measure the score -> false-match-rate table on all LFW impostor pairs, or with
+    --regions the per-region tables that keep the rate true for every kind of face."""
+    if regions:
+        if utkface is None:
+            raise click.UsageError("--regions needs --utkface DIR")
+        with make_engine(accurate, embedder) as engine:
+            r = calibrate_mod.calibrate_regions(engine, lfw, utkface, cache_dir=_cache(cache_dir, no_cache), out=out, write=not dry_run)
+        rows = [[i, t.impostor_pairs, t.threshold(max_false_match_rate=1e-3), t.threshold(max_false_match_rate=1e-4)] for i, t in enumerate(r.tables)]
+        click.echo(f"{r.embedder}: {len(r.tables)} regions fitted on {r.dataset}")
+        click.echo(table(rows, ["region", "impostor pairs", "cosine at 1e-3", "cosine at 1e-4"]))
+        return
     with make_engine(accurate, embedder) as engine:
         t = calibrate_mod.calibrate_lfw(engine, lfw, cache_dir=_cache(cache_dir, no_cache), out=out, write=not dry_run)
     rows = [[f"1e-{k}", t.threshold(max_false_match_rate=10.0**-k)] for k in range(1, 8)]
@@ -131,13 +143,15 @@ def calibrate_cmd(lfw: Path, dry_run: bool, out: Path | None, cache_dir: Path | 
 @click.option("--min-pairs-factor", type=float, default=1.0, show_default=True, help="Show a rate r for a group only with at least this many / r impostor pairs (1: one false match is already r).")
 @click.option("--choose", type=click.Choice(["largest", "centre"]), default="largest", show_default=True, help="Which face of an image is the labelled one (centre for LFW-style crops).")
 @click.option("--keep-no-face", is_flag=True, help="Measure images without a detected face on a centred fallback crop instead of leaving them out.")
+@click.option("--same-person", "same_person", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="CSV with columns a,b: pairs of images found to be one person (for a labels file without identities); they are not counted as impostor pairs.")
+@click.option("--calibration", "calibration_name", type=click.Choice(["shipped", "global"]), default="shipped", show_default=True, help="shipped: what the engine decides with (its region calibration where one is fitted); global: the single LFW table alone (the 'before').")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a per-group false-match-rate plot (PNG) here.")
 @cache_option
 @nocache_option
 @engine_options
 @handle_errors
-def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: str | None, where: tuple[str, ...], bins: str | None, identity_column: str | None, rates: str, reps: int, seed: int, min_pairs_factor: float, choose: str, keep_no_face: bool, as_json: bool, plot: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
+def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: str | None, where: tuple[str, ...], bins: str | None, identity_column: str | None, rates: str, reps: int, seed: int, min_pairs_factor: float, choose: str, keep_no_face: bool, same_person: Path | None, calibration_name: str, as_json: bool, plot: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
     """False-match rate per group (and intersection) at the calibrated 1e-3 and 1e-4
     thresholds, false-non-match rate where identities exist, with bootstrap intervals
     and the threshold each group would need.
@@ -153,6 +167,8 @@ def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: s
     nominal = _rates(rates)
     # the labels first: a bad file fails before any model is loaded
     labels = read_labels(labels_csv or folder / "labels.csv", folder, by=_csv_list(by) or None, where=where_cols, bins=parse_bins(bins) if bins else None, identity_column=identity_column)
+    if same_person is not None:
+        labels = link_same_person(labels, same_person)
     fairness_mod.check_settings(nominal, reps, min_pairs_factor)
     fairness_mod.make_groups(labels, crosses)
     with make_engine(accurate, embedder) as engine:
@@ -166,6 +182,7 @@ def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: s
             reps=reps,
             seed=seed,
             min_pairs_factor=min_pairs_factor,
+            calibration=fairness_mod.GlobalCalibration(engine.calibration) if calibration_name == "global" else None,
             cache_dir=_cache(cache_dir, no_cache),
             progress=not as_json,
         )

@@ -10,6 +10,8 @@ from PIL import Image
 import faceprint as fp
 from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_images, face_dict, fmt_fmr, handle_errors, make_engine
 from faceprint.imaging import draw_faces
+from faceprint.matching import UNREACHABLE
+from faceprint.shapes import REFUSAL_MESSAGES
 
 
 @click.command()
@@ -86,15 +88,18 @@ def compare(source: Path, target: Path, min_similarity: float, as_json: bool, ac
         echo_json({
             "source_face": face_dict(result.source),
             "threshold": min_similarity,
-            "faces": [{**face_dict(fm.face), "similarity": round(fm.match.similarity, 2), "false_match_rate": fm.match.false_match_rate, "extrapolated": fm.match.extrapolated, "cosine": round(fm.match.cosine, 4), "match": ok} for fm, ok in rows],
+            "faces": [{**face_dict(fm.face), "similarity": round(fm.match.similarity, 2), "false_match_rate": fm.match.false_match_rate, "extrapolated": fm.match.extrapolated, "cosine": round(fm.match.cosine, 4), "match": ok, "refusal": fm.match.refusal} for fm, ok in rows],
         })
         return
     click.echo(f"{target}: {len(rows)} face(s); threshold similarity {min_similarity:g} (false-match rate {10 ** (-min_similarity / 10):.0e})")
     for fm, ok in rows:
         x1, y1, x2, y2 = fm.face.xyxy
-        click.echo(f"  {'MATCH   ' if ok else 'no match'} similarity={fm.match.similarity:5.1f} false_match_rate={fmt_fmr(fm.match)} box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})")
+        verdict = "REFUSED " if fm.match.refusal else "MATCH   " if ok else "no match"
+        click.echo(f"  {verdict} similarity={fm.match.similarity:5.1f} false_match_rate={fmt_fmr(fm.match)} box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})")
     if any(fm.match.extrapolated for fm, _ in rows):
         click.echo("  * beyond the measured range: extrapolated from the calibration tail")
+    if any(fm.match.refusal for fm, _ in rows):
+        click.echo(f"  REFUSED: {REFUSAL_MESSAGES[UNREACHABLE]}")
 
 
 @click.command()
@@ -125,9 +130,10 @@ def identify(gallery_dir: Path, probes: tuple[str, ...], min_similarity: float, 
                     click.echo(f"{path},no_persons_found")
                 continue
             for ident in gallery.identify(engine, faces, min_similarity=min_similarity):
-                out.append({"image": str(path), "person": ident.label, "similarity": round(ident.match.similarity, 2), "false_match_rate": ident.match.false_match_rate, "extrapolated": ident.match.extrapolated, "xyxy": [round(v, 1) for v in ident.face.xyxy]})
+                out.append({"image": str(path), "person": ident.label, "similarity": round(ident.match.similarity, 2), "false_match_rate": ident.match.false_match_rate, "extrapolated": ident.match.extrapolated, "refusal": ident.match.refusal, "xyxy": [round(v, 1) for v in ident.face.xyxy]})
                 if not as_json:
-                    click.echo(f"{path},{ident.label or 'unknown'},{ident.match.similarity:.1f},{fmt_fmr(ident.match)}")
+                    who = ident.label or ("refused:" + ident.match.refusal if ident.match.refusal else "unknown")
+                    click.echo(f"{path},{who},{ident.match.similarity:.1f},{fmt_fmr(ident.match)}")
     if as_json:
         echo_json(out)
     if failed:

@@ -10,6 +10,7 @@ import faceprint as fp
 from faceprint.cli.common import handle_errors
 from faceprint.errors import InvalidParameter
 from faceprint.liveness import ACTIONS, check_liveness
+from faceprint.liveness.passive import SAME_PERSON_SIMILARITY
 from faceprint.video.sources import VideoSource
 
 
@@ -33,7 +34,7 @@ def liveness(video: str, passive: bool, actions: str | None, as_json: bool, max_
         if len(frames) >= max_frames:
             break
     with fp.Engine("fast", workers=1) as engine:
-        result = check_liveness(engine.analyzer, frames, actions=None if passive else asked)
+        result = check_liveness(engine.analyzer, frames, actions=None if passive else asked, same_person=engine.bar(SAME_PERSON_SIMILARITY).thresholds)
     if as_json:
         out = {"verdict": result.verdict, "score": result.confidence, "reason": result.reason, "signals": result.signals}
         if result.challenge is not None:

@@ -41,6 +41,7 @@ from faceprint.errors import InvalidParameter
 from faceprint.eval.embeddings import embed_files
 from faceprint.eval.fairness_labels import LabelledImages
 from faceprint.matching.calibration import CalibrationTable, similarity_from_fmr
+from faceprint.matching.regions import GRID, RegionCalibration
 
 NOMINAL_RATES = (1e-3, 1e-4)
 BOOTSTRAP_REPS = 1000
@@ -83,6 +84,43 @@ class GlobalCalibration:
 
     def cosine_at(self, rate: float) -> float | None:
         return float(self.table.threshold(max_false_match_rate=rate))
+
+
+@dataclass(frozen=True)
+class RegionPairCalibration:
+    """The shipped region calibration: each pair rated by where both faces lie, as
+    :meth:`faceprint.Engine.rate` rates it. A face no cosine can decide at a rate
+    (``FALSE_MATCH_RATE_UNREACHABLE``) never matches at that rate, as in the product."""
+
+    regions: RegionCalibration
+
+    @property
+    def name(self) -> str:
+        r = self.regions
+        return f"region calibration of {r.embedder} ({len(r.tables)} regions fitted on {r.dataset})"
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        sim = self.regions.similarity_matrix(a, b)
+        # the product refuses pairs with a face whose curve cannot reach a rate below the
+        # decidable cosine; clip each such pair below the similarities it cannot reach
+        reach_a = self._reach(a)
+        reach_b = self._reach(b)
+        return np.minimum(sim, np.minimum(reach_a[:, None], reach_b[None, :]))
+
+    def cosine_at(self, rate: float) -> float | None:
+        return None
+
+    def _reach(self, v: np.ndarray) -> np.ndarray:
+        """The highest similarity a face can be decided at (its curve at the decidable cosine)."""
+        curves = self.regions.face_curves(v)
+        logf = np.array([np.interp(self.regions.decidable_cosine, GRID, c) for c in curves])
+        return np.asarray(similarity_from_fmr(10.0**logf), np.float64)
+
+
+def default_calibration(engine: Engine) -> PairCalibration:
+    """What the engine decides with: its region calibration, else its global table."""
+    regions = engine.regions
+    return RegionPairCalibration(regions) if regions is not None else GlobalCalibration(engine.calibration)
 
 
 @dataclass(frozen=True)
@@ -489,7 +527,7 @@ def evaluate(
     counted per group: the product refuses to compare them, so they make no false
     match there either (and a detector that misses one group more often shows in the
     counts). ``keep_no_face`` measures them on a centred fallback crop instead.
-    ``calibration`` defaults to the engine's shipped table.
+    ``calibration`` defaults to what the engine decides with (:func:`default_calibration`).
 
     Raises:
         InvalidParameter: fewer than two usable images, or bad settings.
@@ -506,7 +544,7 @@ def evaluate(
     report = measure(
         emb.vectors,
         labels,
-        calibration or GlobalCalibration(engine.calibration),
+        calibration or default_calibration(engine),
         usable=usable,
         crosses=crosses,
         rates=rates,

@@ -17,6 +17,7 @@ The file is a CSV whose first line names its columns:
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,3 +217,45 @@ def _group_value(raw: str, edges: Sequence[float] | None, csv_path: Path, line: 
     if not math.isfinite(number):
         raise InvalidParameter(f"{csv_path} line {line}: {col} is binned and needs a number, got {value!r}")
     return bin_label(number, edges)
+
+
+def link_same_person(labels: LabelledImages, pairs_csv: Path) -> LabelledImages:
+    """Labels whose identities join the images a pairs file names as one person.
+
+    A set with no identities takes every image as a different person, which counts
+    a person photographed twice as a false match. ``pairs_csv`` has columns ``a`` and
+    ``b`` (paths as in the labels file, relative to its folder) naming pairs found to
+    be one person, for instance by eye; the images of each connected set become one
+    identity, everything else stays its own. Paths not among the labels are ignored
+    (another split's images).
+
+    Raises:
+        InvalidParameter: the labels already have identities, or the file cannot be
+            read or lacks the columns.
+    """
+    if labels.identities is not None:
+        raise InvalidParameter("same-person pairs are for a labels file without identities; put the identities in its identity column instead")
+    root = labels.source.parent
+    index = {f.resolve(): i for i, f in enumerate(labels.files)}
+    parent = list(range(len(labels.files)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    try:
+        with open(pairs_csv, newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not {"a", "b"} <= set(reader.fieldnames or ()):
+                raise InvalidParameter(f"{pairs_csv} needs columns a and b (a pair of image paths per row)")
+            for row in itertools.islice(reader, MAX_ROWS):
+                ia, ib = (index.get((root / (row[k] or "")).resolve()) for k in ("a", "b"))
+                if ia is not None and ib is not None:
+                    parent[find(ia)] = find(ib)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidParameter(f"cannot read the same-person pairs {pairs_csv}: {exc}") from None
+    # each connected set takes the identity of its root image
+    identities = [f"image-{find(i)}" for i in range(len(labels.files))]
+    return LabelledImages(files=labels.files, identities=identities, columns=labels.columns, source=labels.source)

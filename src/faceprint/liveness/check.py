@@ -4,7 +4,7 @@ and the passive signals, each reported, combined into a 0-100 confidence."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -44,14 +44,22 @@ class LivenessResult:
         return "live" if self.live else "spoof"
 
 
-def check_liveness(analyzer: Analyzer, frames: Iterable[tuple[float, FramePixels]], *, actions: list[str] | None = None, audit_images: int = 3) -> LivenessResult:
+def check_liveness(
+    analyzer: Analyzer,
+    frames: Iterable[tuple[float, FramePixels]],
+    *,
+    actions: list[str] | None = None,
+    audit_images: int = 3,
+    same_person: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> LivenessResult:
     """Judge ``(ms, RGB)`` frames. With ``actions``, the person had to perform them
-    (the challenge); without, only the passive signals speak."""
+    (the challenge); without, only the passive signals speak. ``same_person`` gives
+    each face's calibrated one-person bar (``engine.bar(SAME_PERSON_SIMILARITY).thresholds``)."""
     try:
         seq = measure(analyzer, frames)
     except Unjudgeable as exc:
         return LivenessResult(False, 0.0, f"{exc.reason}: {exc}", judged=False)
-    signals = passive_signals(seq)
+    signals = passive_signals(seq, same_person)
     scores = signals.scores()
     confidence = passive_score(signals)
     result_challenge = None

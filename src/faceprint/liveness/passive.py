@@ -25,6 +25,7 @@ Each signal is measured on its own and reported (docs/liveness.md has the number
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -45,7 +46,12 @@ GLARE_SPOOF = 0.02  # share of the face box that is glare, above which it reads 
 MOIRE_SPOOF = 40.0
 BORDER_SPOOF = 0.25  # share of frames with a panel around the face, above which it reads as held up
 ARTEFACT_SAMPLES = 15
-SAME_PERSON = 0.30  # the lowest cosine between two frames of one person we accept (SFace)
+SAME_PERSON = 0.30  # the lowest cosine between two frames of one person we accept (SFace, an average adult)
+# The same bar as a similarity: two frames must be as alike as 1 in 100 pairs of
+# strangers of their kind (SFace's global table puts 0.30 at similarity 20). With a
+# region calibration a child's frames need more (strangers among children score higher),
+# so swapping in another child mid-session no longer passes as one person.
+SAME_PERSON_SIMILARITY = 20.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,9 @@ class PassiveSignals:
     pairs: how many frame pairs that was measured on.
     continuity: share of frame pairs whose corners tracked (both ways).
     glare: median share of glare pixels in the face box.
-    identity: the lowest cosine between the sampled frames' embeddings.
+    identity: the lowest cosine between the sampled frames' embeddings, less the
+        amount by which the pair's calibrated bar exceeds :data:`SAME_PERSON` (equal
+        to the lowest cosine without a calibration).
     moire: median spectral peak of the inner face; None when the face was too small.
     framed: share of sampled frames with a panel's border around the face.
     """
@@ -81,15 +89,33 @@ class PassiveSignals:
         }
 
 
-def passive_signals(seq: Sequence) -> PassiveSignals:
+def passive_signals(seq: Sequence, same_person: Callable[[np.ndarray], np.ndarray] | None = None) -> PassiveSignals:
+    """``same_person`` maps ``(n, d)`` embeddings to the cosine each face needs to count
+    as one person with another (a pair needs the higher of its two); None: SAME_PERSON."""
     residual, pairs, continuity = parallax(seq)
     sample = seq.frames[:: max(1, len(seq.frames) // ARTEFACT_SAMPLES)]
     glare = float(np.median([glare_share(m.pixels, m.box) for m in sample]))
     peaks = [p for p in (moire_peak(m.pixels, m.box) for m in sample) if p is not None]
     moire = float(np.median(peaks)) if len(peaks) >= len(sample) / 2 else None
     framed = float(np.mean([is_framed(panel_sides(m.pixels, m.box)) for m in sample]))
-    cos = seq.embeddings @ seq.embeddings.T
-    return PassiveSignals(residual, pairs, glare, float(cos.min()), continuity, moire, framed)
+    return PassiveSignals(residual, pairs, glare, one_person(seq.embeddings, same_person), continuity, moire, framed)
+
+
+def one_person(embeddings: np.ndarray, same_person: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
+    """The identity signal: the lowest cosine between frames, shifted so that
+    :data:`SAME_PERSON` is the bar whatever the faces' calibrated bars are.
+
+    Example:
+        >>> v = np.array([[1.0, 0.0], [0.6, 0.8]])
+        >>> round(one_person(v), 2), round(one_person(v, lambda e: np.full(len(e), 0.7)), 2)
+        (0.6, 0.2)
+    """
+    cos = embeddings @ embeddings.T
+    need = np.full(len(cos), SAME_PERSON) if same_person is None else np.asarray(same_person(embeddings), np.float64)
+    # an undecidable face (inf) gets the highest bar a face can have: a cosine of 1
+    need = np.where(np.isfinite(need), need, 1.0)
+    margin = cos - np.maximum(need[:, None], need[None, :])
+    return float(SAME_PERSON + margin.min())
 
 
 def passive_score(signals: PassiveSignals) -> float:

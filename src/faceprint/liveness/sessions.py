@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import numpy as np
 
 from faceprint.analysis import Analyzer
 from faceprint.errors import InvalidParameter, SessionNotFound, TooManyFailures
@@ -65,6 +66,7 @@ class LivenessSessions:
     max_open: int = MAX_OPEN
     upload_slack_s: float = UPLOAD_SLACK_S
     clock: Callable[[], float] = time.time
+    same_person: Callable[[np.ndarray], np.ndarray] | None = None  # see check_liveness
     _sessions: dict[str, LivenessSession] = field(default_factory=dict)
     _failures: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -144,7 +146,7 @@ class LivenessSessions:
             if len(frames) > 1 and frames[-1][0] - frames[0][0] > elapsed_ms + 1000.0:
                 result = LivenessResult(False, 0.0, "FRAMES_TIMING: the frames span more time than has passed since the challenge was read", judged=False)
             else:
-                result = check_liveness(self.analyzer, frames, actions=session.actions, audit_images=session.audit_images)
+                result = check_liveness(self.analyzer, frames, actions=session.actions, audit_images=session.audit_images, same_person=self.same_person)
         except BaseException:
             with self._lock:
                 session.status = "FAILED"

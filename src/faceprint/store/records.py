@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,10 +64,12 @@ class NewFace:
 
 @dataclass(frozen=True)
 class FaceHit:
-    """A search result: a stored face and its exact cosine to the query."""
+    """A search result: a stored face, its exact cosine to the query and its embedding
+    (so the caller can calibrate the pair: the rate depends on both faces)."""
 
     face: StoredFace
     cosine: float
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,4 @@ class UserHit:
 
     user: UserInfo
     cosine: float
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)

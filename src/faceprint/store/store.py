@@ -357,7 +357,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
         cid, declared = row[0], row[2]
         index = self._index(cid)
         ids, cos = index.search(np.asarray(vector, np.float32), max_faces + (exclude is not None), min_cosine=min_cosine)[0]
-        hits = self._hits(row, ids, cos)
+        hits = self._hits(row, ids, cos, index)
         hits = [h for h in hits if h.face.face_id != exclude][:max_faces]
         with self._tx.write(durable=False) as c:  # a read: its audit entry needs no fsync
             self._audit(c, action, name, declared, len(hits))
@@ -406,7 +406,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
             gone = np.array(rowids)
             self._tx.after_commit(lambda: self._apply(cid, lambda index: index.remove(gone)))
 
-    def _hits(self, collection: tuple[Any, ...], ids: np.ndarray, cos: np.ndarray) -> list[FaceHit]:
+    def _hits(self, collection: tuple[Any, ...], ids: np.ndarray, cos: np.ndarray, index: VectorIndex) -> list[FaceHit]:
         """Records for index hits in the collection whose row is given. A face past the
         collection's retention or its subject's consent is never returned, even before
         the next purge erases it."""
@@ -422,7 +422,8 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
             if needs_consent:
                 rows = {k: r for k, r in rows.items() if r[3] is not None and consent.covers(c, r[3], purpose=purpose, collection=name, now=now)}
         # a row deleted by another process since the index was synced is skipped too
-        return [FaceHit(_face(rows[int(i)]), float(s)) for i, s in zip(ids, cos) if int(i) in rows]
+        vectors = index.get_many(ids)
+        return [FaceHit(_face(rows[int(i)]), float(s), v) for i, s, v in zip(ids, cos, vectors) if int(i) in rows and v is not None]
 
     def _index(self, cid: int) -> VectorIndex:
         """The collection's vector index, built from its rows on first use."""

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from faceprint.errors import Conflict, NotFound, ServiceQuotaExceeded
+from faceprint.matching.bar import FaceBar
 from faceprint.store import idempotency, validate
 from faceprint.store.records import UserHit, UserInfo
 from faceprint.store.tokens import decode_token, encode_token
@@ -82,11 +83,11 @@ class UserOps:
         return users, (encode_token(rows[-1][0]) if more else None)
 
     def associate_faces(
-        self, name: str, user_id: str, face_ids: list[str], *, min_cosine: float | None = None, client_token: str | None = None, owner: str = ""
+        self, name: str, user_id: str, face_ids: list[str], *, bar: FaceBar | None = None, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
-        """Tie faces to a user. With ``min_cosine``, each face must be at least that
-        similar to the user's template; a user without faces yet has none, so the faces
-        of its first call must agree with each other instead (:func:`_first_batch_outliers`).
+        """Tie faces to a user. With ``bar``, each face must reach the cosine the bar
+        sets for it and the user's template; a user without faces yet has none, so the
+        faces of its first call must agree with each other instead (:func:`_first_batch_outliers`).
         With ``client_token``, a retry of a call gets that call's answer without acting.
 
         Returns:
@@ -103,7 +104,7 @@ class UserOps:
         now = time.time()
         with self._tx.write() as c:
             cid = self._collection_row(c, name)[0]
-            request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids, "MinCosine": min_cosine})
+            request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids, "Bar": None if bar is None else bar.key})
             if client_token is not None:
                 earlier = idempotency.recall(c, owner, "AssociateFaces", f"{cid}:{client_token}", request, now)
                 if earlier is not None:
@@ -112,13 +113,13 @@ class UserOps:
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
             have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
-            template = self._template(c, cid, uid) if min_cosine is not None and have else None
+            template = self._template(c, cid, uid) if bar is not None and have else None
             found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
             candidates = [found[f] for f in ids if f in found and found[f][4] is None]
             if have + len(candidates) > MAX_FACES_PER_USER:
                 raise ServiceQuotaExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
-            vectors = {r[1]: self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (r[0],)).fetchone()[0], r[1]) for r in candidates} if min_cosine is not None else {}
-            outliers = _first_batch_outliers(vectors, min_cosine) if min_cosine is not None and not have else {}
+            vectors = {r[1]: self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (r[0],)).fetchone()[0], r[1]) for r in candidates} if bar is not None else {}
+            outliers = _first_batch_outliers(vectors, bar) if bar is not None and not have else {}
             done, failed = [], []
             for fid in ids:
                 row = found.get(fid)
@@ -132,7 +133,7 @@ class UserOps:
                     failed.append((fid, row[4], None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
                     continue
                 cos = outliers.get(fid) if template is None else float(vectors[fid] @ template)
-                if cos is not None and cos < (min_cosine or 0.0):
+                if cos is not None and (template is None or cos < bar.pair(vectors[fid], template)):  # type: ignore[union-attr]
                     failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
                     continue
                 c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
@@ -214,7 +215,7 @@ class UserOps:
                 if t is not None:
                     cos = float(t @ np.asarray(vector, np.float32).ravel())
                     if cos >= min_cosine:
-                        hits.append(UserHit(UserInfo(uid, "ACTIVE", int(n)), cos))
+                        hits.append(UserHit(UserInfo(uid, "ACTIVE", int(n)), cos, t))
         hits.sort(key=lambda h: -h.cosine)
         hits = hits[:max_users]
         with self._tx.write(durable=False) as c:
@@ -229,23 +230,24 @@ class UserOps:
         return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
-def _first_batch_outliers(vectors: dict[str, np.ndarray], min_cosine: float) -> dict[str, float]:
+def _first_batch_outliers(vectors: dict[str, np.ndarray], bar: FaceBar) -> dict[str, float]:
     """The faces of a user's first batch that do not belong with the rest, each with its
     cosine to the rest's consensus.
 
-    The consensus is built around the face that agrees (cosine at or above
-    ``min_cosine``) with the most others: it and the faces agreeing with it. Each face
-    is then compared with the consensus of the others (without itself, so a face cannot
-    vouch for itself): a plain mean of the batch would let an intruder pull the
-    template towards itself. A single face is taken; faces none of which agree with
-    another are all refused, since nothing says which is the person.
+    The consensus is built around the face that agrees (cosine at or above the pair's
+    bar) with the most others: it and the faces agreeing with it. Each face is then
+    compared with the consensus of the others (without itself, so a face cannot vouch
+    for itself): a plain mean of the batch would let an intruder pull the template
+    towards itself. A single face is taken; faces none of which agree with another are
+    all refused, since nothing says which is the person.
     """
     if len(vectors) < 2:
         return {}
     ids = list(vectors)
     v = np.stack([vectors[i] for i in ids]).astype(np.float32)
     sims = v @ v.T
-    agrees = sims >= min_cosine
+    need = bar.thresholds(v)
+    agrees = sims >= np.maximum(need[:, None], need[None, :])
     np.fill_diagonal(agrees, False)
     anchor = max(range(len(ids)), key=lambda i: (int(agrees[i].sum()), float(sims[i].sum())))
     core = {anchor, *np.flatnonzero(agrees[anchor]).tolist()}
@@ -256,7 +258,8 @@ def _first_batch_outliers(vectors: dict[str, np.ndarray], min_cosine: float) -> 
             out[fid] = float(np.max(np.delete(sims[i], i)))
             continue
         mean = v[others].mean(axis=0)
-        cos = float(v[i] @ (mean / max(float(np.linalg.norm(mean)), 1e-12)))
-        if cos < min_cosine:
+        consensus = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        cos = float(v[i] @ consensus)
+        if cos < bar.pair(v[i], consensus):
             out[fid] = cos
     return out

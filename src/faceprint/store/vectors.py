@@ -155,6 +155,12 @@ class VectorIndex:
                 raise KeyError("id not in the index")
             return self._vecs[slots].copy()
 
+    def get_many(self, ids: np.ndarray) -> list[np.ndarray | None]:
+        """Vectors of ids in the order given; None for an id removed meanwhile."""
+        with self._lock:
+            slots = self._slots(np.asarray(ids, np.int64).ravel())
+            return [self._vecs[k].copy() if k >= 0 and self._alive[k] else None for k in slots]
+
     # -- search ------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, *, min_cosine: float = -1.0) -> list[tuple[np.ndarray, np.ndarray]]:
         """The ``k`` most similar live vectors per query with cosine >= ``min_cosine``.

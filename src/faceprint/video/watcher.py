@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from faceprint.matching import UNREACHABLE
 from faceprint.video.backend import Backend
 from faceprint.types import Face, Faces
 from faceprint.video.alerts import Alert, Sink, encode_crop
@@ -40,6 +41,7 @@ TOO_SMALL_AFTER_MS = 1000.0  # a face in view this long that never got large eno
 # A track out of sight this many frames is decided on what it has, without waiting for
 # the tracker to give it up (it may come back: new samples then give a new decision).
 DECIDE_UNSEEN_FRAMES = 6
+CANDIDATES = 5  # hits rated per decision: the rate depends on both faces, not the cosine alone
 
 
 @dataclass
@@ -126,7 +128,7 @@ class Watcher:
         self._detected: queue.Queue[tuple[Frame, Faces] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
         self._ready = threading.Barrier(3)  # the decoder starts once both analysis threads are warm
-        self._cosine = service.engine.cosine_at(settings.threshold) if settings.threshold > 0 else -1.0
+        self._bar = service.engine.bar(settings.threshold)
         self._model = service.engine.analyzer.embedder.contract
         service.store.describe_collection(settings.collection)  # NotFound now, not in a thread later
 
@@ -300,16 +302,21 @@ class Watcher:
         if not track.samples or (lost and track.version <= track.decided_version) or track.matched:
             return None
         vector = track.samples[-1].embedding if self.settings.per_frame else track.template()
-        hits = self.service.store.search(self.settings.collection, vector, max_faces=1, min_cosine=self._cosine, action="StreamFaceSearch")
+        # the probe's own bar is the loosest any pair with it can match at; each hit is
+        # then rated as a pair, and a few are fetched in case the nearest fails its own bar
+        probe = self._bar.face(vector)
+        hits = self.service.store.search(self.settings.collection, vector, max_faces=CANDIDATES, min_cosine=probe if np.isfinite(probe) else 2.0, action="StreamFaceSearch")
         track.decided_version = track.version
         now = time.time()
         latency = (now - track.first_wall) * 1000.0  # first frame decoded -> decided now
         identifiable = (now - track.sized_wall) * 1000.0
-        if not hits:
-            self.stats.decisions.append(Decision(track.track_id, ms, False, 0.0, len(track.samples), latency, "no match", identifiable))
+        rated = [(h, self.service.engine.rate(h.cosine, vector, h.vector, threshold=self.settings.threshold)) for h in hits]  # type: ignore[arg-type]
+        rated = sorted(((h, m) for h, m in rated if m.is_match), key=lambda hm: -hm[1].similarity)
+        if not rated:
+            why = "refused: " + UNREACHABLE if not np.isfinite(probe) else "no match"
+            self.stats.decisions.append(Decision(track.track_id, ms, False, 0.0, len(track.samples), latency, why, identifiable))
             return None
-        hit = hits[0]
-        match = self.service.engine.rate(hit.cosine, threshold=self.settings.threshold)
+        hit, match = rated[0]
         track.matched = not self.settings.per_frame
         self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency, "match", identifiable))
         best = track.best
