@@ -73,8 +73,9 @@ def main() -> None:
         subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--out", str(OUT)], check=True)
     # the HTTP service under load (about 8 minutes), a 10,000-request fuzz run, video (5
     # minutes), attribute validation (a minute)
-    # per-group false-match rates (fairness.py: UTKFace and LFW by gender, both modes)
-    for script in ("service_load.py", "fuzz_api.py", "video_realtime.py", "attributes.py", "liveness.py", "fairness.py"):
+    # per-group false-match rates before and after the region calibration (fairness.py:
+    # UTKFace and LFW by gender, both modes, watch lists) and how its settings were chosen
+    for script in ("service_load.py", "fuzz_api.py", "video_realtime.py", "attributes.py", "liveness.py", "fairness.py", "fairness_select.py"):
         subprocess.run([sys.executable, str(REPO / "benchmarks" / script)], check=True)
     write_doc(lfw, det, ident, peer, sface, search_section() + service_section())
 
@@ -126,6 +127,8 @@ def service_section() -> str:
         lines += ["<a id=\"liveness\"></a>", "", (OUT / "liveness.md").read_text(), ""]
     if (OUT / "fairness.md").is_file():
         lines += ["<a id=\"fairness\"></a>", "", (OUT / "fairness.md").read_text(), ""]
+    if (OUT / "fairness_select.md").is_file():
+        lines += ["<a id=\"fairness-select\"></a>", "", (OUT / "fairness_select.md").read_text(), ""]
     return "\n".join(lines)
 
 
