@@ -102,7 +102,7 @@ def refusals(engine: faceprint.Engine) -> dict:  # type: ignore[type-arg]
             m = (race == r) & (age == a)
             out["groups"].setdefault(f"{r} {a}", {"faces": int(m.sum())})[f"refused_at_{sim:.0f}"] = int(np.isinf(need[m]).sum())
     v = emb.vectors[ok]
-    pairs = [(v[i], v[(i * 7 + 1) % len(v)]) for i in range(2000)]
+    pairs = [(v[i % len(v)], v[(i * 7 + 1) % len(v)]) for i in range(2000)]
     t0 = time.perf_counter()
     for a, b in pairs:
         engine.rate(float(a @ b), a, b, threshold=40.0)
