@@ -212,11 +212,9 @@ class Engine:
             fmr = float(table.false_match_rate(cosine))
             sim = float(table.similarity(cosine))
             return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=sim >= threshold, extrapolated=fmr < table.measured_down_to)
-        fmr, extrapolated = regions.rate(cosine, a, b)
+        fmr, extrapolated, decidable = regions.rate(cosine, a, b, threshold)
         sim = float(similarity_from_fmr(fmr))
-        refusal = None
-        if threshold > 0 and not np.isfinite(regions.thresholds(np.stack([np.ravel(a), np.ravel(b)]), threshold)).all():
-            refusal = UNREACHABLE
+        refusal = None if decidable else UNREACHABLE
         return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=refusal is None and sim >= threshold, extrapolated=extrapolated, refusal=refusal)
 
     def bar(self, similarity: float) -> FaceBar:

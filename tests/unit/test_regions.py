@@ -63,9 +63,9 @@ def test_the_rate_holds_inside_each_region(world: tuple[RegionCalibration, np.nd
 def test_a_pair_is_as_risky_as_its_riskier_face(world: tuple[RegionCalibration, np.ndarray, np.ndarray]) -> None:
     regions, dense, sparse = world
     cos = 0.5
-    f_dd, _ = regions.rate(cos, dense[0], dense[1])
-    f_ss, _ = regions.rate(cos, sparse[0], sparse[1])
-    f_ds, _ = regions.rate(cos, dense[0], sparse[1])
+    f_dd, _, _ = regions.rate(cos, dense[0], dense[1])
+    f_ss, _, _ = regions.rate(cos, sparse[0], sparse[1])
+    f_ds, _, _ = regions.rate(cos, dense[0], sparse[1])
     assert f_ss < f_dd and f_ds == pytest.approx(f_dd, rel=0.05)
     sims = regions.similarity_matrix(dense[:3], sparse[:3])
     assert sims[0, 1] == pytest.approx(float(similarity_from_fmr(regions.rate(float(dense[0] @ sparse[1]), dense[0], sparse[1])[0])), abs=0.05)
@@ -76,6 +76,8 @@ def test_a_face_no_useful_cosine_can_decide_is_refused(world: tuple[RegionCalibr
     strict = RegionCalibration(regions.embedder, regions.contract, regions.centroids, regions.tables, 0.0, "x", "x", decidable_cosine=0.75)
     t = strict.thresholds(np.stack([dense[0], sparse[0]]), 30.0)
     assert np.isinf(t[0]) and np.isfinite(t[1])
+    assert strict.decidable(np.stack([dense[0], sparse[0]]), 30.0).tolist() == [False, True]
+    assert strict.rate(0.99, dense[0], sparse[0], 30.0)[2] is False and strict.rate(0.99, sparse[0], sparse[1], 30.0)[2] is True
     bar = FaceBar(30.0, lambda v: strict.thresholds(v, 30.0))
     assert bar.pair(dense[0], sparse[0]) == np.inf and bar.pair(sparse[0], sparse[1]) < 0.75
 

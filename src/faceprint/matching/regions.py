@@ -72,6 +72,7 @@ class RegionCalibration:
     decidable_cosine: float = MAX_DECIDABLE_COSINE
     _curves: np.ndarray = field(init=False, repr=False)
     _floors: np.ndarray = field(init=False, repr=False)
+    _reach: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.centroids = np.ascontiguousarray(self.centroids, np.float32)
@@ -79,6 +80,7 @@ class RegionCalibration:
             raise InvalidParameter("a region calibration needs one table per centroid")
         self._curves = np.stack([np.log10(np.asarray(t.false_match_rate(GRID))) for t in self.tables])
         self._floors = np.log10([t.measured_down_to for t in self.tables])
+        self._reach = self._columns(np.array([self.decidable_cosine]))[:, 0]
 
     @property
     def dim(self) -> int:
@@ -124,22 +126,38 @@ class RegionCalibration:
         out[out > self.decidable_cosine] = np.inf
         return out
 
+    def decidable(self, vectors: np.ndarray, similarity: float) -> np.ndarray:
+        """``(n,)`` True where a face's curve reaches ``similarity``'s rate at or below
+        ``decidable_cosine`` (what :meth:`thresholds` marks finite), without the curve."""
+        target = math.log10(max(fmr_from_similarity(similarity), MIN_FMR))
+        return np.asarray(self.weights(vectors) @ self._reach <= target)
+
     def log10_fmr(self, cosines: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """log10 false-match rate of pairs: ``cosines[i]`` between ``a[i]`` and ``b[i]``."""
         cos = np.atleast_1d(np.asarray(cosines, np.float64))
-        ca, cb = self.face_curves(a), self.face_curves(b)
-        if len(ca) != len(cos) or len(cb) != len(cos):
+        wa, wb = self.weights(a), self.weights(b)
+        if len(wa) != len(cos) or len(wb) != len(cos):
             raise InvalidParameter("need one vector of each side per cosine")
-        la = np.array([np.interp(x, GRID, c) for x, c in zip(cos, ca)])
-        lb = np.array([np.interp(x, GRID, c) for x, c in zip(cos, cb)])
-        return np.maximum(la, lb)
+        at = self._columns(cos)  # (k, n): every region's log-rate at each pair's cosine
+        return np.maximum(np.einsum("nk,kn->n", wa, at), np.einsum("nk,kn->n", wb, at))
 
-    def rate(self, cosine: float, a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
-        """The false-match rate of one pair and whether it lies beyond what was measured."""
-        fa, fb = np.atleast_2d(a), np.atleast_2d(b)
-        logf = float(self.log10_fmr(np.array([cosine]), fa, fb)[0])
-        floor = max(float((self.weights(fa) @ self._floors)[0]), float((self.weights(fb) @ self._floors)[0]))
-        return float(np.clip(10.0**logf, MIN_FMR, 1.0)), logf < floor
+    def rate(self, cosine: float, a: np.ndarray, b: np.ndarray, similarity: float | None = None) -> tuple[float, bool, bool]:
+        """One pair: its false-match rate, whether that lies beyond what was measured,
+        and whether both faces are decidable at ``similarity`` (True when not given)."""
+        w = self.weights(np.stack([np.ravel(a), np.ravel(b)]))
+        logf = float(np.max(w @ self._columns(np.array([cosine]))[:, 0]))
+        floor = float(np.max(w @ self._floors))
+        ok = True
+        if similarity is not None and similarity > 0:
+            ok = bool((w @ self._reach <= math.log10(max(fmr_from_similarity(similarity), MIN_FMR))).all())
+        return float(np.clip(10.0**logf, MIN_FMR, 1.0)), logf < floor, ok
+
+    def _columns(self, cosines: np.ndarray) -> np.ndarray:
+        """``(k, n)``: each region's log10 rate at each cosine (linear between grid points)."""
+        x = np.clip(np.asarray(cosines, np.float64), GRID[0], GRID[-1])
+        pos = np.clip(np.searchsorted(GRID, x) - 1, 0, len(GRID) - 2)
+        t = (x - GRID[pos]) / (GRID[pos + 1] - GRID[pos])
+        return self._curves[:, pos] * (1 - t) + self._curves[:, pos + 1] * t
 
     def similarity_matrix(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``(m, n)`` similarities 0-100 of every row of ``a`` against every row of ``b``."""
