@@ -188,7 +188,8 @@ def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: s
         )
     report.settings["where"] = where_cols
     if plot is not None:
-        fairness_plot(report, plot, f"{folder.name}: {report.settings['mode']} mode ({report.settings['embedder']})")
+        which = "region calibration" if report.calibration.startswith("region") else "one global table"
+        fairness_plot(report, plot, f"{folder.name}: {report.settings['mode']} mode ({report.settings['embedder']}), {which}")
     if as_json:
         echo_json(report.to_dict())
         return
