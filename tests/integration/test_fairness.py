@@ -78,6 +78,13 @@ def test_fairness_on_a_utkface_slice(slice_csv: Path, tmp_path: Path) -> None:
         assert "region calibration" in rep["calibration"]
     assert at3["false_matches"] == matches
 
+    # the 'before': the single LFW table, which lets far more of these pairs match
+    before = CliRunner().invoke(cli, [*args, "--calibration", "global", "--json"], catch_exceptions=False)
+    old = json.loads(before.output[before.output.index("{") :])
+    assert old["calibration"].startswith("global table") and old["thresholds_cosine"]["1e-3"] is not None
+    old_all = next(g for g in old["groups"] if g["grouping"] == "all")
+    assert old_all["at"][0]["false_matches"] > at3["false_matches"]
+
     assert plot.is_file() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = CliRunner().invoke(cli, args, catch_exceptions=False).output
     assert "n/a: 66 pairs cannot show 1e-3" in text and "### race x age" in text

@@ -407,3 +407,29 @@ def test_cli_bad_input_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     result = CliRunner().invoke(cli, ["eval", "fairness", str(tmp_path), *args])
     assert result.exit_code == 2, result.output
     assert message in result.output and "[invalid_parameter]" in result.output
+
+
+def test_same_person_pairs_join_images_into_one_identity(tmp_path: Path) -> None:
+    from faceprint.eval.fairness_labels import link_same_person
+
+    (tmp_path / "labels.csv").write_text("path,race\n" + "".join(f"i{k}.jpg,A\n" for k in range(5)))
+    for k in range(5):
+        (tmp_path / f"i{k}.jpg").write_bytes(b"x")
+    labels = read_labels(tmp_path / "labels.csv", tmp_path)
+    pairs = tmp_path / "same.csv"
+    pairs.write_text("a,b\ni0.jpg,i1.jpg\ni1.jpg,i2.jpg\nother-split.jpg,i4.jpg\n")
+    linked = link_same_person(labels, pairs)
+    ids = linked.identities
+    assert ids is not None and ids[0] == ids[1] == ids[2] and len({ids[0], ids[3], ids[4]}) == 3
+    # one person photographed three times is no longer three false matches
+    v = np.eye(5, dtype=np.float32)
+    sims = np.full((5, 5), 50.0)
+    rep = measure(v, linked, MatrixCalibration(sims), rates=[0.1], reps=0)
+    everyone = rep.group("all", "all")
+    assert everyone.impostor_pairs == 10 - 3 and everyone.genuine_pairs == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("first,second\ni0.jpg,i1.jpg\n")
+    with pytest.raises(InvalidParameter, match="columns a and b"):
+        link_same_person(labels, bad)
+    with pytest.raises(InvalidParameter, match="without identities"):
+        link_same_person(linked, pairs)
