@@ -21,7 +21,7 @@ import numpy as np
 
 from faceprint.analysis import quality_filter
 from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
-from faceprint.errors import InvalidParameter, NoFaceFound
+from faceprint.errors import InvalidParameter, NoFaceFound, NotFound
 from faceprint.imaging import ImageSource
 from faceprint.results import CollectionMatch, FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
 from faceprint.matching import UNREACHABLE
@@ -204,7 +204,7 @@ class Service:
         retry return the first call's answer (tokens belong to ``owner``)."""
         check_similarity(user_match_threshold, "UserMatchThreshold")
         done, failed = self.store.associate_faces(name, user_id, face_ids, bar=self.engine.bar(user_match_threshold), client_token=client_token, owner=owner)
-        rated = [(fid, uid, None if cos is None else self._similarity_of(cos), why) for fid, uid, cos, why in failed]
+        rated = [(fid, uid, None if cos is None else self._similarity_of(name, fid, cos), why) for fid, uid, cos, why in failed]
         return done, rated
 
     def disassociate_faces(
@@ -298,10 +298,15 @@ class Service:
     def _refusal(self, vector: np.ndarray, similarity: float) -> str | None:
         return UNREACHABLE if not np.isfinite(self.engine.bar(similarity).face(vector)) else None
 
-    def _similarity_of(self, cosine: float) -> float:
-        """A similarity for an unsuccessful association's report (the global table: the
-        pair behind a consensus is not one face)."""
-        return float(self.engine.calibration.similarity(cosine))
+    def _similarity_of(self, name: str, face_id: str, cosine: float) -> float:
+        """The similarity an unsuccessful association reports: the face's cosine to the
+        user's template (or its first batch's consensus) rated on the face's own region,
+        since the template stands for the same person."""
+        try:
+            vector = self.store.face_vector(name, face_id)
+        except NotFound:  # erased meanwhile: the global table is all that is left to say
+            return float(self.engine.calibration.similarity(cosine))
+        return self.engine.rate(cosine, vector, vector, threshold=0.0).similarity
 
     def _user_matches(self, vector: np.ndarray, hits: list[UserHit], threshold: float) -> list[UserMatch]:
         rated = [UserMatch(h.user, self.engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits]  # type: ignore[arg-type]
