@@ -23,9 +23,10 @@ from faceprint.analysis import quality_filter
 from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
 from faceprint.errors import InvalidParameter, NoFaceFound, NotFound
 from faceprint.imaging import ImageSource
-from faceprint.results import CollectionMatch, FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
+from faceprint.results import FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
 from faceprint.matching import UNREACHABLE
-from faceprint.store import Box, CollectionInfo, ConsentRecord, FaceHit, NewFace, Store, StoredFace, UserHit, UserInfo, validate
+from faceprint.store import Box, CollectionInfo, ConsentRecord, NewFace, Store, StoredFace, UserHit, UserInfo, validate
+from faceprint.search import check_contract, search_collection
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.types import Comparison, Face, Faces
 
@@ -169,16 +170,15 @@ class Service:
         pixels = self.engine.load(image)
         face = self._largest(pixels, level)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
-        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._probe_cosine(vec, face_match_threshold), purpose=purpose)
+        found = search_collection(self.engine, self.store, name, vec, threshold=face_match_threshold, max_faces=max_faces, purpose=purpose)
         h, w = pixels.shape[:2]
-        return self._face_search(name, vec, hits, face_match_threshold, searched_face=face[0], searched_face_id=None, image_wh=(w, h))  # type: ignore[arg-type]
+        return dataclasses.replace(found, searched_face=face[0], image_wh=(w, h))
 
     def search_faces(self, name: str, face_id: str, *, max_faces: int = DEFAULT_MAX_FACES, face_match_threshold: float = DEFAULT_MIN_SIMILARITY, purpose: str | None = None) -> FaceSearch:
         """SearchFaces: a stored face against the rest of its collection."""
-        check_similarity(face_match_threshold, "FaceMatchThreshold")
         vec = self.store.face_vector(name, face_id)
-        hits = self.store.search(name, vec, max_faces=max_faces, min_cosine=self._probe_cosine(vec, face_match_threshold), purpose=purpose, exclude=face_id, action="SearchFaces")
-        return self._face_search(name, vec, hits, face_match_threshold, searched_face=None, searched_face_id=face_id, image_wh=(0, 0))
+        found = search_collection(self.engine, self.store, name, vec, threshold=face_match_threshold, max_faces=max_faces, purpose=purpose, exclude=face_id, action="SearchFaces")
+        return dataclasses.replace(found, searched_face_id=face_id)
 
     # -- users -----------------------------------------------------------------
     def create_user(self, name: str, user_id: str) -> None:
@@ -217,6 +217,7 @@ class Service:
         if (user_id is None) == (face_id is None):
             raise InvalidParameter("give exactly one of UserId or FaceId")
         check_similarity(user_match_threshold, "UserMatchThreshold")
+        self._check_model(name)
         vec = self.store.user_vector(name, user_id) if user_id is not None else self.store.face_vector(name, face_id)  # type: ignore[arg-type]
         hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose, exclude=user_id, action="SearchUsers")
         matches = self._user_matches(vec, hits, user_match_threshold)
@@ -275,9 +276,7 @@ class Service:
 
     # -- internals -------------------------------------------------------------
     def _check_model(self, name: str) -> None:
-        model = self.store.collection_model(name)
-        if model != self.model:
-            raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {self.model}")
+        check_contract(self.engine, self.store, name)
 
     def _largest(self, pixels: np.ndarray, level: str, faces: Faces | None = None) -> Faces:
         if faces is None:  # SearchFacesByImage: the pose is not reported, only filtered on
@@ -312,12 +311,6 @@ class Service:
         rated = [UserMatch(h.user, self.engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits]  # type: ignore[arg-type]
         rated = [m for m in rated if m.match.is_match or threshold <= 0]
         return sorted(rated, key=lambda m: -m.match.similarity)
-
-    def _face_search(self, name: str, vector: np.ndarray, hits: list[FaceHit], threshold: float, *, searched_face: Face | None, searched_face_id: str | None, image_wh: tuple[int, int]) -> FaceSearch:
-        rated = [CollectionMatch(h.face, self.engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits]  # type: ignore[arg-type]
-        matches = sorted((m for m in rated if m.match.is_match), key=lambda m: -m.match.similarity)
-        fmr = 1.0 if threshold <= 0 else 10.0 ** (-threshold / 10.0)
-        return FaceSearch(matches, searched_face, searched_face_id, image_wh, self.model, self.store.size(name), threshold, fmr, self._refusal(vector, threshold))
 
 
 def _box(face: Face, pixels: np.ndarray) -> Box:

@@ -23,12 +23,13 @@ ALLOWED: dict[str, set[str]] = {
     "gallery": {"engine", "analysis", "models", "imaging", "matching"},
     "results": {"store", "matching"},
     "shapes": {"results", "store", "matching", "analysis"},
+    "search": {"engine", "analysis", "models", "imaging", "matching", "store", "results"},
     "attention": {"analysis", "models", "imaging"},
     "liveness": {"analysis", "models", "imaging"},
-    "video": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes"},
+    "video": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "search"},
     "eval": {"liveness", "engine", "analysis", "models", "imaging", "matching", "store", "gallery"},
-    "service": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
-    "api": {"service", "video", "attention", "liveness", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
+    "service": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery", "search"},
+    "api": {"service", "search", "video", "attention", "liveness", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
 }
 
 

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from faceprint.matching import UNREACHABLE
+from faceprint.search import check_contract, search_collection
 from faceprint.video.backend import Backend
 from faceprint.types import Face, Faces
 from faceprint.video.alerts import Alert, Sink, encode_crop
@@ -41,7 +41,7 @@ TOO_SMALL_AFTER_MS = 1000.0  # a face in view this long that never got large eno
 # A track out of sight this many frames is decided on what it has, without waiting for
 # the tracker to give it up (it may come back: new samples then give a new decision).
 DECIDE_UNSEEN_FRAMES = 6
-CANDIDATES = 5  # hits rated per decision: the rate depends on both faces, not the cosine alone
+CANDIDATES = 5  # hits rated per decision
 
 
 @dataclass
@@ -128,9 +128,9 @@ class Watcher:
         self._detected: queue.Queue[tuple[Frame, Faces] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
         self._ready = threading.Barrier(3)  # the decoder starts once both analysis threads are warm
-        self._bar = service.engine.bar(settings.threshold)
         self._model = service.engine.analyzer.embedder.contract
-        service.store.describe_collection(settings.collection)  # NotFound now, not in a thread later
+        # NotFound, or another embedder's collection, now rather than in a thread later
+        check_contract(service.engine, service.store, settings.collection)
 
     # -- lifecycle --------------------------------------------------------------
     def start(self) -> None:
@@ -302,21 +302,18 @@ class Watcher:
         if not track.samples or (lost and track.version <= track.decided_version) or track.matched:
             return None
         vector = track.samples[-1].embedding if self.settings.per_frame else track.template()
-        # the probe's own bar is the loosest any pair with it can match at; each hit is
-        # then rated as a pair, and a few are fetched in case the nearest fails its own bar
-        probe = self._bar.face(vector)
-        hits = self.service.store.search(self.settings.collection, vector, max_faces=CANDIDATES, min_cosine=probe if np.isfinite(probe) else 2.0, action="StreamFaceSearch")
+        # a few candidates: the rate depends on both faces, so the nearest by cosine
+        # may fail its own bar where the next one passes
+        found = search_collection(self.service.engine, self.service.store, self.settings.collection, vector, threshold=self.settings.threshold, max_faces=CANDIDATES, action="StreamFaceSearch")
         track.decided_version = track.version
         now = time.time()
         latency = (now - track.first_wall) * 1000.0  # first frame decoded -> decided now
         identifiable = (now - track.sized_wall) * 1000.0
-        rated = [(h, self.service.engine.rate(h.cosine, vector, h.vector, threshold=self.settings.threshold)) for h in hits]  # type: ignore[arg-type]
-        rated = sorted(((h, m) for h, m in rated if m.is_match), key=lambda hm: -hm[1].similarity)
-        if not rated:
-            why = "refused: " + UNREACHABLE if not np.isfinite(probe) else "no match"
+        if not found.matches:
+            why = f"refused: {found.refusal}" if found.refusal else "no match"
             self.stats.decisions.append(Decision(track.track_id, ms, False, 0.0, len(track.samples), latency, why, identifiable))
             return None
-        hit, match = rated[0]
+        hit, match = found.matches[0], found.matches[0].match
         track.matched = not self.settings.per_frame
         self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency, "match", identifiable))
         best = track.best

@@ -1,0 +1,88 @@
+"""The one collection search: a probe embedding against a collection's faces.
+
+SearchFacesByImage, SearchFaces, stream processors, video search jobs and anything
+later search a collection through :func:`search_collection` and nothing else, so every
+search checks the collection's embedding contract, fetches candidates at the probe's
+own bar, rates each hit as a pair with the engine's calibration and says when the
+probe cannot be decided at the threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from faceprint.engine import Engine, check_similarity
+from faceprint.errors import InvalidParameter
+from faceprint.matching import UNREACHABLE
+from faceprint.results import CollectionMatch, FaceSearch
+from faceprint.store import Store
+
+NEVER = 2.0  # a cosine no pair reaches: the search returns nothing
+
+
+def check_contract(engine: Engine, store: Store, name: str) -> None:
+    """Refuse a collection whose vectors another embedder made.
+
+    Vectors of two embedders of the same size compare without error and mean nothing;
+    of different sizes they fail deep inside the index. Either way the answer must be
+    this error, before anything is compared.
+
+    Raises:
+        NotFound: no such collection.
+        InvalidParameter: the collection holds another embedder's vectors.
+    """
+    model = store.collection_model(name)
+    contract = engine.analyzer.embedder.contract
+    if model != contract:
+        raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {contract}")
+
+
+def search_collection(
+    engine: Engine,
+    store: Store,
+    name: str,
+    vector: np.ndarray,
+    *,
+    threshold: float,
+    max_faces: int,
+    purpose: str | None = None,
+    exclude: str | None = None,
+    action: str = "SearchFacesByImage",
+) -> FaceSearch:
+    """The faces of collection ``name`` that match ``vector`` at ``threshold``, best first.
+
+    Args:
+        engine: the engine whose embedder made ``vector``; its calibration rates the pairs.
+        store: the store holding the collection.
+        name: the collection.
+        vector: the probe's unit embedding.
+        threshold: similarity 0-100 (40: 1 false match in 10,000 pairs of strangers
+            like these two).
+        max_faces: how many candidates the index returns (matches are among them).
+        purpose: the purpose the search is made for (must be the collection's).
+        exclude: a face id left out (the probe's own, for SearchFaces).
+        action: the audit log's name for the search.
+
+    Returns:
+        A ``FaceSearch`` without the searched face, its id or the image size (the
+        caller adds what it has); ``refusal`` is set when no useful threshold keeps the
+        rate for the probe.
+
+    Raises:
+        InvalidParameter: a bad threshold, or the collection holds another embedder's vectors.
+        NotFound: no such collection.
+
+    Example:
+        >>> found = search_collection(engine, store, "staff", probe, threshold=40, max_faces=5)  # doctest: +SKIP
+        >>> [(m.face.external_image_id, round(m.match.similarity)) for m in found.matches]
+        [('ada', 71)]
+    """
+    check_similarity(threshold, "FaceMatchThreshold")
+    check_contract(engine, store, name)
+    bar = engine.bar(threshold).face(vector)
+    hits = store.search(name, vector, max_faces=max_faces, min_cosine=bar if np.isfinite(bar) else NEVER, purpose=purpose, exclude=exclude, action=action)
+    rated = [CollectionMatch(h.face, engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits if h.vector is not None]
+    matches = sorted((m for m in rated if m.match.is_match), key=lambda m: -m.match.similarity)
+    fmr = 1.0 if threshold <= 0 else 10.0 ** (-threshold / 10.0)
+    contract = engine.analyzer.embedder.contract
+    return FaceSearch(matches, None, None, (0, 0), contract, store.size(name), threshold, fmr, None if np.isfinite(bar) else UNREACHABLE)
