@@ -12,10 +12,11 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import threading
+from typing import TYPE_CHECKING, Any
 
-from faceprint.analysis.attributes import FaceAttributes
-from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine
+from faceprint.constants import DEFAULT_MIN_SIMILARITY
 from faceprint.errors import (
     FaceprintError,
     ImageTooLarge,
@@ -23,15 +24,57 @@ from faceprint.errors import (
     InvalidParameter,
     NoFaceFound,
 )
-from faceprint.imaging import load_image
-from faceprint.imaging.decode import ImageSource
-from faceprint.models import ModelCard, list_models
-from faceprint.types import Comparison, Face, FaceMatch, Faces, Identification, Match, Quality, Verification
-from faceprint.gallery import Gallery
-from faceprint.service import Service
-from faceprint.store import Store
+
+if TYPE_CHECKING:
+    from faceprint.analysis.attributes import FaceAttributes
+    from faceprint.engine import Engine
+    from faceprint.gallery import Gallery
+    from faceprint.imaging import load_image
+    from faceprint.imaging.decode import ImageSource
+    from faceprint.models import ModelCard, list_models
+    from faceprint.service import Service
+    from faceprint.store import Store
+    from faceprint.types import Comparison, Face, FaceMatch, Faces, Identification, Match, Quality, Verification
 
 __version__ = "0.1.0"
+
+# The public names that need numpy, OpenCV or ONNX Runtime, and the module each comes
+# from. They are imported on first use (PEP 562), so that ``import faceprint`` (and
+# ``faceprint --help``) does not load the engine: ``fp.Engine`` and
+# ``from faceprint import Engine`` work as before.
+_LAZY = {
+    "FaceAttributes": "faceprint.analysis.attributes",
+    "Engine": "faceprint.engine",
+    "load_image": "faceprint.imaging",
+    "ImageSource": "faceprint.imaging.decode",
+    "ModelCard": "faceprint.models",
+    "list_models": "faceprint.models",
+    **dict.fromkeys(["Comparison", "Face", "FaceMatch", "Faces", "Identification", "Match", "Quality", "Verification"], "faceprint.types"),
+    "Gallery": "faceprint.gallery",
+    "Service": "faceprint.service",
+    "Store": "faceprint.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    if not name.startswith("_"):
+        # a submodule used as an attribute (``fp.errors``, ``fp.store``), as when this
+        # package imported them all up front
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 _default: Engine | None = None
 _default_lock = threading.Lock()
@@ -39,6 +82,8 @@ _default_lock = threading.Lock()
 
 def _engine() -> Engine:
     global _default
+    from faceprint.engine import Engine
+
     with _default_lock:
         if _default is None:
             _default = Engine()

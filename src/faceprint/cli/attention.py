@@ -7,15 +7,16 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
 import faceprint as fp
-from faceprint.attention import AttentionMeter, AttentionRow, timeline_png
 from faceprint.cli.common import handle_errors
-from faceprint.video.sources import VideoSource
-from faceprint.video.tracks import MIN_FACE_PX, FaceTracker
+
+if TYPE_CHECKING:
+    from faceprint.attention import AttentionRow
+    from faceprint.video.sources import VideoSource
 
 
 @click.command("attention")
@@ -29,6 +30,9 @@ def attention(video: str, as_json: bool, csv_path: Path | None, plot: Path | Non
     """Per person (tracked, never identified) and per second of VIDEO: the share of
     frames facing the camera, the share with eyes closed, and PERCLOS (share with
     eyes closed over the trailing minute). Faces under 28 px are left out."""
+    from faceprint.attention import timeline_png
+    from faceprint.video.sources import VideoSource
+
     rows = attention_rows(VideoSource(video, pace=False, max_width=max_width), progress=not as_json)
     if csv_path is not None:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +49,11 @@ def attention(video: str, as_json: bool, csv_path: Path | None, plot: Path | Non
 
 def attention_rows(source: VideoSource, *, progress: bool = False) -> list[AttentionRow]:
     """Track the faces of a video and measure each one's attention on every frame."""
+    from tqdm import tqdm
+
+    from faceprint.attention import AttentionMeter
+    from faceprint.video.tracks import MIN_FACE_PX, FaceTracker
+
     meter = AttentionMeter()
     tracker: FaceTracker | None = None
     with fp.Engine("fast", workers=1) as engine, tqdm(unit="frame", disable=not progress or not sys.stderr.isatty(), file=sys.stderr) as bar:
@@ -63,6 +72,8 @@ def attention_rows(source: VideoSource, *, progress: bool = False) -> list[Atten
 
 
 def rows_csv(rows: list[AttentionRow]) -> str:
+    from faceprint.attention import AttentionRow
+
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(AttentionRow.__dataclass_fields__))
     writer.writeheader()

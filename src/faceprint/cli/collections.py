@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
-from tqdm import tqdm
 
 import faceprint as fp
-from faceprint import shapes
 from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_images, fmt_fmr, handle_errors, make_engine
-from faceprint.gallery import person_images
-from faceprint.results import FaceSearch, IndexResult, UserSearch
-from faceprint.shapes import REFUSAL_MESSAGES
+
+if TYPE_CHECKING:
+    from faceprint.results import FaceSearch, IndexResult, UserSearch
 
 
 def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,6 +43,8 @@ def collection_group() -> None:
 @handle_errors
 def collection_create(name: str, purpose: str, no_consent_required: bool, max_age_days: float | None, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
     """Create collection NAME for one declared purpose."""
+    from faceprint import shapes
+
     with open_service(home, accurate, embedder) as svc:
         info = svc.create_collection(name, purpose=purpose, consent_required=not no_consent_required, max_age_days=max_age_days)
     if as_json:
@@ -75,6 +75,8 @@ def collection_list(as_json: bool, home: Path | None) -> None:
 @handle_errors
 def collection_describe(name: str, as_json: bool, home: Path | None) -> None:
     """Show a collection's counts and rules."""
+    from faceprint import shapes
+
     with fp.Store(home) as store:
         info = store.describe_collection(name)
     if as_json:
@@ -116,6 +118,10 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
     A folder laid out as DIR/<subject>/<images> indexes each image's largest face under
     ExternalImageId <subject> and associates it with the user <subject>.
     """
+    from tqdm import tqdm
+
+    from faceprint import shapes
+
     jobs = _index_jobs(paths, external_image_id)
     per_image_max = max_faces if max_faces is not None else (1 if any(subject_dir for _, _, subject_dir in jobs) else None)
     outcomes: dict[str, int] = {}
@@ -159,6 +165,8 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
 
 def _index_jobs(paths: tuple[str, ...], external_image_id: str | None) -> list[tuple[Path, str | None, bool]]:
     """(image, subject, from a subject folder) for each image to index."""
+    from faceprint.gallery import person_images
+
     jobs: list[tuple[Path, str | None, bool]] = []
     for p in map(Path, paths):
         if p.is_dir() and any(c.is_dir() for c in p.iterdir()):
@@ -204,6 +212,8 @@ def _associate(svc: fp.Service, name: str, by_subject: dict[str, list[str]]) -> 
 @handle_errors
 def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float, by_users: bool, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
     """Search collection NAME for the largest face of each image."""
+    from faceprint import shapes
+
     files = expand_images(images)
     responses: list[dict[str, Any]] = []
     failed: list[int] = []
@@ -232,6 +242,8 @@ def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float,
 
 
 def _print_faces(path: Path, found: FaceSearch) -> None:
+    from faceprint.shapes import REFUSAL_MESSAGES
+
     click.echo(f"{path}: {len(found.matches)} match(es) among {found.gallery_size} faces at similarity >= {found.threshold:g} (expected strangers per search: {found.expected_false_matches:.2g})")
     if found.refusal:
         click.echo(f"  REFUSED: {REFUSAL_MESSAGES[found.refusal]}")
@@ -240,6 +252,8 @@ def _print_faces(path: Path, found: FaceSearch) -> None:
 
 
 def _print_users(path: Path, found: UserSearch) -> None:
+    from faceprint.shapes import REFUSAL_MESSAGES
+
     click.echo(f"{path}: {len(found.matches)} user(s)")
     if found.refusal:
         click.echo(f"  REFUSED: {REFUSAL_MESSAGES[found.refusal]}")
@@ -263,6 +277,8 @@ def faces_group() -> None:
 @handle_errors
 def faces_list(name: str, user_id: str | None, max_results: int, next_token: str | None, as_json: bool, home: Path | None) -> None:
     """ListFaces: one page of a collection's faces."""
+    from faceprint import shapes
+
     with fp.Store(home) as store:
         model = store.describe_collection(name).model
         faces, token = store.list_faces(name, user_id=user_id, max_results=max_results, next_token=next_token)
@@ -282,6 +298,8 @@ def faces_list(name: str, user_id: str | None, max_results: int, next_token: str
 @handle_errors
 def faces_delete(name: str, face_ids: tuple[str, ...], as_json: bool, home: Path | None) -> None:
     """DeleteFaces: erase faces by FaceId."""
+    from faceprint import shapes
+
     with fp.Store(home) as store:
         deleted, failed = store.delete_faces(name, list(face_ids))
     if as_json:
@@ -303,6 +321,8 @@ def users_group() -> None:
 @handle_errors
 def users_list(name: str, as_json: bool, home: Path | None) -> None:
     """ListUsers (every page)."""
+    from faceprint import shapes
+
     with fp.Store(home) as store:
         users, token = store.list_users(name)
         while token:
@@ -348,6 +368,8 @@ def users_delete(name: str, user_id: str, home: Path | None) -> None:
 @handle_errors
 def users_associate(name: str, user_id: str, face_ids: tuple[str, ...], threshold: float, as_json: bool, home: Path | None) -> None:
     """AssociateFaces."""
+    from faceprint import shapes
+
     with open_service(home) as svc:
         done, failed = svc.associate_faces(name, user_id, list(face_ids), user_match_threshold=threshold)
         status = svc.store.user_status(name, user_id)

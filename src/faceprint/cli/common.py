@@ -1,4 +1,9 @@
-"""Shared CLI pieces: engine options, error-to-exit-status mapping, output helpers."""
+"""Shared CLI pieces: engine options, error-to-exit-status mapping, output helpers.
+
+The command modules import only click and cheap parts of faceprint at the top, so that
+``faceprint --help`` stays fast; what a command needs (numpy, OpenCV, the engine, the
+store, video) is imported when it runs.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import click
-import numpy as np
 
 import faceprint as fp
-from faceprint.imaging.decode import IMAGE_SUFFIXES
 from faceprint.errors import FaceprintError
 
 # One place maps library error codes to exit statuses.
@@ -61,6 +64,8 @@ def make_engine(accurate: bool, embedder: str | None, **kw: Any) -> fp.Engine:
 
 def expand_images(paths: Iterable[str]) -> list[Path]:
     """Files as given; folders expanded to the images inside them (sorted, recursive)."""
+    from faceprint.imaging.decode import IMAGE_SUFFIXES
+
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -71,6 +76,8 @@ def expand_images(paths: Iterable[str]) -> list[Path]:
 
 
 def to_jsonable(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items() if not str(k).startswith("_")}
     if isinstance(value, (list, tuple)):

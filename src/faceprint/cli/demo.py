@@ -8,11 +8,9 @@ import time
 from pathlib import Path
 
 import click
-from PIL import Image, ImageOps
 
 import faceprint as fp
 from faceprint.cli.common import expand_images, fmt_fmr, handle_errors
-from faceprint.imaging import draw_faces
 
 KNN = Path("people/face_recognition/examples/knn_examples")
 
@@ -25,6 +23,7 @@ def _bundled_sample(out: Path) -> tuple[Path, Path]:
     """A gallery and probes made from a public-domain portrait shipped inside an
     installed package (matplotlib's photograph of Grace Hopper, a U.S. Navy photo)."""
     import matplotlib
+    from PIL import Image, ImageOps
 
     src = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     gallery = out / "sample_gallery" / "grace_hopper"
@@ -50,6 +49,10 @@ def _bundled_sample(out: Path) -> tuple[Path, Path]:
 @handle_errors
 def demo(out: Path, gallery_dir: Path | None, probe_dir: Path | None, accurate: bool) -> None:
     """Identify the people in a folder of photos and write an HTML report."""
+    from PIL import Image
+
+    from faceprint.imaging import draw_faces
+
     out.mkdir(parents=True, exist_ok=True)
     if gallery_dir is None:
         data = _data_dir() / KNN

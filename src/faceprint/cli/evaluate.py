@@ -8,19 +8,16 @@ from pathlib import Path
 import click
 
 from faceprint.cli.common import echo_json, engine_options, handle_errors, make_engine
+from faceprint.constants import BOOTSTRAP_REPS
 from faceprint.errors import InvalidParameter
-from faceprint.eval import calibrate as calibrate_mod
-from faceprint.eval import detection, fairness as fairness_mod, identify as identify_mod, verify as verify_mod
-from faceprint.eval.embeddings import default_cache_dir
-from faceprint.eval.fairness_labels import link_same_person, parse_bins, read_labels
-from faceprint.eval.fairness_report import plot as fairness_plot, render as fairness_render
-from faceprint.eval.report import roc_plot, table
 
 cache_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Embedding cache (default ~/.cache/faceprint/eval; FACEPRINT_CACHE overrides).")
 nocache_option = click.option("--no-cache", is_flag=True, help="Recompute embeddings.")
 
 
 def _cache(cache_dir: Path | None, no_cache: bool) -> Path | None:
+    from faceprint.eval.embeddings import default_cache_dir
+
     return None if no_cache else (cache_dir or default_cache_dir())
 
 
@@ -41,6 +38,9 @@ def eval_group() -> None:
 @handle_errors
 def verify_cmd(folder: Path | None, lfw: Path | None, groups: Path | None, as_json: bool, plot: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
     """1:1 accuracy on LFW (--lfw DIR) or on an identity-folder layout (FOLDER)."""
+    from faceprint.eval import verify as verify_mod
+    from faceprint.eval.report import roc_plot, table
+
     if (folder is None) == (lfw is None):
         raise InvalidParameter("give either --lfw DIR or FOLDER")
     with make_engine(accurate, embedder) as engine:
@@ -73,6 +73,9 @@ def verify_cmd(folder: Path | None, lfw: Path | None, groups: Path | None, as_js
 @handle_errors
 def identify_cmd(folder: Path, as_json: bool, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
     """1:N rank-1/rank-5 and FNIR at FPIR 0.01 on DIR/<identity>/<image>."""
+    from faceprint.eval import identify as identify_mod
+    from faceprint.eval.report import table
+
     with make_engine(accurate, embedder) as engine:
         res = identify_mod.identify(engine, folder, cache_dir=_cache(cache_dir, no_cache), progress=not as_json)
         name = engine.embedder_name
@@ -91,6 +94,9 @@ def identify_cmd(folder: Path, as_json: bool, cache_dir: Path | None, no_cache: 
 @handle_errors
 def detect_cmd(coco: Path, images: Path, min_face: float | None, as_json: bool, accurate: bool, embedder: str | None) -> None:
     """Detection recall and AP at IoU 0.5, with recall by face size."""
+    from faceprint.eval import detection
+    from faceprint.eval.report import table
+
     with make_engine(accurate, embedder, min_face_px=min_face) as engine:
         res = detection.evaluate(engine, coco, images, progress=not as_json)
     if as_json:
@@ -113,6 +119,9 @@ def detect_cmd(coco: Path, images: Path, min_face: float | None, as_json: bool, 
 def calibrate_cmd(lfw: Path, regions: bool, utkface: Path | None, dry_run: bool, out: Path | None, cache_dir: Path | None, no_cache: bool, accurate: bool, embedder: str | None) -> None:
     """Measure the score -> false-match-rate table on all LFW impostor pairs, or with
     --regions the per-region tables that keep the rate true for every kind of face."""
+    from faceprint.eval import calibrate as calibrate_mod
+    from faceprint.eval.report import table
+
     if regions:
         if utkface is None:
             raise click.UsageError("--regions needs --utkface DIR")
@@ -138,7 +147,7 @@ def calibrate_cmd(lfw: Path, regions: bool, utkface: Path | None, dry_run: bool,
 @click.option("--bins", default=None, help="Cut numeric columns: age=18,40,60 (the default for age); several separated by ';'.")
 @click.option("--identity", "identity_column", default=None, help="Identity column (default: identity, when present); gives genuine pairs and FNMR.")
 @click.option("--rates", default="1e-3,1e-4", show_default=True, help="Nominal false-match rates whose thresholds are measured.")
-@click.option("--reps", type=click.IntRange(0, 100_000), default=fairness_mod.BOOTSTRAP_REPS, show_default=True, help="Bootstrap resamples (0: no intervals).")
+@click.option("--reps", type=click.IntRange(0, 100_000), default=BOOTSTRAP_REPS, show_default=True, help="Bootstrap resamples (0: no intervals).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--min-pairs-factor", type=float, default=1.0, show_default=True, help="Show a rate r for a group only with at least this many / r impostor pairs (1: one false match is already r).")
 @click.option("--choose", type=click.Choice(["largest", "centre"]), default="largest", show_default=True, help="Which face of an image is the labelled one (centre for LFW-style crops).")
@@ -162,6 +171,10 @@ def fairness_cmd(folder: Path, labels_csv: Path | None, by: str | None, cross: s
     Example (LFW by gender, with identities: FMR and FNMR):
       faceprint eval fairness ../shared/data/lfw --groups ../shared/data/lfw/gender.csv --by gender --choose centre
     """
+    from faceprint.eval import fairness as fairness_mod
+    from faceprint.eval.fairness_labels import link_same_person, parse_bins, read_labels
+    from faceprint.eval.fairness_report import plot as fairness_plot, render as fairness_render
+
     crosses = None if cross is None else ([] if cross.strip().lower() == "none" else [tuple(_csv_list(c, ":")) for c in _csv_list(cross)])
     where_cols = dict(_pair(w) for w in where)
     nominal = _rates(rates)
@@ -222,5 +235,7 @@ def _rates(text: str) -> list[float]:
 @handle_errors
 def dlib_to_coco(xml: tuple[Path, ...], out: Path) -> None:
     """Convert dlib's imglab XML files (e.g. dlib_faces/training.xml testing.xml) to one COCO JSON."""
+    from faceprint.eval import detection
+
     out.write_text(json.dumps(detection.dlib_xml_to_coco(*xml), indent=1))
     echo_json({"written": str(out)})

@@ -5,13 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from PIL import Image
 
 import faceprint as fp
 from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_images, face_dict, fmt_fmr, handle_errors, make_engine
-from faceprint.imaging import draw_faces
-from faceprint.matching import UNREACHABLE
-from faceprint.shapes import REFUSAL_MESSAGES
 
 
 @click.command()
@@ -23,6 +19,10 @@ from faceprint.shapes import REFUSAL_MESSAGES
 @handle_errors
 def detect(images: tuple[str, ...], as_json: bool, annotate: Path | None, min_face: float | None, with_attributes: bool) -> None:
     """Detect faces: box, 5 landmarks, confidence and quality for each face."""
+    from PIL import Image
+
+    from faceprint.imaging import draw_faces
+
     files = expand_images(images)
     out = []
     with fp.Engine(min_face_px=min_face) as engine:
@@ -81,6 +81,9 @@ def attributes_dict(a: fp.FaceAttributes) -> dict[str, object]:
 @handle_errors
 def compare(source: Path, target: Path, min_similarity: float, as_json: bool, accurate: bool, embedder: str | None) -> None:
     """Compare the largest face in SOURCE with every face in TARGET."""
+    from faceprint.matching import UNREACHABLE
+    from faceprint.shapes import REFUSAL_MESSAGES
+
     with make_engine(accurate, embedder) as engine, fp.Service(engine=engine) as svc:
         result = svc.compare_faces(source, target, similarity_threshold=min_similarity)  # audited
     rows = [(fm, True) for fm in result.matches] + [(fm, False) for fm in result.unmatched]

@@ -11,8 +11,8 @@ import click
 import faceprint as fp
 from faceprint.cli.collections import home_option
 from faceprint.cli.common import echo_json, handle_errors
+from faceprint.constants import BASES
 from faceprint.errors import InvalidParameter
-from faceprint.store import BASES
 
 
 def _timestamp(text: str | None, name: str) -> float | None:

@@ -8,10 +8,8 @@ import click
 
 import faceprint as fp
 from faceprint.cli.common import handle_errors
+from faceprint.constants import ACTIONS
 from faceprint.errors import InvalidParameter
-from faceprint.liveness import ACTIONS, check_liveness
-from faceprint.liveness.passive import SAME_PERSON_SIMILARITY
-from faceprint.video.sources import VideoSource
 
 
 @click.command("liveness")
@@ -23,6 +21,10 @@ from faceprint.video.sources import VideoSource
 @handle_errors
 def liveness(video: str, passive: bool, actions: str | None, as_json: bool, max_frames: int) -> None:
     """Is the person in VIDEO live? Prints `live` or `spoof` and a 0-100 score."""
+    from faceprint.liveness import check_liveness
+    from faceprint.liveness.passive import SAME_PERSON_SIMILARITY
+    from faceprint.video.sources import VideoSource
+
     asked = [a.strip().upper() for a in actions.split(",")] if actions else None
     if passive == bool(asked):
         raise InvalidParameter("give the challenge's --actions, or --passive for the passive checks alone (not both)")

@@ -7,8 +7,6 @@ import click
 import faceprint as fp
 from faceprint.cli.common import echo_json, handle_errors
 from faceprint.errors import FaceprintError
-from faceprint.eval.report import table
-from faceprint.models import locate
 
 
 @click.command("models")
@@ -16,6 +14,9 @@ from faceprint.models import locate
 @handle_errors
 def models_cmd(as_json: bool) -> None:
     """List every model: task, file, sha256, licence, source package, published accuracy."""
+    from faceprint.eval.report import table
+    from faceprint.models import locate
+
     rows = []
     for c in fp.list_models():
         try:

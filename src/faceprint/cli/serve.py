@@ -10,9 +10,8 @@ import click
 import faceprint as fp
 from faceprint.cli.collections import home_option
 from faceprint.cli.common import echo_json, handle_errors
+from faceprint.constants import ROLES
 from faceprint.errors import InvalidParameter
-from faceprint.store import ROLES
-from faceprint.store.anchor import require_writable_witness
 
 
 def _bucket(text: str) -> tuple[str, Path]:
@@ -62,6 +61,7 @@ def serve(
     """
     from faceprint.api import RateLimit, ServerConfig
     from faceprint.api.server import serve as run
+    from faceprint.store.anchor import require_writable_witness
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise InvalidParameter("--ssl-certfile and --ssl-keyfile go together")

@@ -10,14 +10,11 @@ import threading
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from faceprint.cli.collections import home_option, open_service
 from faceprint.cli.common import echo_json, handle_errors
+from faceprint.constants import DEFAULT_WATCH_SIMILARITY
 from faceprint.errors import InvalidParameter
-from faceprint.video import DEFAULT_WATCH_SIMILARITY, AnnotatedVideo, JsonLinesSink, Sink, VideoSource, Watcher, WatchSettings, WebhookSink
-from faceprint.video.search import search_video
-from faceprint.video.sources import LIVE_PREFIXES
 
 
 @click.command("watch")
@@ -37,6 +34,8 @@ def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: 
     Files end at their end; live streams run until interrupted (Ctrl-C), reconnecting
     when they drop. A summary of each stream goes to stderr at the end.
     """
+    from faceprint.video import AnnotatedVideo, JsonLinesSink, Sink, VideoSource, Watcher, WatchSettings, WebhookSink
+
     secret = os.environ.get("FACEPRINT_WEBHOOK_SECRET")
     if webhook and not secret:
         raise InvalidParameter("--webhook needs FACEPRINT_WEBHOOK_SECRET to sign the alerts")
@@ -78,6 +77,8 @@ def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: 
 
 def annotated_path(out_dir: Path, source: str, index: int) -> Path:
     """OUT_DIR/<name>.annotated.mp4, named after a file's stem or a stream's position."""
+    from faceprint.video.sources import LIVE_PREFIXES
+
     local = not source.startswith((*LIVE_PREFIXES, "camera:", "/dev/"))
     return out_dir / f"{Path(source).stem if local else f'stream{index + 1}'}.annotated.mp4"
 
@@ -97,6 +98,11 @@ def video_group() -> None:
 @handle_errors
 def video_search(video: Path, collection: str, threshold: float, as_json: bool, annotate_dir: Path | None, home: Path | None) -> None:
     """Search VIDEO for the people of a collection (each person tracked, decided once)."""
+    from tqdm import tqdm
+
+    from faceprint.video import AnnotatedVideo, VideoSource
+    from faceprint.video.search import search_video
+
     annotated = AnnotatedVideo(annotated_path(annotate_dir, str(video), 0)) if annotate_dir else None
     with open_service(home) as svc:
         source = VideoSource(video, pace=False)
