@@ -92,6 +92,9 @@ class Faces:
     quality: np.ndarray | None = None  # (n, 6) float32, columns QUALITY_FIELDS
     track_id: np.ndarray | None = None  # (n,) int64, video only
     meta: FacesMeta = field(default_factory=FacesMeta)
+    # (n, 112, 112, 3) uint8: each face aligned to the embedder's template by detect(),
+    # kept until embed() so that a face is aligned once per request, then dropped
+    crops: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, dtype=np.float32)
@@ -103,13 +106,14 @@ class Faces:
         _check("score", self.score, (n,))
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
         _check("landmarks", self.landmarks, (n, 5, 2))
-        for name in ("embedding", "quality", "track_id"):
+        for name in ("embedding", "quality", "track_id", "crops"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, np.asarray(value))
         _check("embedding", self.embedding, (n, None))
         _check("quality", self.quality, (n, len(QUALITY_FIELDS)))
         _check("track_id", self.track_id, (n,))
+        _check("crops", self.crops, (n, None, None, 3))
 
     @classmethod
     def empty(cls, meta: FacesMeta | None = None) -> Faces:
@@ -175,7 +179,7 @@ class Faces:
         if not batches:
             return Faces.empty()
         kw: dict[str, object] = {"meta": batches[0].meta}
-        for name in ("xyxy", "score", "landmarks", "embedding", "quality", "track_id"):
+        for name in ("xyxy", "score", "landmarks", "embedding", "quality", "track_id", "crops"):
             values = [getattr(b, name) for b in batches]
             if any(v is None for v in values):
                 kw[name] = None

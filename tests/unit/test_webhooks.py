@@ -110,7 +110,7 @@ def test_a_watcher_named_after_its_camera_names_it_without_secrets():
     from faceprint.video.watcher import Watcher, WatchSettings
 
     engine = SimpleNamespace(bar=lambda similarity: FaceBar.fixed(0.5), analyzer=SimpleNamespace(embedder=SimpleNamespace(contract="m")))
-    store = SimpleNamespace(describe_collection=lambda name: None)
+    store = SimpleNamespace(collection_model=lambda name: "m")
     watcher = Watcher(SimpleNamespace(engine=engine, store=store), VideoSource("rtsp://alice:hunter2@cam/live?token=s3cr3t"), WatchSettings("c"))  # type: ignore[arg-type]
     assert "cam/live" in watcher.name
     for secret in SECRETS:

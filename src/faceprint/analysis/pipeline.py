@@ -108,7 +108,8 @@ class Analyzer:
         self.embed(blank, face)
 
     def detect(self, image: np.ndarray, *, pose: bool = True) -> Faces:
-        """Faces with boxes, landmarks, confidence and quality, largest first.
+        """Faces with boxes, landmarks, confidence and quality, largest first. Each
+        face's aligned crop rides along (``Faces.crops``) for :meth:`embed`.
 
         Args:
             pose: measure each face's head pose (the face mesh, about 1 ms a face).
@@ -116,31 +117,34 @@ class Analyzer:
                 neither report nor filter on pose (a quality filter reads NaN as
                 ``LOW_FACE_QUALITY``).
         """
-        return self._detect(image, pose=pose)[0]
+        return self._detect(image, pose=pose)
 
     def embed(self, image: np.ndarray, faces: Faces, crops: np.ndarray | None = None) -> Faces:
-        """The same faces with ``embedding`` filled."""
+        """The same faces with ``embedding`` filled (and their crops dropped).
+
+        The faces' aligned crops are used when :meth:`detect` left them (or ``crops``
+        gives them), so a detected face is not aligned a second time.
+        """
         emb = self.embedder
-        vectors = emb.embed(image, faces, crops)
+        vectors = emb.embed(image, faces, crops if crops is not None else faces.crops)
         meta = FacesMeta(image_wh=faces.meta.image_wh, detector=faces.meta.detector, embedder=emb.contract)
-        return faces.with_(embedding=vectors, meta=meta)
+        return faces.with_(embedding=vectors, meta=meta, crops=None)
 
     def analyze(self, image: np.ndarray) -> Faces:
         """Detect, assess and embed every face, aligning each face once."""
-        faces, crops = self._detect(image)
-        return self.embed(image, faces, crops)
+        return self.embed(image, self._detect(image))
 
-    def _detect(self, image: np.ndarray, *, pose: bool = True) -> tuple[Faces, np.ndarray]:
+    def _detect(self, image: np.ndarray, *, pose: bool = True) -> Faces:
         faces = self.detector.detect(image).sorted_by_area()
         crops = align_all(image, faces)
         if len(faces) == 0:
-            return faces, crops
+            return faces.with_(crops=crops)
         # One pose for a face in every answer: the mesh's (its error on mirrored faces is
         # half the five points'; docs/attributes.md), the same number attributes() gives.
         unknown = (math.nan, math.nan, math.nan)
         poses = [self.pose(image, box, lm) if pose else unknown for box, lm in zip(faces.xyxy, faces.landmarks)]
         quality = np.stack([face_quality(c, box, angles) for c, box, angles in zip(crops, faces.xyxy, poses)])
-        return faces.with_(quality=quality), crops
+        return faces.with_(quality=quality, crops=crops)
 
     def pose(self, image: np.ndarray, xyxy: np.ndarray, five: np.ndarray) -> tuple[float, float, float]:
         """Head yaw, pitch and roll (degrees) of one detected face, from the face mesh."""
