@@ -2,10 +2,9 @@
 
 The package's verbs (``faceprint.compare``, ``faceprint.verify``) and the command
 line's option defaults and choices need these when they are defined, and importing
-the modules that own them would load numpy, OpenCV, ONNX Runtime, FFmpeg and the
-store just to print ``faceprint --help``. So this module imports nothing. Each value
-is a copy of the one in the module named beside it, which stays its owner: change
-both together.
+the modules that use them would load numpy, OpenCV, ONNX Runtime, FFmpeg and the
+store just to print ``faceprint --help``. So this module imports nothing, and each
+value lives here only: the module named beside it imports it from here.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import numpy as np
 
 from faceprint.analysis import Analyzer
 from faceprint.analysis.attributes import FaceAttributes
+from faceprint.constants import DEFAULT_MIN_SIMILARITY  # 1 false match in 10,000 impostor pairs
 from faceprint.errors import FaceprintError, InvalidParameter, ModelNotAvailable, NoFaceFound
 from faceprint.imaging import DecodeLimits, ImageSource, load_image
 from faceprint.matching import UNREACHABLE, CalibrationTable, FaceBar, RegionCalibration, cosine_matrix, load_calibration, similarity_from_fmr
@@ -24,8 +25,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-DEFAULT_MIN_SIMILARITY = 40.0  # 1 false match in 10,000 impostor pairs
 
 
 class Engine:

@@ -9,7 +9,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "faceprint"
 
-BASE = {"errors", "types"}  # shared vocabulary every layer may use
+BASE = {"errors", "types", "constants"}  # shared vocabulary every layer may use
 # What each package (or top-level module) may import besides BASE. engine.py is the
 # analysis layer's facade; results.py and shapes.py are the store's data in
 # Rekognition's names; service.py joins engine and store for the shells above.
@@ -52,3 +52,13 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
     assert files and all(f.is_file() for f in files), f"no source for {layer}"
     bad = {f.relative_to(SRC).as_posix(): sorted(imported_layers(f) - ALLOWED[layer] - BASE - {layer}) for f in files}
     assert not {f: b for f, b in bad.items() if b}, f"{layer} reaches above its layer"
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """`faceprint --help` must stay fast: importing the CLI loads no numerical or media library."""
+    import subprocess
+    import sys
+
+    code = "import sys, faceprint.cli.main; print(sorted(m for m in ('numpy', 'cv2', 'onnxruntime', 'av', 'supervision', 'fastapi') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"importing the CLI loads {out}"

@@ -36,6 +36,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from faceprint.constants import BOOTSTRAP_REPS
 from faceprint.engine import Engine
 from faceprint.errors import InvalidParameter
 from faceprint.eval.embeddings import embed_files
@@ -44,7 +45,6 @@ from faceprint.matching.calibration import CalibrationTable, similarity_from_fmr
 from faceprint.matching.regions import GRID, RegionCalibration
 
 NOMINAL_RATES = (1e-3, 1e-4)
-BOOTSTRAP_REPS = 1000
 LEVEL = 0.95
 MIN_GENUINE_PAIRS = 30  # fewer genuine pairs than this give no useful FNMR
 BLOCK = 1024  # rows of the similarity matrix computed at once

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from faceprint.constants import ACTIONS
 from faceprint.liveness.frames import Sequence
 
-ACTIONS = ("BLINK", "OPEN_MOUTH", "TURN_LEFT", "TURN_RIGHT")
 CLOSED = 0.70
 REOPENED = 0.85
 MOUTH_RISE = 0.15

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-BASES = ("consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests")
+from faceprint.constants import BASES
 
 
 @dataclass(frozen=True)

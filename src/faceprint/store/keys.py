@@ -14,10 +14,10 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from faceprint.constants import ROLES
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store import validate
 
-ROLES = ("admin", "indexer", "searcher", "auditor", "consent")
 KEY_PREFIX = "FPAK"
 
 

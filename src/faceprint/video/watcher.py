@@ -25,10 +25,11 @@ from typing import Callable
 
 import numpy as np
 
+from faceprint.constants import DEFAULT_WATCH_SIMILARITY  # 1 false match in 100,000 comparisons
 from faceprint.search import check_contract, search_collection
-from faceprint.video.backend import Backend
 from faceprint.types import Face, Faces
 from faceprint.video.alerts import Alert, Sink, encode_crop
+from faceprint.video.backend import Backend
 from faceprint.video.regions import Polygon, inside
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.tracks import MIN_FACE_PX, FaceTracker, Sample, Track, face_quality
@@ -36,7 +37,6 @@ from faceprint.video.urls import redact
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WATCH_SIMILARITY = 50.0  # 1 false match in 100,000 comparisons
 TOO_SMALL_AFTER_MS = 1000.0  # a face in view this long that never got large enough is reported as such
 # A track out of sight this many frames is decided on what it has, without waiting for
 # the tracker to give it up (it may come back: new samples then give a new decision).
