@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from faceprint.analysis import Analyzer
+from faceprint.analysis.embed import EMBEDDERS
+from faceprint.analysis.pipeline import MODES
 from faceprint.analysis.attributes import FaceAttributes
 from faceprint.constants import DEFAULT_MIN_SIMILARITY  # 1 false match in 10,000 impostor pairs
 from faceprint.errors import FaceprintError, InvalidParameter, ModelNotAvailable, NoFaceFound
@@ -68,6 +70,32 @@ class Engine:
         self._calibration: CalibrationTable | None = None
         self._regions: RegionCalibration | None | bool = False  # False: not looked for yet
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_contract(cls, contract: str, **settings: Any) -> Engine:
+        """An engine whose embedder makes the vectors of ``contract`` (a collection's
+        FaceModelVersion), in the mode whose default embedder it is, else fast mode.
+
+        Args:
+            contract: the embedding contract, e.g. ``CollectionInfo.model``.
+            settings: further ``Engine`` arguments (workers, limits...).
+
+        Raises:
+            ModelNotAvailable: no installed embedder makes these vectors (an unknown
+                embedder, or its weights or preprocessing changed since).
+
+        Example:
+            >>> engine = Engine.for_contract(store.collection_model("staff"))   # doctest: +SKIP
+        """
+        name = contract.split("/", 1)[0]
+        if name not in EMBEDDERS:
+            raise ModelNotAvailable(f"no installed embedder makes {contract} vectors; the embedders are {', '.join(EMBEDDERS)}")
+        mode = next((m for m, spec in MODES.items() if spec.embedder == name), "fast")
+        engine = cls(mode, embedder=name, **settings)
+        made = engine.analyzer.embedder.contract
+        if made != contract:
+            raise ModelNotAvailable(f"the collection holds {contract} vectors, but the installed {name} makes {made}; re-index its faces with this version")
+        return engine
 
     # -- lifecycle -------------------------------------------------------
     def __enter__(self) -> Engine:

@@ -34,7 +34,8 @@ def check_contract(engine: Engine, store: Store, name: str) -> None:
     model = store.collection_model(name)
     contract = engine.analyzer.embedder.contract
     if model != contract:
-        raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {contract}")
+        hint = model.split("/", 1)[0]
+        raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {contract} (use the {hint} embedder: Engine.for_contract, or --embedder {hint} on the command line)")
 
 
 def search_collection(

@@ -70,3 +70,21 @@ def test_errors_have_exit_statuses(run, data):
     assert code == 2
     code, out = run("consent", "add", "x", "--basis", "consent", "--purpose", "p", "--expires", "yesterday")
     assert code == 2
+
+
+def test_commands_follow_the_collections_embedder(run, data):
+    """A collection made with dlib's ResNet is indexed, searched and watched for with
+    dlib without repeating --embedder (before: index refused it with no hint, search
+    failed and video search reported 0 identifications); naming another embedder gets
+    an error that says which one the collection needs."""
+    lin = str(data / EX / "lin-manuel-miranda.png")
+    code, out = run("collection", "create", "lin", "--purpose", "watch list", "--no-consent-required", "--embedder", "dlib.resnet_v1")
+    assert code == 0 and "dlib.resnet_v1/" in out
+    code, out = run("index", "lin", lin, "--external-image-id", "lin")
+    assert code == 0 and "indexed 1 faces" in out
+    code, out = run("search", "lin", lin)
+    assert code == 0 and "1 match(es)" in out
+    code, out = run("video", "search", str(data / EX / "short_hamilton_clip.mp4"), "--collection", "lin", "--json")
+    assert code == 0 and json.loads(out[out.index("{") :])["Persons"]
+    code, out = run("search", "lin", lin, "--embedder", "sface.2021dec")
+    assert code != 0 and "use the dlib.resnet_v1 embedder" in out

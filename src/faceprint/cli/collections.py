@@ -20,8 +20,22 @@ def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def open_service(home: Path | None, accurate: bool = False, embedder: str | None = None) -> Iterator[fp.Service]:
-    """A service over the store at ``home`` and an engine, both closed afterwards."""
+def open_service(home: Path | None, accurate: bool = False, embedder: str | None = None, *, collection: str | None = None) -> Iterator[fp.Service]:
+    """A service over the store at ``home`` and an engine, both closed afterwards.
+
+    With ``collection`` and no engine choice, the engine follows the collection: it is
+    built for the embedder that made the collection's vectors (Engine.for_contract).
+    """
+    if collection is not None and not accurate and embedder is None:
+        with fp.Store(home) as store:
+            try:
+                model = store.collection_model(collection)
+            except fp.errors.NotFound:
+                model = None  # the command's own call says so, in its words
+        if model is not None:
+            with fp.Engine.for_contract(model) as engine, fp.Service(home, engine=engine) as svc:
+                yield svc
+            return
     with make_engine(accurate, embedder) as engine, fp.Service(home, engine=engine) as svc:
         yield svc
 
@@ -128,7 +142,7 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
     refused: set[str] = set()
     responses = []
     by_subject: dict[str, list[str]] = {}
-    with open_service(home, accurate, embedder) as svc:
+    with open_service(home, accurate, embedder, collection=name) as svc:
         svc.describe_collection(name)  # fail fast on a missing collection
 
         def one(job: tuple[Path, str | None, bool]) -> IndexResult:
@@ -217,7 +231,7 @@ def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float,
     files = expand_images(images)
     responses: list[dict[str, Any]] = []
     failed: list[int] = []
-    with open_service(home, accurate, embedder) as svc:
+    with open_service(home, accurate, embedder, collection=name) as svc:
         for path in files:
             try:
                 if by_users:
@@ -370,7 +384,7 @@ def users_associate(name: str, user_id: str, face_ids: tuple[str, ...], threshol
     """AssociateFaces."""
     from faceprint import shapes
 
-    with open_service(home) as svc:
+    with open_service(home, collection=name) as svc:
         done, failed = svc.associate_faces(name, user_id, list(face_ids), user_match_threshold=threshold)
         status = svc.store.user_status(name, user_id)
     if as_json:

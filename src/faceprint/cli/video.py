@@ -52,7 +52,7 @@ def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: 
             taken.add(path)
             videos[src] = AnnotatedVideo(path)
         sources = tuple(videos)
-    with open_service(home) as svc:
+    with open_service(home, collection=collection) as svc:
         watchers = [
             Watcher(svc, VideoSource(src, pace=not no_pace, max_width=max_width), WatchSettings(collection, threshold=threshold), sinks, name=src, observer=videos.get(src))
             for src in sources
@@ -104,7 +104,7 @@ def video_search(video: Path, collection: str, threshold: float, as_json: bool, 
     from faceprint.video.search import search_video
 
     annotated = AnnotatedVideo(annotated_path(annotate_dir, str(video), 0)) if annotate_dir else None
-    with open_service(home) as svc:
+    with open_service(home, collection=collection) as svc:
         source = VideoSource(video, pace=False)
         with tqdm(unit="frame", desc=video.name, disable=as_json or not sys.stderr.isatty(), file=sys.stderr) as bar:
             try:
