@@ -211,9 +211,15 @@ class Engine:
             faces = self.analyzer.detect(pixels)
         return self.analyzer.attributes(pixels, faces)
 
-    def analyze(self, image: ImageSource) -> Faces:
-        """Detect and embed every face in one step."""
-        return self.analyzer.analyze(self.load(image))
+    def analyze(self, image: ImageSource, *, pose: bool = True) -> Faces:
+        """Detect and embed every face in one step.
+
+        Args:
+            pose: measure each face's head pose for its quality (the face mesh, about
+                1 ms a face); without, the quality's yaw, pitch and roll are NaN, for
+                callers that only need identities.
+        """
+        return self.analyzer.analyze(self.load(image), pose=pose)
 
     def score(self, a: np.ndarray, b: np.ndarray, *, threshold: float) -> Match:
         """Score two embeddings: raw cosine, calibrated similarity and false-match rate."""
@@ -348,9 +354,13 @@ class Engine:
                 )
         return self._processes.map(_Guarded(_call_in_worker), ((fn, item) for item in items), chunksize=4)
 
-    def analyze_many(self, images: Iterable[ImageSource]) -> Iterator[Faces | FaceprintError]:
+    def analyze_many(self, images: Iterable[ImageSource], *, pose: bool = True) -> Iterator[Faces | FaceprintError]:
         """:meth:`analyze` over many images on all cores, results in input order."""
-        return self.map_engine(Engine.analyze, images)
+        return self.map_engine(Engine.analyze if pose else _analyze_without_pose, images)
+
+
+def _analyze_without_pose(engine: Engine, image: ImageSource) -> Faces:
+    return engine.analyze(image, pose=False)  # module level: worker processes pickle it
 
 
 class _Guarded:

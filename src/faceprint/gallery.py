@@ -70,7 +70,7 @@ class Gallery:
         """
         items = person_images(Path(root))
         labels, vectors, skipped = [], [], []
-        results = engine.analyze_many([path for _, path in items])
+        results = engine.analyze_many([path for _, path in items], pose=False)  # identities only
         for (person, path), faces in tqdm(zip(items, results), total=len(items), desc="gallery", disable=not progress, unit="img"):
             if isinstance(faces, FaceprintError):
                 skipped.append((path, str(faces)))

@@ -14,7 +14,8 @@ import numpy as np
 from onnxruntime import InferenceSession
 
 from faceprint.analysis.align import align_face
-from faceprint.models import card, read_verified, verified_path
+from faceprint.models import card, verified_path
+from faceprint.models.cache import rewritten
 from faceprint.models.onnx_graph import REWRITE_VERSION, optimise
 from faceprint.models.sessions import onnx_session
 from faceprint.types import Faces
@@ -61,7 +62,7 @@ class SFaceEmbedder:
         self.name = "sface.2021dec+flip" if flip else "sface.2021dec"
         self.contract = f"{self.name}/{self.card.sha256[:12]}/{self.card.preprocessing}/{REWRITE_VERSION}"
         self.dim = 128
-        self._model = optimise(read_verified(self.card))
+        self._model = rewritten(self.card, optimise, REWRITE_VERSION)
         # One session per thread: threads sharing a session contend inside it (its
         # memory arena); separate sessions measured about 20% faster on 2 cores.
         self._local = threading.local()

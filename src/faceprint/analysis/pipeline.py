@@ -130,9 +130,10 @@ class Analyzer:
         meta = FacesMeta(image_wh=faces.meta.image_wh, detector=faces.meta.detector, embedder=emb.contract)
         return faces.with_(embedding=vectors, meta=meta, crops=None)
 
-    def analyze(self, image: np.ndarray) -> Faces:
-        """Detect, assess and embed every face, aligning each face once."""
-        return self.embed(image, self._detect(image))
+    def analyze(self, image: np.ndarray, *, pose: bool = True) -> Faces:
+        """Detect, assess and embed every face, aligning each face once (``pose``: as
+        in :meth:`detect`)."""
+        return self.embed(image, self._detect(image, pose=pose))
 
     def _detect(self, image: np.ndarray, *, pose: bool = True) -> Faces:
         faces = self.detector.detect(image).sorted_by_area()

@@ -122,7 +122,7 @@ def identify(gallery_dir: Path, probes: tuple[str, ...], min_similarity: float, 
     failed: list[int] = []
     with make_engine(accurate, embedder) as engine:
         gallery = fp.Gallery.from_folder(engine, gallery_dir, progress=not as_json)
-        for path, faces in zip(files, engine.analyze_many(files)):
+        for path, faces in zip(files, engine.analyze_many(files, pose=False)):  # identities only: no head pose
             if isinstance(faces, fp.FaceprintError):
                 click.echo(f"{path},error,{faces.code}", err=True)
                 failed.append(EXIT_CODES.get(faces.code, 1))
