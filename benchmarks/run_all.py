@@ -75,7 +75,8 @@ def main() -> None:
     # minutes), attribute validation (a minute)
     # per-group false-match rates before and after the region calibration (fairness.py:
     # UTKFace and LFW by gender, both modes, watch lists) and how its settings were chosen
-    for script in ("service_load.py", "fuzz_api.py", "video_realtime.py", "attributes.py", "liveness.py", "fairness.py", "fairness_select.py"):
+    # and the command line end to end against face_recognition's (whole processes)
+    for script in ("service_load.py", "fuzz_api.py", "video_realtime.py", "attributes.py", "liveness.py", "fairness.py", "fairness_select.py", "cli_end_to_end.py"):
         subprocess.run([sys.executable, str(REPO / "benchmarks" / script)], check=True)
     write_doc(lfw, det, ident, peer, sface, search_section() + service_section())
 
@@ -127,6 +128,8 @@ def service_section() -> str:
         lines += ["<a id=\"liveness\"></a>", "", (OUT / "liveness.md").read_text(), ""]
     if (OUT / "fairness.md").is_file():
         lines += ["<a id=\"fairness\"></a>", "", (OUT / "fairness.md").read_text(), ""]
+    if (OUT / "cli_end_to_end.md").is_file():
+        lines += ["<a id=\"cli-end-to-end\"></a>", "", (OUT / "cli_end_to_end.md").read_text(), ""]
     if (OUT / "fairness_select.md").is_file():
         lines += ["<a id=\"fairness-select\"></a>", "", (OUT / "fairness_select.md").read_text(), ""]
     return "\n".join(lines)
