@@ -202,3 +202,19 @@ def test_a_body_trickled_in_past_its_date_is_refused(tmp_path):
         with pytest.raises(FaceprintError) as exc:
             s.guard.admit(claim, lambda n: [headers[n]] if n in headers else [], method="POST", path="/", query="", body=request.body)
         assert exc.value.aws_code == "InvalidSignatureException"
+
+
+def test_one_token_scheme_for_every_listing():
+    from faceprint.errors import InvalidPaginationToken
+    from faceprint.store.tokens import decode_int, decode_token, encode_token
+
+    assert decode_token(encode_token("faces", 7), "faces") == 7
+    assert decode_token(encode_token("collections", "a:b"), "collections") == "a:b"
+    assert decode_token("", "users") is None and decode_int(None, "users") == 0
+    for bad in ("not base64!", "eA==", encode_token("faces", 7)[:-2], "x" * 600):
+        with pytest.raises(InvalidPaginationToken):
+            decode_token(bad, "faces")
+    with pytest.raises(InvalidPaginationToken):  # a token from another listing
+        decode_token(encode_token("users", 7), "faces")
+    with pytest.raises(InvalidPaginationToken):
+        decode_int(encode_token("faces", "name"), "faces")

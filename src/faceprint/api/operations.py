@@ -8,8 +8,6 @@ call is in the audit log with the caller's key and declared purpose.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -23,8 +21,9 @@ from faceprint.api.errors import AccessDenied
 from faceprint.api.guard import Caller, Guard
 from faceprint.api.images import MAX_IMAGE_PIXELS, image_bytes
 from faceprint.engine import DEFAULT_MIN_SIMILARITY
-from faceprint.errors import InvalidPaginationToken, InvalidParameter
+from faceprint.errors import InvalidParameter
 from faceprint.service import Service
+from faceprint.store.tokens import decode_token, encode_token
 from faceprint.video.processors import WEBHOOK_TAG
 
 # Omitted thresholds take faceprint's calibrated default (40: one false match in 10,000
@@ -254,15 +253,15 @@ def _no_unknown_faceprint_tags(tags: dict[str, str], known: tuple[str, ...], wha
 @handler
 def list_collections(call: Call) -> dict[str, Any]:
     names = sorted(call.service.list_collections())
-    after = _decode_token(call.get("NextToken"))
+    after = decode_token(call.get("NextToken"), "collections")
     if after is not None:
-        names = [n for n in names if n > after]
+        names = [n for n in names if n > str(after)]
     limit = call.get("MaxResults", 1000)
     page, more = names[:limit], len(names) > limit
     models = [call.service.store.collection_model(n) for n in page]  # no face counting, unlike describe
     out: dict[str, Any] = {"CollectionIds": page, "FaceModelVersions": models}
     if more and page:
-        out["NextToken"] = base64.urlsafe_b64encode(page[-1].encode()).decode()
+        out["NextToken"] = encode_token("collections", page[-1])
     return out
 
 
@@ -458,18 +457,6 @@ def revoke_access_key(call: Call) -> dict[str, Any]:
 def _wh(pixels: Any) -> tuple[int, int]:
     h, w = pixels.shape[:2]
     return (w, h)
-
-
-def _decode_token(token: str | None) -> str | None:
-    if token is None or token == "":  # an empty token is the first page, as for the store's listings
-        return None
-    try:
-        name = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-        if not name:
-            raise ValueError
-        return name
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidPaginationToken("NextToken is not a token this server issued") from None
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from faceprint.api.errors import InvalidS3Object
 from faceprint.api.images import object_path
 from faceprint.api.operations import Call, check_tags, handler
 from faceprint.errors import InvalidParameter, NotFound
-from faceprint.store.tokens import decode_token, encode_token
+from faceprint.store.tokens import decode_int, encode_token
 from faceprint.store.video import UPLOADS_FOLDER
 from faceprint.video.alerts import Alert, Broadcast
 from faceprint.video.regions import parse as parse_regions
@@ -80,11 +80,11 @@ def _job_page(call: Call, kind: str, member: str, sort: str | None = None) -> di
 
 def _page(call: Call, items: list[Any], member: str, out: dict[str, Any]) -> dict[str, Any]:
     """``out`` with one page of ``items`` under ``member`` and, unless it is the last,
-    the NextToken (the store's opaque token, here holding the next item's offset)."""
-    start, limit = decode_token(call.get("NextToken")), call.get("MaxResults", 1000)
+    the NextToken (the one token scheme, here holding the next item's offset)."""
+    start, limit = decode_int(call.get("NextToken"), f"job {member}"), call.get("MaxResults", 1000)
     out[member] = items[start : start + limit]
     if start + limit < len(items):
-        out["NextToken"] = encode_token(start + limit)
+        out["NextToken"] = encode_token(f"job {member}", start + limit)
     return out
 
 

@@ -38,7 +38,7 @@ from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, Store
 from faceprint.store.governance import GovernanceOps
 from faceprint.store.keys import KeyOps
 from faceprint.store.video import VideoOps
-from faceprint.store.tokens import decode_token, encode_token
+from faceprint.store.tokens import decode_int, encode_token
 from faceprint.store.users import UserOps
 from faceprint.store.vectors import VectorIndex
 
@@ -284,7 +284,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
     def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
         """One page of faces, oldest first, and the token of the next page (or None)."""
         max_results = validate.count(max_results, "MaxResults", 1, 4096)
-        after = decode_token(next_token)
+        after = decode_int(next_token, "faces")
         with self._tx.read() as c:
             cid = self._collection_row(c, name)[0]
             sql, args = f"SELECT {_FACE_COLUMNS} FROM faces WHERE collection_id=? AND id>?", [cid, after]
@@ -298,7 +298,7 @@ class Store(UserOps, GovernanceOps, KeyOps, VideoOps):
             rows = c.execute(sql + " ORDER BY id LIMIT ?", (*args, max_results + 1)).fetchall()
         more = len(rows) > max_results
         rows = rows[:max_results]
-        token = encode_token(rows[-1][0]) if more else None
+        token = encode_token("faces", int(rows[-1][0])) if more else None
         return [_face(r) for r in rows], token
 
     def delete_faces(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:

@@ -13,7 +13,7 @@ from faceprint.errors import Conflict, NotFound, ServiceQuotaExceeded
 from faceprint.matching.bar import FaceBar
 from faceprint.store import idempotency, validate
 from faceprint.store.records import UserHit, UserInfo
-from faceprint.store.tokens import decode_token, encode_token
+from faceprint.store.tokens import decode_int, encode_token
 
 MAX_FACES_PER_USER = 100
 
@@ -69,7 +69,7 @@ class UserOps:
 
     def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
         max_results = validate.count(max_results, "MaxResults", 1, 500)
-        after = decode_token(next_token)
+        after = decode_int(next_token, "users")
         with self._tx.read() as c:
             cid = self._collection_row(c, name)[0]
             rows = c.execute(
@@ -80,7 +80,7 @@ class UserOps:
         more = len(rows) > max_results
         rows = rows[:max_results]
         users = [UserInfo(r[1], "ACTIVE" if r[2] else "CREATED", int(r[2])) for r in rows]
-        return users, (encode_token(rows[-1][0]) if more else None)
+        return users, (encode_token("users", int(rows[-1][0])) if more else None)
 
     def associate_faces(
         self, name: str, user_id: str, face_ids: list[str], *, bar: FaceBar | None = None, client_token: str | None = None, owner: str = ""
