@@ -22,10 +22,10 @@ import numpy as np
 from faceprint.analysis import quality_filter
 from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
 from faceprint.errors import InvalidParameter, NoFaceFound, NotFound
-from faceprint.imaging import ImageSource
+from faceprint.imaging import ImageSource, box_fractions
 from faceprint.results import FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
 from faceprint.matching import UNREACHABLE
-from faceprint.store import Box, CollectionInfo, ConsentRecord, NewFace, Store, StoredFace, UserHit, UserInfo, validate
+from faceprint.store import CollectionInfo, ConsentRecord, NewFace, Store, StoredFace, UserHit, UserInfo, validate
 from faceprint.search import check_contract, search_collection
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.types import Comparison, Face, Faces
@@ -126,13 +126,13 @@ class Service:
             else:
                 keep.append(i)
         indexed: list[IndexedFace] = []
+        h, w = pixels.shape[:2]
         if keep:
             kept = self.engine.analyzer.embed(pixels, faces[np.array(keep)])  # type: ignore[arg-type]
             image_id = str(uuid.uuid4())
-            new = [NewFace(kept.embedding[j], _box(f, pixels), _confidence(f), image_id, external_image_id) for j, f in enumerate(kept)]  # type: ignore[index]
+            new = [NewFace(kept.embedding[j], box_fractions(f.xyxy, (w, h)), _confidence(f), image_id, external_image_id) for j, f in enumerate(kept)]  # type: ignore[index]
             records = self.store.add_faces(name, new, model=self.model)
             indexed = [IndexedFace(r, f) for r, f in zip(records, kept)]
-        h, w = pixels.shape[:2]
         return IndexResult(indexed, unindexed, (w, h), self.model)
 
     def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
@@ -311,13 +311,6 @@ class Service:
         rated = [UserMatch(h.user, self.engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits]  # type: ignore[arg-type]
         rated = [m for m in rated if m.match.is_match or threshold <= 0]
         return sorted(rated, key=lambda m: -m.match.similarity)
-
-
-def _box(face: Face, pixels: np.ndarray) -> Box:
-    h, w = pixels.shape[:2]
-    x0, y0, x1, y1 = face.xyxy
-    x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1)
-    return Box(left=x0 / w, top=y0 / h, width=(x1 - x0) / w, height=(y1 - y0) / h)
 
 
 def _confidence(face: Face) -> float:

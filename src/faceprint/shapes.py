@@ -11,6 +11,7 @@ import math
 from typing import Any, Callable
 
 from faceprint.analysis.attributes import FaceAttributes
+from faceprint.imaging.boxes import box_fractions
 from faceprint.results import FaceSearch, IndexResult, UserSearch
 from faceprint.store import Box, CollectionInfo, StoredFace, UserInfo
 from faceprint.matching import UNREACHABLE
@@ -26,6 +27,7 @@ def collection_arn(name: str) -> str:
 
 
 def bounding_box(box: Box) -> dict[str, float]:
+    """Rekognition's BoundingBox of a box in fractions (from ``imaging.box_fractions``)."""
     return {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
 
 
@@ -50,9 +52,8 @@ def face_detail(face: Face, image_wh: tuple[int, int], attrs: FaceAttributes | N
     DetectFaces Attributes list; ``ALL`` for every one) are added.
     """
     w, h = image_wh
-    x0, y0, x1, y1 = face.xyxy
     detail: dict[str, Any] = {
-        "BoundingBox": bounding_box(Box(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)),
+        "BoundingBox": bounding_box(box_fractions(face.xyxy, image_wh)),
         "Landmarks": [{"Type": t, "X": float(x) / w, "Y": float(y) / h} for t, (x, y) in zip(LANDMARK_TYPES, face.landmarks)],
         "Confidence": round(100.0 * face.score, 4),
     }

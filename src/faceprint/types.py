@@ -48,6 +48,24 @@ class Quality:
     roll: float
 
 
+@dataclass(frozen=True)
+class Box:
+    """A face box as fractions of the image size (Rekognition's BoundingBox).
+
+    Made from a pixel ``xyxy`` box by :func:`faceprint.imaging.boxes.box_fractions`,
+    the one place that decides how a box reaching past the image is clamped.
+
+    Attributes:
+        left, top: the box's left and top edges, 0 to 1 of the image's width and height.
+        width, height: its size, as fractions of the image's width and height.
+    """
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
 # Rows hold numpy arrays, so dataclass equality (which would compare arrays) is off.
 @dataclass(frozen=True, eq=False)
 class Face:

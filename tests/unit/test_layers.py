@@ -12,7 +12,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "faceprint"
 BASE = {"errors", "types", "constants"}  # shared vocabulary every layer may use
 # What each package (or top-level module) may import besides BASE. engine.py is the
 # analysis layer's facade; results.py and shapes.py are the store's data in
-# Rekognition's names; service.py joins engine and store for the shells above.
+# Rekognition's names (its boxes made by imaging/boxes.py, the one box rule); service.py
+# joins engine and store for the shells above.
 ALLOWED: dict[str, set[str]] = {
     "imaging": set(),
     "models": {"imaging"},
@@ -22,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"analysis", "models", "imaging", "matching"},
     "gallery": {"engine", "analysis", "models", "imaging", "matching"},
     "results": {"store", "matching"},
-    "shapes": {"results", "store", "matching", "analysis"},
+    "shapes": {"results", "store", "matching", "analysis", "imaging"},
     "search": {"engine", "analysis", "models", "imaging", "matching", "store", "results"},
     "attention": {"analysis", "models", "imaging"},
     "liveness": {"analysis", "models", "imaging"},

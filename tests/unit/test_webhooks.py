@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from faceprint.errors import InvalidParameter
-from faceprint.store import Store
+from faceprint.store import Box, Store
 from faceprint.video.alerts import Alert, WebhookSink
 from faceprint.video.processors import WEBHOOK_TAG, StreamProcessors
 from faceprint.video.sources import VideoSource
@@ -66,7 +66,7 @@ def test_a_stored_webhook_is_checked_again_when_it_starts(tmp_path, monkeypatch)
 
 
 def _alert() -> Alert:
-    return Alert("door", 0.0, 0.0, 1, "watch", "f", None, None, 99.0, 1e-6, "m", {"Left": 0.0, "Top": 0.0, "Width": 1.0, "Height": 1.0}, b"")
+    return Alert("door", 0.0, 0.0, 1, "watch", "f", None, None, 99.0, 1e-6, "m", Box(0.0, 0.0, 1.0, 1.0), b"")
 
 
 def _logged(caplog: pytest.LogCaptureFixture) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 
 import faceprint as fp
+from faceprint.types import Box
 from faceprint.video import Alert, JsonLinesSink, Sink, VideoSource, Watcher, WatchSettings, WebhookSink
 from tests.conftest import data_root
 
@@ -132,7 +133,7 @@ def make_alert(i: int = 0) -> Alert:
     return Alert(
         stream="cam", timestamp_ms=1000.0 + i, first_seen_ms=900.0, track_id=i, collection=COLLECTION, face_id=f"face-{i}",
         external_image_id=PERSON, user_id=None, similarity=60.0, false_match_rate=1e-6, model="test-model",
-        bounding_box={"Left": 0.1, "Top": 0.1, "Width": 0.2, "Height": 0.3}, crop_jpeg=b"\xff\xd8jpeg\xff\xd9",
+        bounding_box=Box(left=0.1, top=0.1, width=0.2, height=0.3), crop_jpeg=b"\xff\xd8jpeg\xff\xd9",
     )  # fmt: skip
 
 

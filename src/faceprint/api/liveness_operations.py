@@ -9,14 +9,12 @@ import base64
 from functools import partial
 from typing import Any
 
-import cv2
-import numpy as np
-
 from faceprint.api.operations import Call, handler
 from faceprint.errors import ImageTooLarge
-from faceprint.imaging import DecodeLimits, image_size, load_image
+from faceprint.imaging import DecodeLimits, box_fractions, encode_jpeg, image_size, load_image
 from faceprint.liveness.frames import Measured
 from faceprint.liveness.sessions import LivenessSession
+from faceprint.shapes import bounding_box
 
 MAX_AUDIT_IMAGES = 4
 FRAME_LIMITS = DecodeLimits(max_bytes=204_800, max_pixels=1920 * 1080)  # a camera frame, no more
@@ -75,8 +73,7 @@ def get_face_liveness_session_results(call: Call) -> dict[str, Any]:
 
 
 def _image(m: Measured) -> dict[str, Any]:
+    """Rekognition's AuditImage: the frame as JPEG and the face's box in it."""
     h, w = m.pixels.shape[:2]
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(m.pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    x0, y0, x1, y1 = (float(v) for v in m.box)
-    box = {"Width": (x1 - x0) / w, "Height": (y1 - y0) / h, "Left": max(0.0, x0 / w), "Top": max(0.0, y0 / h)}
-    return {"Bytes": base64.b64encode(np.asarray(jpeg).tobytes() if ok else b"").decode(), "BoundingBox": box}
+    box = bounding_box(box_fractions(m.box, (w, h)))
+    return {"Bytes": base64.b64encode(encode_jpeg(m.pixels)).decode(), "BoundingBox": box}

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# The box type is shared vocabulary (imaging makes it, the store keeps it, shapes
+# writes it): it lives in faceprint.types, and the store hands out that same class.
+from faceprint.types import Box
+
 
 @dataclass(frozen=True)
 class CollectionInfo:
@@ -26,16 +30,6 @@ class CollectionInfo:
     created: float
     face_count: int = 0
     user_count: int = 0
-
-
-@dataclass(frozen=True)
-class Box:
-    """A face box as fractions of the image size (Rekognition's BoundingBox)."""
-
-    left: float
-    top: float
-    width: float
-    height: float
 
 
 @dataclass(frozen=True)

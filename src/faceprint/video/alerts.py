@@ -23,9 +23,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-import cv2
-import numpy as np
-
+from faceprint.shapes import bounding_box
+from faceprint.types import Box
 from faceprint.video.urls import redact
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,8 @@ class Alert:
     similarity: float
     false_match_rate: float
     model: str
-    bounding_box: dict[str, float]
-    crop_jpeg: bytes = field(repr=False)
+    bounding_box: Box  # fractions of the frame (imaging.box_fractions)
+    crop_jpeg: bytes = field(repr=False)  # the best crop (imaging.encode_jpeg)
     samples: int = 1  # frames whose embeddings the decision combined
     latency_ms: float = 0.0  # wall time from the track's first frame to this alert
     wall_time: float = 0.0
@@ -55,6 +54,7 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["crop_jpeg"] = base64.b64encode(self.crop_jpeg).decode()
+        out["bounding_box"] = bounding_box(self.bounding_box)  # Rekognition's member names, as every response
         return {JSON_NAMES[k]: v for k, v in out.items()}
 
     def to_json(self) -> str:
@@ -80,11 +80,6 @@ JSON_NAMES = {
     "latency_ms": "LatencyMs",
     "wall_time": "WallTime",
 }
-
-
-def encode_crop(crop: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return buf.tobytes() if ok else b""
 
 
 class Sink:

@@ -26,9 +26,10 @@ from typing import Callable
 import numpy as np
 
 from faceprint.constants import DEFAULT_WATCH_SIMILARITY  # 1 false match in 100,000 comparisons
+from faceprint.imaging import box_fractions, encode_jpeg
 from faceprint.search import check_contract, search_collection
 from faceprint.types import Face, Faces
-from faceprint.video.alerts import Alert, Sink, encode_crop
+from faceprint.video.alerts import Alert, Sink
 from faceprint.video.backend import Backend
 from faceprint.video.regions import Polygon, inside
 from faceprint.video.sources import Frame, VideoSource
@@ -318,8 +319,6 @@ class Watcher:
         self.stats.decisions.append(Decision(track.track_id, ms, True, match.similarity, len(track.samples), latency, "match", identifiable))
         best = track.best
         assert best is not None
-        w, h = best.frame_wh
-        x0, y0, x1, y1 = best.face.xyxy
         alert = Alert(
             stream=self.name,
             timestamp_ms=round(ms, 1),
@@ -332,8 +331,8 @@ class Watcher:
             similarity=round(match.similarity, 2),
             false_match_rate=match.false_match_rate,
             model=self._model,
-            bounding_box={"Left": float(x0) / w, "Top": float(y0) / h, "Width": float(x1 - x0) / w, "Height": float(y1 - y0) / h},
-            crop_jpeg=encode_crop(best.crop),
+            bounding_box=box_fractions(best.face.xyxy, best.frame_wh),
+            crop_jpeg=encode_jpeg(best.crop),
             samples=len(track.samples),
             latency_ms=round(latency, 1),
             wall_time=time.time(),
