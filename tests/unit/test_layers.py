@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "video": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "search"},
     "eval": {"liveness", "engine", "analysis", "models", "imaging", "matching", "store", "gallery"},
     "service": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery", "search"},
-    "api": {"service", "search", "video", "attention", "liveness", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
+    "enrolment": {"service", "results", "gallery", "imaging"},
+    "api": {"service", "enrolment", "search", "video", "attention", "liveness", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
 }
 
 

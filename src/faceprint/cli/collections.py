@@ -12,7 +12,8 @@ import faceprint as fp
 from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_images, fmt_fmr, handle_errors, make_engine
 
 if TYPE_CHECKING:
-    from faceprint.results import FaceSearch, IndexResult, UserSearch
+    from faceprint.enrolment import ImageEnrolment
+    from faceprint.results import FaceSearch, UserSearch
 
 
 def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -135,83 +136,42 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
     from tqdm import tqdm
 
     from faceprint import shapes
+    from faceprint.enrolment import enrol
 
-    jobs = _index_jobs(paths, external_image_id)
-    per_image_max = max_faces if max_faces is not None else (1 if any(subject_dir for _, _, subject_dir in jobs) else None)
-    outcomes: dict[str, int] = {}
-    refused: set[str] = set()
-    responses = []
-    by_subject: dict[str, list[str]] = {}
-    with open_service(home, accurate, embedder, collection=name) as svc:
-        svc.describe_collection(name)  # fail fast on a missing collection
+    bar: tqdm | None = None
 
-        def one(job: tuple[Path, str | None, bool]) -> IndexResult:
-            path, subject, _ = job
-            return svc.index_faces(name, path, external_image_id=subject, max_faces=per_image_max, quality_filter_level=quality_filter)
+    def shown(done: int, total: int, image: ImageEnrolment | None) -> None:
+        nonlocal bar
+        if image is None:
+            bar = tqdm(total=total, desc=f"indexing into {name}", unit="img", disable=as_json, leave=False)
+            return
+        if image.error is not None and not image.refused:
+            click.echo(f"{image.path}: error: {image.error} [{image.error.code}]", err=True)
+        if bar is not None:
+            bar.update()
+            if done == total:
+                bar.close()  # before the users' messages
 
-        results = svc.engine.map(one, jobs)
-        for (path, subject, subject_dir), result in tqdm(zip(jobs, results), total=len(jobs), desc=f"indexing into {name}", unit="img", disable=as_json, leave=False):
-            if isinstance(result, fp.FaceprintError):
-                if result.code == "consent_required" and subject is not None:
-                    refused.add(subject)
-                else:
-                    click.echo(f"{path}: error: {result} [{result.code}]", err=True)
-                outcomes[result.code] = outcomes.get(result.code, 0) + 1
-                continue
-            outcomes["indexed"] = outcomes.get("indexed", 0) + len(result.indexed)
-            for u in result.unindexed:
-                for why in u.reasons:
-                    outcomes[why] = outcomes.get(why, 0) + 1
-            if subject_dir and subject is not None and result.indexed:
-                by_subject.setdefault(subject, []).extend(f.record.face_id for f in result.indexed)
-            if as_json:
-                responses.append({"Image": str(path), **shapes.index_faces(result)})
-        users = 0 if no_users else _associate(svc, name, by_subject)
+    try:
+        with open_service(home, accurate, embedder, collection=name) as svc:
+            report = enrol(svc, name, paths, external_image_id=external_image_id, max_faces=max_faces, quality_filter=quality_filter, users=not no_users, progress=shown)
+    finally:
+        if bar is not None:
+            bar.close()
+    for user in report.users:
+        for face in user.unassociated:
+            click.echo(f"user {user.user_id}: face {face.face_id} not associated ({face.reason}{'' if face.similarity is None else f', similarity {face.similarity:.1f}'})", err=True)
+        if user.error is not None:
+            click.echo(f"user {user.user_id}: {user.error} [{user.error.code}]", err=True)
     if as_json:
-        echo_json(responses)
+        echo_json([{"Image": str(i.path), **shapes.index_faces(i.result)} for i in report.images if i.result is not None])
     else:
-        detail = ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items()) if k != "indexed")
-        click.echo(f"{name}: indexed {outcomes.get('indexed', 0)} faces from {len(jobs)} images" + (f", {users} users updated" if users else "") + (f"; not indexed: {detail}" if detail else ""))
-    if refused:
-        click.echo(f"refused (no valid consent for this collection's purpose): {', '.join(sorted(refused))}", err=True)
+        detail = ", ".join(f"{k} x{v}" for k, v in report.not_indexed.items())
+        users = report.users_updated
+        click.echo(f"{name}: indexed {report.faces_indexed} faces from {len(report.images)} images" + (f", {users} users updated" if users else "") + (f"; not indexed: {detail}" if detail else ""))
+    if report.refused:
+        click.echo(f"refused (no valid consent for this collection's purpose): {', '.join(report.refused)}", err=True)
         raise SystemExit(EXIT_CODES["consent_required"])
-
-
-def _index_jobs(paths: tuple[str, ...], external_image_id: str | None) -> list[tuple[Path, str | None, bool]]:
-    """(image, subject, from a subject folder) for each image to index."""
-    from faceprint.gallery import person_images
-
-    jobs: list[tuple[Path, str | None, bool]] = []
-    for p in map(Path, paths):
-        if p.is_dir() and any(c.is_dir() for c in p.iterdir()):
-            jobs.extend((img, person, True) for person, img in person_images(p))
-        else:
-            jobs.extend((img, external_image_id, False) for img in expand_images([str(p)]))
-    return jobs
-
-
-def _associate(svc: fp.Service, name: str, by_subject: dict[str, list[str]]) -> int:
-    """Create a user per subject (if missing) and associate its new faces."""
-    existing: set[str] = set()
-    token = None
-    while True:
-        users, token = svc.list_users(name, next_token=token)
-        existing |= {u.user_id for u in users}
-        if token is None:
-            break
-    updated = 0
-    for subject, face_ids in by_subject.items():
-        try:
-            if subject not in existing:
-                svc.create_user(name, subject)
-            for i in range(0, len(face_ids), 100):
-                _, failed = svc.associate_faces(name, subject, face_ids[i : i + 100])
-                for fid, _, sim, why in failed:
-                    click.echo(f"user {subject}: face {fid} not associated ({why}{'' if sim is None else f', similarity {sim:.1f}'})", err=True)
-            updated += 1
-        except fp.FaceprintError as exc:  # e.g. a user's 100-face limit: the faces stay indexed
-            click.echo(f"user {subject}: {exc} [{exc.code}]", err=True)
-    return updated
 
 
 @click.command("search")
