@@ -1,4 +1,4 @@
-"""The one box rule (imaging/boxes.py): pixel xyxy to fractions, clamped to the image."""
+"""The one box rule (imaging/boxes.py): pixel xyxy to fractions, unclamped, as Rekognition gives them."""
 
 from __future__ import annotations
 
@@ -24,23 +24,19 @@ def test_a_box_inside_the_image_is_divided_by_its_size() -> None:
 @pytest.mark.parametrize(
     ("xyxy", "want"),
     [
-        ((-20, 10, 30, 50), (0.0, 0.1, 0.3, 0.4)),  # past the left edge: only the visible part
-        ((10, -30, 50, 40), (0.1, 0.0, 0.4, 0.4)),  # past the top
-        ((80, 70, 130, 120), (0.8, 0.7, 0.2, 0.3)),  # past the right and bottom
-        ((-10, -10, 110, 110), (0.0, 0.0, 1.0, 1.0)),  # larger than the image
+        ((-20, 10, 30, 50), (-0.2, 0.1, 0.5, 0.4)),  # past the left edge: the whole face, Left below 0
+        ((10, -30, 50, 40), (0.1, -0.3, 0.4, 0.7)),  # past the top
+        ((80, 70, 130, 120), (0.8, 0.7, 0.5, 0.5)),  # past the right and bottom: beyond 1
+        ((-10, -10, 110, 110), (-0.1, -0.1, 1.2, 1.2)),  # larger than the image
     ],
 )
-def test_a_box_reaching_past_the_image_is_clamped_before_dividing(xyxy: tuple[float, ...], want: tuple[float, ...]) -> None:
-    box = box_fractions(xyxy, (100, 100))
-    assert _close(box, want)
-    assert 0 <= box.left and 0 <= box.top and box.left + box.width <= 1 and box.top + box.height <= 1
+def test_a_box_reaching_past_the_image_keeps_its_whole_size(xyxy: tuple[float, ...], want: tuple[float, ...]) -> None:
+    assert _close(box_fractions(xyxy, (100, 100)), want)
 
 
-@pytest.mark.parametrize("xyxy", [(120, 10, 150, 40), (-50, 10, -20, 40), (10, 130, 40, 160)])
-def test_a_box_wholly_outside_the_image_is_empty_never_negative(xyxy: tuple[float, ...]) -> None:
-    box = box_fractions(xyxy, (100, 100))
-    assert min(box.width, box.height) == 0.0 and box.width >= 0 and box.height >= 0
-    assert 0 <= box.left <= 1 and 0 <= box.top <= 1
+def test_a_box_whose_far_edge_comes_first_is_refused() -> None:
+    with pytest.raises(InvalidParameter, match="far edges"):
+        box_fractions((50, 10, 40, 20), (100, 100))
 
 
 @pytest.mark.parametrize("image_wh", [(0, 100), (100, 0), (0, 0), (-5, 10)])
@@ -65,11 +61,11 @@ def test_the_store_keeps_the_same_box_type() -> None:
 
 
 def test_responses_and_alerts_report_the_one_rule() -> None:
-    """DetectFaces' FaceDetail and a stream alert give a face at the image's edge the
-    box that IndexFaces stores (they used to report it unclamped)."""
+    """DetectFaces' FaceDetail, the box IndexFaces stores and a stream alert give a face
+    at the image's edge one box (the stored one used to be clamped, the others not)."""
     faces = Faces(xyxy=[[-20, 50, 40, 130]], score=[0.9], landmarks=np.zeros((1, 5, 2)))
     stored = bounding_box(box_fractions(faces.xyxy[0], (200, 100)))
-    assert stored == {"Width": 0.2, "Height": 0.5, "Left": 0.0, "Top": 0.5}
+    assert stored == {"Width": 0.3, "Height": 0.8, "Left": -0.1, "Top": 0.5}
     assert face_detail(faces[0], (200, 100))["BoundingBox"] == stored  # type: ignore[arg-type]
     alert = Alert("door", 0.0, 0.0, 1, "watch", "f", None, None, 99.0, 1e-6, "m", box_fractions(faces.xyxy[0], (200, 100)), b"")
     assert alert.to_dict()["BoundingBox"] == stored
