@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from botocore import xform_name
 from botocore.utils import ArgumentGenerator
 
-from faceprint.api import liveness_operations, operations, video_operations  # noqa: F401 - registers handlers
+from faceprint.api import operation_table
 from faceprint.api.model import FACEPRINT_PREFIX, REKOGNITION_PREFIX, service_models
 from faceprint.store import Box, NewFace, Store
 from faceprint.store.users import MAX_FACES_PER_USER
@@ -216,7 +216,7 @@ def _call(w: World, op: str, params: dict[str, Any]) -> str:
 
 def test_every_error_answered_is_declared_for_its_operation(server):
     w = World(server)
-    ops = sorted(operations.HANDLERS, key=lambda op: (op.startswith(DESTRUCTIVE_PREFIXES), op == "DeleteCollection", op))
+    ops = sorted(operation_table.operations(), key=lambda op: (op.startswith(DESTRUCTIVE_PREFIXES), op == "DeleteCollection", op))
     seen: dict[str, set[str]] = {op: set() for op in ops}
     for op in ops:
         if op == "StartStreamProcessor":

@@ -53,7 +53,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from faceprint import shapes
-from faceprint.api import model, operations
+from faceprint.api import model, operation_table, operations
 from faceprint.api.config import DEFAULT_MAX_BODY
 from faceprint.errors import InvalidParameter
 from tests.api.conftest import lfw_images, unique
@@ -64,9 +64,9 @@ REGION = "us-east-1"
 JSON_TYPE = "application/x-amz-json-1.1"
 SIGNING_NAME = {model.REKOGNITION_PREFIX: "rekognition", model.FACEPRINT_PREFIX: "faceprint"}
 OPS: list[tuple[str, str, OperationModel]] = [
-    (prefix, name, service.operation_model(name)) for prefix, service in model.service_models().items() for name in service.operation_names if name in operations.HANDLERS
+    (prefix, name, service.operation_model(name)) for prefix, service in model.service_models().items() for name in service.operation_names if name in operation_table.operations()
 ]
-UNIMPLEMENTED = sorted(set(model.service_models()[model.REKOGNITION_PREFIX].operation_names) - set(operations.HANDLERS))[0]
+UNIMPLEMENTED = sorted(set(model.service_models()[model.REKOGNITION_PREFIX].operation_names) - set(operation_table.operations()))[0]
 
 # Envelope faults. Each must be refused (never 200), except the benign ones, which a
 # server must accept.
@@ -250,7 +250,7 @@ def gen_string(draw: Any, shape: Shape, hint: str) -> str:
         token = (pick(draw, "collections") or "c") if draw(st.booleans()) else draw(st.text(max_size=8))
         return base64.urlsafe_b64encode(token.encode("utf-8", "surrogatepass")).decode()
     if hint == "Action" and chance(draw, 50):
-        return draw(st.sampled_from(sorted(operations.HANDLERS)))
+        return draw(st.sampled_from(sorted(operation_table.operations())))
     if "enum" in meta:
         return draw(st.sampled_from(meta["enum"]))
     regex = _regex(meta["pattern"]) if "pattern" in meta else None
@@ -612,7 +612,7 @@ def world(server) -> tuple[str, str]:
 
 # -- the tests --------------------------------------------------------------------------
 def test_every_operation_is_fuzzed() -> None:
-    assert {name for _, name, _ in OPS} == set(operations.HANDLERS)
+    assert {name for _, name, _ in OPS} == set(operation_table.operations())
 
 
 def oversize(client: Client, name: str, *, chunked: bool) -> tuple[int, Any]:

@@ -1,15 +1,18 @@
 """The operation table: every operation declared once, with the same roles and flags.
 
 ``SNAPSHOT`` was taken from the four hand-kept lists the table replaced (roles.py's role
-sets, operations.SELF_AUDITED, gateway.IMAGE_OPERATIONS and the ``@handler`` registry),
-so the move to one table is checked to have changed no operation's roles or flags.
+sets, operations.SELF_AUDITED, gateway.IMAGE_OPERATIONS and the ``@handler`` registry)
+before they were removed; the table must give the same mapping, so the move to one table
+changed no operation's roles, flags or handler.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from faceprint.api import gateway, model, operations, roles
+import pytest
+
+from faceprint.api import model, operation_table, roles
 from faceprint.store import ROLES
 
 # operation -> (roles that may call it, in faceprint.store.ROLES order; self-audited?;
@@ -69,16 +72,17 @@ SNAPSHOT: dict[str, tuple[tuple[str, ...], bool, bool, str]] = {
 
 
 def _table() -> dict[str, tuple[tuple[str, ...], bool, bool, str]]:
-    """The mapping as the code declares it now."""
+    """The mapping as the operation table declares it now."""
     rows: dict[str, Any] = {}
-    for name, fn in operations.HANDLERS.items():
-        allowed = tuple(role for role in ROLES if roles.allows(role, name))
-        rows[name] = (allowed, name in operations.SELF_AUDITED, name in gateway.IMAGE_OPERATIONS, fn.__module__.rsplit(".", 1)[1] + "." + fn.__name__)
+    for name, op in operation_table.operations().items():
+        assert op.name == name
+        allowed = tuple(role for role in ROLES if role in op.roles)
+        rows[name] = (allowed, op.self_audited, op.takes_image, op.handler.__module__.rsplit(".", 1)[1] + "." + op.handler.__name__)
     return rows
 
 
 def _served() -> list[str]:
-    return list(operations.HANDLERS)
+    return list(operation_table.operations())
 
 
 def test_every_operation_keeps_its_roles_and_flags():
@@ -95,3 +99,18 @@ def test_every_operation_in_the_models_has_exactly_one_entry():
     assert faceprint_ops <= set(served), sorted(faceprint_ops - set(served))
     for name in served:
         assert (name in faceprint_ops) + (name in rekognition_ops) == 1, name
+
+
+def test_the_role_checks_read_the_table():
+    for name, (allowed, *_) in SNAPSHOT.items():
+        for role in ROLES:
+            assert roles.allows(role, name) == (role in allowed), (role, name)
+    for role in ROLES:
+        assert roles.allowed(role) == {name for name, (allowed, *_) in SNAPSHOT.items() if role in allowed}
+    assert not roles.allows("admin", "NoSuchOperation") and roles.allowed("root") == frozenset()
+
+
+def test_an_operation_cannot_be_declared_twice():
+    with pytest.raises(ValueError, match="declared twice"):
+        operation_table.operation("WhoAmI", roles=roles.EVERYONE)(lambda call: {})
+    assert operation_table.find("WhoAmI").handler.__name__ == "who_am_i"

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
-from faceprint.api import liveness_operations, model, operations, video_operations
+from faceprint.api import model, operation_table, operations, video_operations
 from faceprint.api.config import ServerConfig
 from faceprint.api.errors import BodyImageTooLarge, RequestTimeout, RequestTooLarge, SerializationException, Throttling, UnknownOperationException, UnsupportedMediaType, body_of, headers_of, status_of
 from faceprint.api.guard import Caller, Guard
@@ -36,15 +36,10 @@ from faceprint.liveness.sessions import LivenessSessions
 from faceprint.video.jobs import VideoJobs
 from faceprint.video.processors import StreamProcessors
 
-# Importing these modules registers their operations' handlers.
-HANDLER_MODULES = (operations, video_operations, liveness_operations)
-
 log = logging.getLogger("faceprint.api")
 
 CONTENT_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
 REPLY_TYPE = "application/x-amz-json-1.1"
-# Operations that take images: a body over the limit is reported as an image too large.
-IMAGE_OPERATIONS = {"DetectFaces", "CompareFaces", "IndexFaces", "SearchFacesByImage", "SearchUsersByImage"}
 
 
 @dataclass
@@ -110,15 +105,16 @@ class Gateway:
         operation, caller, body_read = "-", None, False
         IN_FLIGHT.inc()
         try:
-            operation, op = self._operation(request.headers)
-            self._check_length(request.headers, operation)
+            entry, op = self._operation(request.headers)
+            operation = entry.name
+            self._check_length(request.headers, entry)
             claim = self.guard.claim(request.headers)
-            body = await self._read_body(request, operation)
+            body = await self._read_body(request, entry)
             body_read = True
             caller = self.guard.admit(claim, request.header_values, method=request.method, path=request.path, query=request.query, body=body)
             self._authorize(caller, operation)
             params = model.check_input(op, _parse_json(body))
-            result = await self._run(operation, params, caller)
+            result = await self._run(entry, params, caller)
             if isinstance(result, video_operations.EventStream):
                 reply = Reply(200, {}, request_id, events=result, key_id=caller.key_id)
             else:
@@ -147,7 +143,8 @@ class Gateway:
         return reply
 
     # -- the steps --------------------------------------------------------------
-    def _operation(self, headers: Mapping[str, str]) -> tuple[str, Any]:
+    def _operation(self, headers: Mapping[str, str]) -> tuple[operation_table.Operation, Any]:
+        """The operation the request names: its table entry and its service model's operation."""
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in CONTENT_TYPES:
             raise UnsupportedMediaType(f"Content-Type must be {REPLY_TYPE}")
@@ -155,28 +152,28 @@ class Gateway:
         if not target or "." not in target:
             raise UnknownOperationException("X-Amz-Target must name an operation: RekognitionService.<Operation> or FaceprintService.<Operation>")
         prefix, name = target.split(".", 1)
-        op = model.operation(prefix, name)
-        if op is None or name not in operations.HANDLERS:
+        op, entry = model.operation(prefix, name), operation_table.find(name)
+        if op is None or entry is None:
             raise UnknownOperationException(f"this server does not implement {target[:200]}")
-        return name, op
+        return entry, op
 
-    def _too_large(self, operation: str) -> FaceprintError:
-        error = BodyImageTooLarge if operation in IMAGE_OPERATIONS else RequestTooLarge
+    def _too_large(self, entry: operation_table.Operation) -> FaceprintError:
+        error = BodyImageTooLarge if entry.takes_image else RequestTooLarge
         return error(f"the request is over {self.config.max_body_bytes} bytes")
 
-    def _check_length(self, headers: Mapping[str, str], operation: str) -> None:
+    def _check_length(self, headers: Mapping[str, str], entry: operation_table.Operation) -> None:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
-            raise self._too_large(operation)
+            raise self._too_large(entry)
 
-    async def _read_body(self, request: RawRequest, operation: str) -> bytes:
+    async def _read_body(self, request: RawRequest, entry: operation_table.Operation) -> bytes:
         chunks, total = [], 0
         try:
             async with asyncio.timeout(self.config.body_timeout_s):
                 async for chunk in request.stream():
                     total += len(chunk)
                     if total > self.config.max_body_bytes:
-                        raise self._too_large(operation)
+                        raise self._too_large(entry)
                     chunks.append(chunk)
         except TimeoutError:
             raise RequestTimeout(f"the request body did not arrive within {self.config.body_timeout_s:g} s") from None
@@ -190,7 +187,7 @@ class Gateway:
                 self.service.store.record("AccessDenied", detail={"operation": operation})
             raise
 
-    async def _run(self, operation: str, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    async def _run(self, entry: operation_table.Operation, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
         with self._lock:
             if self._pending >= self.config.max_pending:
                 raise Throttling(f"the server has {self._pending} calls waiting; retry later")
@@ -200,7 +197,7 @@ class Gateway:
                 self.service, params, caller, self.guard, self.config.buckets, self.jobs, self.processors, self.liveness, max_image_pixels=self.config.max_image_pixels
             )
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.pool, _invoke, operation, call)
+            return await loop.run_in_executor(self.pool, _invoke, entry, call)
         finally:
             with self._lock:
                 self._pending -= 1
@@ -211,12 +208,12 @@ def _acting(store: Any, caller: Caller) -> Any:
     return store.acting(caller.key_id, key_purpose=caller.key.purpose, role=caller.role)
 
 
-def _invoke(operation: str, call: operations.Call) -> dict[str, Any]:
+def _invoke(entry: operation_table.Operation, call: operations.Call) -> dict[str, Any]:
     store = call.service.store
     with _acting(store, call.caller):
-        result = operations.HANDLERS[operation](call)
-        if operation not in operations.SELF_AUDITED:
-            store.record(operation, collection=call.collection or call.params.get("CollectionId"))
+        result = entry.handler(call)
+        if not entry.self_audited:
+            store.record(entry.name, collection=call.collection or call.params.get("CollectionId"))
     return result
 
 

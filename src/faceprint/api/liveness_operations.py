@@ -9,7 +9,9 @@ import base64
 from functools import partial
 from typing import Any
 
-from faceprint.api.operations import Call, handler
+from faceprint.api.operation_table import operation
+from faceprint.api.operations import Call
+from faceprint.api.roles import SEARCHERS
 from faceprint.errors import ImageTooLarge
 from faceprint.imaging import DecodeLimits, box_fractions, encode_jpeg, image_size, load_image
 from faceprint.liveness.frames import Measured
@@ -24,20 +26,20 @@ FRAME_LIMITS = DecodeLimits(max_bytes=204_800, max_pixels=1920 * 1080)  # a came
 FRAME_PIXEL_BUDGET = 64_000_000
 
 
-@handler
+@operation("CreateFaceLivenessSession", roles=SEARCHERS)
 def create_face_liveness_session(call: Call) -> dict[str, Any]:
     limit = min(MAX_AUDIT_IMAGES, int(call.get("Settings", {}).get("AuditImagesLimit", 0)))
     session = call.liveness.create(call.caller.key_id, audit_images=limit)
     return {"SessionId": session.session_id}
 
 
-@handler
+@operation("GetLivenessChallenge", roles=SEARCHERS)
 def get_liveness_challenge(call: Call) -> dict[str, Any]:
     s = call.liveness.challenge(call.params["SessionId"], call.caller.key_id)
     return {"SessionId": s.session_id, "Actions": s.actions, "TimeLimitMillis": int(s.limit_ms), "ExpiresAt": s.expires}
 
 
-@handler
+@operation("PutLivenessFrames", roles=SEARCHERS)
 def put_liveness_frames(call: Call) -> dict[str, Any]:
     sid, owner = call.params["SessionId"], call.caller.key_id
     call.liveness.open_for_frames(sid, owner)  # refused before a single frame is decoded
@@ -57,7 +59,7 @@ def put_liveness_frames(call: Call) -> dict[str, Any]:
     return out
 
 
-@handler
+@operation("GetFaceLivenessSessionResults", roles=SEARCHERS)
 def get_face_liveness_session_results(call: Call) -> dict[str, Any]:
     s: LivenessSession = call.liveness.get(call.params["SessionId"], call.caller.key_id)
     out: dict[str, Any] = {"SessionId": s.session_id, "Status": s.status}

@@ -2,8 +2,10 @@
 
 Each handler is a few lines over :class:`faceprint.Service`; the response shapes come
 from ``faceprint.shapes``. Handlers run on the inference pool, never on the event loop.
-Operations the store does not already audit are recorded by the dispatcher, so every
-call is in the audit log with the caller's key and declared purpose.
+Each is declared with ``@operation`` (operation_table.py): its name, the roles that may
+call it and its flags. Operations the store does not already audit (not
+``self_audited``) are recorded by the dispatcher, so every call is in the audit log
+with the caller's key and declared purpose.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from faceprint import shapes
 from faceprint.api import roles
+from faceprint.api.operation_table import operation
+from faceprint.api.roles import ADMINS, AUDITORS, CONSENT_OFFICERS, EVERYONE, INDEXERS, SEARCHERS
 from faceprint.api.errors import AccessDenied
 from faceprint.api.guard import Caller, Guard
 from faceprint.api.images import MAX_IMAGE_PIXELS, image_bytes
@@ -62,28 +66,8 @@ class Call:
         return self.params.get(name, default)
 
 
-Handler = Callable[[Call], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {}
-# Operations whose library call writes its own audit entry.
-SELF_AUDITED = {
-    "CreateCollection", "DeleteCollection", "IndexFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage",
-    "CreateUser", "DeleteUser", "AssociateFaces", "DisassociateFaces", "SearchUsers", "SearchUsersByImage",
-    "CompareFaces", "AddConsent", "RevokeConsent", "EraseSubject", "PurgeExpired", "CreateAccessKey", "RevokeAccessKey",
-    "StartFaceSearch", "StartFaceDetection", "CreateStreamProcessor", "DeleteStreamProcessor",
-}  # fmt: skip
-
-
-def handler(fn: Handler) -> Handler:
-    HANDLERS[_camel(fn.__name__)] = fn
-    return fn
-
-
-def _camel(name: str) -> str:
-    return "".join(part.title() for part in name.split("_"))
-
-
 # -- images, 1:1 ----------------------------------------------------------------
-@handler
+@operation("DetectFaces", roles=SEARCHERS | INDEXERS, takes_image=True)
 def detect_faces(call: Call) -> dict[str, Any]:
     svc = call.service
     members = _measured_attributes(call, "Attributes")
@@ -94,7 +78,7 @@ def detect_faces(call: Call) -> dict[str, Any]:
     return shapes.detect_faces(faces, (w, h), attrs, members)
 
 
-@handler
+@operation("CompareFaces", roles=SEARCHERS, self_audited=True, takes_image=True)
 def compare_faces(call: Call) -> dict[str, Any]:
     svc = call.service
     source, target = svc.engine.load(call.image("SourceImage")), svc.engine.load(call.image("TargetImage"))
@@ -117,7 +101,7 @@ def _measured_attributes(call: Call, member: str) -> list[str]:
 
 
 # -- collections ------------------------------------------------------------------
-@handler
+@operation("CreateCollection", roles=ADMINS, self_audited=True)
 def create_collection(call: Call) -> dict[str, Any]:
     """Governance rides on tags, so unmodified clients can set it: ``faceprint:purpose``
     (default: the caller's declared purpose), ``faceprint:consent-required`` (default
@@ -141,18 +125,18 @@ def create_collection(call: Call) -> dict[str, Any]:
     return shapes.create_collection(info)
 
 
-@handler
+@operation("DeleteCollection", roles=ADMINS, self_audited=True)
 def delete_collection(call: Call) -> dict[str, Any]:
     call.service.delete_collection(call.params["CollectionId"])
     return {"StatusCode": 200}
 
 
-@handler
+@operation("DescribeCollection", roles=SEARCHERS | INDEXERS | CONSENT_OFFICERS)
 def describe_collection(call: Call) -> dict[str, Any]:
     return shapes.describe_collection(call.service.describe_collection(call.params["CollectionId"]))
 
 
-@handler
+@operation("ListTagsForResource", roles=SEARCHERS | INDEXERS | CONSENT_OFFICERS)
 def list_tags_for_resource(call: Call) -> dict[str, Any]:
     """A collection's tags with its governance among them, as CreateCollection takes
     it (so that an indexer can see which purpose consent must name); a stream
@@ -169,7 +153,7 @@ def list_tags_for_resource(call: Call) -> dict[str, Any]:
     return {"Tags": {**call.service.store.collection_tags(name), **tags}}
 
 
-@handler
+@operation("TagResource", roles=ADMINS)
 def tag_resource(call: Call) -> dict[str, Any]:
     """Add or replace tags. A collection's governance tags are fixed when it is created:
     changing its purpose or consent rule would reinterpret the consent and faces it holds."""
@@ -185,7 +169,7 @@ def tag_resource(call: Call) -> dict[str, Any]:
     return {}
 
 
-@handler
+@operation("UntagResource", roles=ADMINS)
 def untag_resource(call: Call) -> dict[str, Any]:
     kind, name = _resource(call)
     keys = call.params["TagKeys"]
@@ -250,7 +234,7 @@ def _no_unknown_faceprint_tags(tags: dict[str, str], known: tuple[str, ...], wha
         raise InvalidParameter(f"tag {unknown[0]} is not one faceprint knows; {what} takes {', '.join(known)}")
 
 
-@handler
+@operation("ListCollections", roles=SEARCHERS | INDEXERS | CONSENT_OFFICERS)
 def list_collections(call: Call) -> dict[str, Any]:
     names = sorted(call.service.list_collections())
     after = decode_token(call.get("NextToken"), "collections")
@@ -266,7 +250,7 @@ def list_collections(call: Call) -> dict[str, Any]:
 
 
 # -- faces ------------------------------------------------------------------------
-@handler
+@operation("IndexFaces", roles=INDEXERS, self_audited=True, takes_image=True)
 def index_faces(call: Call) -> dict[str, Any]:
     members = _measured_attributes(call, "DetectionAttributes")
     # with mesh attributes the image is decoded here, once: they are measured on the same pixels
@@ -284,7 +268,7 @@ def index_faces(call: Call) -> dict[str, Any]:
     return shapes.index_faces(result, lambda face: analyzer.attributes(decoded, [face])[0], members)
 
 
-@handler
+@operation("ListFaces", roles=INDEXERS)
 def list_faces(call: Call) -> dict[str, Any]:
     name = call.params["CollectionId"]
     faces, token = call.service.list_faces(
@@ -293,13 +277,13 @@ def list_faces(call: Call) -> dict[str, Any]:
     return shapes.list_faces(faces, token, call.service.store.collection_model(name))
 
 
-@handler
+@operation("DeleteFaces", roles=INDEXERS, self_audited=True)
 def delete_faces(call: Call) -> dict[str, Any]:
     deleted, failed = call.service.delete_faces(call.params["CollectionId"], call.params["FaceIds"])
     return shapes.delete_faces(deleted, failed)
 
 
-@handler
+@operation("SearchFaces", roles=SEARCHERS, self_audited=True)
 def search_faces(call: Call) -> dict[str, Any]:
     result = call.service.search_faces(
         call.params["CollectionId"], call.params["FaceId"], max_faces=call.get("MaxFaces", 10), face_match_threshold=call.get("FaceMatchThreshold", DEFAULT)
@@ -307,7 +291,7 @@ def search_faces(call: Call) -> dict[str, Any]:
     return shapes.search_faces(result)
 
 
-@handler
+@operation("SearchFacesByImage", roles=SEARCHERS, self_audited=True, takes_image=True)
 def search_faces_by_image(call: Call) -> dict[str, Any]:
     result = call.service.search_faces_by_image(
         call.params["CollectionId"],
@@ -320,26 +304,26 @@ def search_faces_by_image(call: Call) -> dict[str, Any]:
 
 
 # -- users ------------------------------------------------------------------------
-@handler
+@operation("CreateUser", roles=INDEXERS, self_audited=True)
 def create_user(call: Call) -> dict[str, Any]:
     # ClientRequestToken: a retry acts once; tokens are the calling key's own
     call.service.store.create_user(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return {}
 
 
-@handler
+@operation("DeleteUser", roles=INDEXERS, self_audited=True)
 def delete_user(call: Call) -> dict[str, Any]:
     call.service.delete_user(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return {}
 
 
-@handler
+@operation("ListUsers", roles=INDEXERS)
 def list_users(call: Call) -> dict[str, Any]:
     users, token = call.service.list_users(call.params["CollectionId"], max_results=call.get("MaxResults", 500), next_token=call.get("NextToken"))
     return shapes.list_users(users, token)
 
 
-@handler
+@operation("AssociateFaces", roles=INDEXERS, self_audited=True)
 def associate_faces(call: Call) -> dict[str, Any]:
     name, user = call.params["CollectionId"], call.params["UserId"]
     done, failed = call.service.associate_faces(
@@ -348,14 +332,14 @@ def associate_faces(call: Call) -> dict[str, Any]:
     return shapes.associate_faces(done, failed, call.service.user_status(name, user))
 
 
-@handler
+@operation("DisassociateFaces", roles=INDEXERS, self_audited=True)
 def disassociate_faces(call: Call) -> dict[str, Any]:
     name, user = call.params["CollectionId"], call.params["UserId"]
     done, failed = call.service.disassociate_faces(name, user, call.params["FaceIds"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return shapes.disassociate_faces(done, failed, call.service.user_status(name, user))
 
 
-@handler
+@operation("SearchUsers", roles=SEARCHERS, self_audited=True)
 def search_users(call: Call) -> dict[str, Any]:
     result = call.service.search_users(
         call.params["CollectionId"],
@@ -367,7 +351,7 @@ def search_users(call: Call) -> dict[str, Any]:
     return shapes.search_users(result)
 
 
-@handler
+@operation("SearchUsersByImage", roles=SEARCHERS, self_audited=True, takes_image=True)
 def search_users_by_image(call: Call) -> dict[str, Any]:
     result = call.service.search_users_by_image(
         call.params["CollectionId"],
@@ -380,13 +364,13 @@ def search_users_by_image(call: Call) -> dict[str, Any]:
 
 
 # -- faceprint's own: who am I, consent, erasure, audit, keys ----------------------
-@handler
+@operation("WhoAmI", roles=EVERYONE)
 def who_am_i(call: Call) -> dict[str, Any]:
     key = call.caller.key
-    return {"AccessKeyId": key.key_id, "Role": key.role, "Purpose": key.purpose, "Operations": sorted(roles.ALLOWED[key.role])}
+    return {"AccessKeyId": key.key_id, "Role": key.role, "Purpose": key.purpose, "Operations": sorted(roles.allowed(key.role))}
 
 
-@handler
+@operation("AddConsent", roles=CONSENT_OFFICERS, self_audited=True)
 def add_consent(call: Call) -> dict[str, Any]:
     record = call.service.add_consent(
         call.params["Subject"], basis=call.params["Basis"], purpose=call.params["Purpose"], expires=call.get("ExpiresAt"), collection=call.get("CollectionId")
@@ -394,27 +378,27 @@ def add_consent(call: Call) -> dict[str, Any]:
     return {"ConsentRecord": _consent(record)}
 
 
-@handler
+@operation("ListConsent", roles=INDEXERS | CONSENT_OFFICERS)
 def list_consent(call: Call) -> dict[str, Any]:
     return {"ConsentRecords": [_consent(r) for r in call.service.consent_records(call.get("Subject"))]}
 
 
-@handler
+@operation("RevokeConsent", roles=CONSENT_OFFICERS, self_audited=True)
 def revoke_consent(call: Call) -> dict[str, Any]:
     return {"ErasedFaceCount": call.service.revoke_consent(call.params["Subject"])}
 
 
-@handler
+@operation("EraseSubject", roles=ADMINS, self_audited=True)
 def erase_subject(call: Call) -> dict[str, Any]:
     return {"ErasedFaceCount": call.service.erase(call.params["ExternalImageId"])}
 
 
-@handler
+@operation("PurgeExpired", roles=ADMINS, self_audited=True)
 def purge_expired(call: Call) -> dict[str, Any]:
     return {"ErasedFaceCount": call.service.purge_expired()}
 
 
-@handler
+@operation("ListAuditEvents", roles=AUDITORS)
 def list_audit_events(call: Call) -> dict[str, Any]:
     entries = call.service.audit_entries(
         collection=call.get("CollectionId"), action=call.get("Action"), actor=call.get("Actor"), since=call.get("Since"), limit=call.get("MaxResults", 100)
@@ -429,24 +413,24 @@ def list_audit_events(call: Call) -> dict[str, Any]:
     }
 
 
-@handler
+@operation("VerifyAuditLog", roles=AUDITORS)
 def verify_audit_log(call: Call) -> dict[str, Any]:
     report = call.service.audit_verify()
     return {"Valid": report.ok, "EntryCount": report.entries, "Problems": list(report.problems)}
 
 
-@handler
+@operation("CreateAccessKey", roles=ADMINS, self_audited=True)
 def create_access_key(call: Call) -> dict[str, Any]:
     key, secret = call.service.store.create_key(call.params["Role"], call.params["Purpose"])
     return {"AccessKeyId": key.key_id, "SecretAccessKey": secret, "Role": key.role, "Purpose": key.purpose}
 
 
-@handler
+@operation("ListAccessKeys", roles=ADMINS)
 def list_access_keys(call: Call) -> dict[str, Any]:
     return {"AccessKeys": [_key(k) for k in call.service.store.list_keys()]}
 
 
-@handler
+@operation("RevokeAccessKey", roles=ADMINS, self_audited=True)
 def revoke_access_key(call: Call) -> dict[str, Any]:
     key = call.service.store.revoke_key(call.params["AccessKeyId"])
     call.guard.forget_key(key.key_id)

@@ -5,58 +5,47 @@ indexer enrols people and cannot search; a consent officer records and revokes t
 subjects' consent and does nothing else, so the key that enrols faces never vouches for
 the consent that allows it (separation of duties); an auditor reads the audit log only;
 an admin does everything, including creating collections (each declares its purpose)
-and issuing keys. docs/api.md's role table lists the same sets
-(tests/api/test_roles_table.py compares them).
+and issuing keys.
+
+Each operation names the roles that may call it where it is declared (see
+operation_table.py), from the sets below; every set holds admin. docs/api.md's role
+table lists the same (tests/api/test_roles_table.py compares them).
 """
 
 from __future__ import annotations
 
-_SEE = {"ListCollections", "DescribeCollection", "ListTagsForResource", "DetectFaces", "WhoAmI"}
-_VIDEO = {"UploadVideo", "StartFaceDetection", "GetFaceDetection"}
-_WATCH = {"StartFaceSearch", "GetFaceSearch", "ListStreamProcessors", "DescribeStreamProcessor", "GetStreamProcessorCounters", "StreamProcessorEvents"}
-# a verification app: liveness before it compares a selfie with an ID photo
-_LIVENESS = {"CreateFaceLivenessSession", "GetLivenessChallenge", "PutLivenessFrames", "GetFaceLivenessSessionResults"}
-SEARCHER = _SEE | _VIDEO | _WATCH | _LIVENESS | {"CompareFaces", "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage"}
-INDEXER = _SEE | _VIDEO | {
-    "IndexFaces",
-    "ListFaces",
-    "DeleteFaces",
-    "CreateUser",
-    "DeleteUser",
-    "ListUsers",
-    "AssociateFaces",
-    "DisassociateFaces",
-    "ListConsent",  # whether a subject may be enrolled yet
-}
-# what the consent covers (a collection's purpose) and the records themselves
-CONSENT = {"WhoAmI", "ListCollections", "DescribeCollection", "ListTagsForResource", "AddConsent", "ListConsent", "RevokeConsent"}
-AUDITOR = {"WhoAmI", "ListAuditEvents", "VerifyAuditLog"}
-ADMIN_ONLY = {
-    "CreateCollection",
-    "DeleteCollection",
-    "EraseSubject",
-    "PurgeExpired",
-    "CreateAccessKey",
-    "ListAccessKeys",
-    "RevokeAccessKey",
-    "CreateStreamProcessor",
-    "StartStreamProcessor",
-    "StopStreamProcessor",
-    "UpdateStreamProcessor",
-    "DeleteStreamProcessor",
-    "TagResource",
-    "UntagResource",
-}
-ADMIN = SEARCHER | INDEXER | CONSENT | AUDITOR | ADMIN_ONLY
+from faceprint.api import operation_table
 
-ALLOWED: dict[str, frozenset[str]] = {
-    "admin": frozenset(ADMIN),
-    "indexer": frozenset(INDEXER),
-    "searcher": frozenset(SEARCHER),
-    "auditor": frozenset(AUDITOR),
-    "consent": frozenset(CONSENT),
-}
+ADMINS = frozenset({"admin"})  # an operation only an admin may call
+SEARCHERS = ADMINS | {"searcher"}
+INDEXERS = ADMINS | {"indexer"}
+CONSENT_OFFICERS = ADMINS | {"consent"}
+AUDITORS = ADMINS | {"auditor"}
+EVERYONE = SEARCHERS | INDEXERS | CONSENT_OFFICERS | AUDITORS
+
+
+def allowed(role: str) -> frozenset[str]:
+    """The operations ``role`` may call.
+
+    Args:
+        role: a key's role; an unknown role may call nothing.
+
+    Returns:
+        Their names.
+
+    Example:
+        >>> sorted(allowed("auditor"))
+        ['ListAuditEvents', 'VerifyAuditLog', 'WhoAmI']
+    """
+    return frozenset(name for name, op in operation_table.operations().items() if role in op.roles)
 
 
 def allows(role: str, operation: str) -> bool:
-    return operation in ALLOWED.get(role, frozenset())
+    """Whether ``role`` may call ``operation`` (False for an operation the server does not serve).
+
+    Example:
+        >>> allows("indexer", "AddConsent"), allows("consent", "AddConsent")
+        (False, True)
+    """
+    op = operation_table.find(operation)
+    return op is not None and role in op.roles

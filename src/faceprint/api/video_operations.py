@@ -10,7 +10,9 @@ from typing import Any, Callable
 
 from faceprint.api.errors import InvalidS3Object
 from faceprint.api.images import object_path
-from faceprint.api.operations import Call, check_tags, handler
+from faceprint.api.operation_table import operation
+from faceprint.api.operations import Call, check_tags
+from faceprint.api.roles import ADMINS, INDEXERS, SEARCHERS
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store.tokens import decode_int, encode_token
 from faceprint.store.video import UPLOADS_FOLDER
@@ -25,22 +27,22 @@ UPLOADS = UPLOADS_FOLDER  # the bucket UploadVideo writes to: the store's upload
 
 
 # -- recorded video: asynchronous jobs ---------------------------------------------
-@handler
+@operation("StartFaceSearch", roles=SEARCHERS, self_audited=True)
 def start_face_search(call: Call) -> dict[str, Any]:
     return {"JobId": _start(call, "FaceSearch", ("CollectionId", "FaceMatchThreshold", "JobTag", "Video"))}
 
 
-@handler
+@operation("GetFaceSearch", roles=SEARCHERS)
 def get_face_search(call: Call) -> dict[str, Any]:
     return _job_page(call, "FaceSearch", "Persons", sort=call.get("SortBy", "TIMESTAMP"))
 
 
-@handler
+@operation("StartFaceDetection", roles=SEARCHERS | INDEXERS, self_audited=True)
 def start_face_detection(call: Call) -> dict[str, Any]:
     return {"JobId": _start(call, "FaceDetection", ("FaceAttributes", "JobTag", "Video"))}
 
 
-@handler
+@operation("GetFaceDetection", roles=SEARCHERS | INDEXERS)
 def get_face_detection(call: Call) -> dict[str, Any]:
     return _job_page(call, "FaceDetection", "Faces")
 
@@ -98,7 +100,7 @@ def _member(params: dict[str, Any], *path: str) -> Any:
     return value
 
 
-@handler
+@operation("UploadVideo", roles=SEARCHERS | INDEXERS)
 def upload_video(call: Call) -> dict[str, Any]:
     """Keep an uploaded video for the jobs of the key that sent it, for a day by default
     (it shows people's faces: it is not kept longer than the jobs over it need).
@@ -138,7 +140,7 @@ def _data_sharing(preference: dict[str, Any] | None, member: str) -> None:
         raise InvalidParameter(f"{member}.OptIn: faceprint shares nothing with anyone (it runs on your machine and sends no data out); leave it out or set OptIn to false")
 
 
-@handler
+@operation("CreateStreamProcessor", roles=ADMINS, self_audited=True)
 def create_stream_processor(call: Call) -> dict[str, Any]:
     p = call.params
     _refuse(p, "NotificationChannel", "KmsKeyId", "Settings.ConnectedHome", "Output.S3Destination")
@@ -155,7 +157,7 @@ def create_stream_processor(call: Call) -> dict[str, Any]:
     return {"StreamProcessorArn": PROCESSOR_ARN.format(p["Name"])}
 
 
-@handler
+@operation("StartStreamProcessor", roles=ADMINS)
 def start_stream_processor(call: Call) -> dict[str, Any]:
     """StartSelector's ProducerTimestamp is the wall-clock time a frame reached the
     server (faceprint keeps no video, so it may be now or later, not earlier; a file
@@ -183,7 +185,7 @@ def start_stream_processor(call: Call) -> dict[str, Any]:
     return {"SessionId": p["Name"]}
 
 
-@handler
+@operation("UpdateStreamProcessor", roles=ADMINS)
 def update_stream_processor(call: Call) -> dict[str, Any]:
     p = call.params
     _refuse(p, "SettingsForUpdate.ConnectedHomeForUpdate")
@@ -201,25 +203,25 @@ def update_stream_processor(call: Call) -> dict[str, Any]:
     return {}
 
 
-@handler
+@operation("StopStreamProcessor", roles=ADMINS)
 def stop_stream_processor(call: Call) -> dict[str, Any]:
     call.processors.stop(call.params["Name"])
     return {}
 
 
-@handler
+@operation("DeleteStreamProcessor", roles=ADMINS, self_audited=True)
 def delete_stream_processor(call: Call) -> dict[str, Any]:
     call.processors.delete(call.params["Name"])
     return {}
 
 
-@handler
+@operation("ListStreamProcessors", roles=SEARCHERS)
 def list_stream_processors(call: Call) -> dict[str, Any]:
     processors = [{"Name": n, "Status": s} for n, s in call.processors.names()]
     return _page(call, processors, "StreamProcessors", {})
 
 
-@handler
+@operation("DescribeStreamProcessor", roles=SEARCHERS)
 def describe_stream_processor(call: Call) -> dict[str, Any]:
     """What was configured, as it was given; counters are GetStreamProcessorCounters'."""
     info = call.processors.describe(call.params["Name"])
@@ -241,7 +243,7 @@ def describe_stream_processor(call: Call) -> dict[str, Any]:
     return out
 
 
-@handler
+@operation("GetStreamProcessorCounters", roles=SEARCHERS)
 def get_stream_processor_counters(call: Call) -> dict[str, Any]:
     """faceprint's: the counters of the session this server ran last for the processor."""
     info = call.processors.describe(call.params["Name"])
@@ -286,7 +288,7 @@ class EventStream:
     release: Callable[[], None]  # gives the subscription back (the key's count of open streams)
 
 
-@handler
+@operation("StreamProcessorEvents", roles=SEARCHERS)
 def stream_processor_events(call: Call) -> EventStream:  # type: ignore[return-value]
     """Server-sent events: one ``alert`` event per alert of a running processor."""
     owner = call.caller.key_id
