@@ -108,7 +108,7 @@ class Faces:
     landmarks: np.ndarray  # (n, 5, 2) float32
     embedding: np.ndarray | None = None  # (n, d) float32, L2-normalised
     quality: np.ndarray | None = None  # (n, 6) float32, columns QUALITY_FIELDS
-    track_id: np.ndarray | None = None  # (n,) int64, video only
+    track_id: np.ndarray | None = None  # (n,) int64, video only: filled by FaceTracker.update
     meta: FacesMeta = field(default_factory=FacesMeta)
     # (n, 112, 112, 3) uint8: each face aligned to the embedder's template by detect(),
     # kept until embed() so that a face is aligned once per request, then dropped

@@ -1,64 +1,61 @@
-"""Attention rows from a sequence of frames: detect, track, measure, one row per person
-and second, and those rows as CSV.
+"""Attention rows from a sequence of tracked frames: measure, one row per person and
+second, and those rows as CSV.
 
-The frames and the tracker come from the caller (for a video file: a
-``faceprint.video.sources.VideoSource`` and a ``faceprint.video.tracks.FaceTracker``),
-so this layer needs no video code: anything with the attributes below will do.
+The frames come from the caller already detected and tracked (for a video file:
+``faceprint.video.stream.tracked_faces``, whose ``TrackedFrame`` fits
+:class:`TrackedFaces`), so this layer needs no video code and has no loop of its own.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Iterable, Protocol
+
+import numpy as np
 
 from faceprint.attention.meter import AttentionMeter, AttentionRow
+from faceprint.errors import InvalidParameter
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from faceprint.analysis.pipeline import Analyzer
-    from faceprint.types import Face, Faces
+    from faceprint.analysis.attributes import FaceAttributes
+    from faceprint.types import Faces
 
 
 class TimedFrame(Protocol):
-    """One frame of a video: RGB pixels, its index and its time."""
+    """One frame of a video: RGB pixels and its time."""
 
     @property
     def pixels(self) -> np.ndarray: ...
 
     @property
-    def index(self) -> int: ...
-
-    @property
     def ms(self) -> float: ...  # from the start of the stream
 
+
+class TrackedFaces(Protocol):
+    """One frame and its tracked faces (``faceprint.video.stream.TrackedFrame`` is one)."""
+
     @property
-    def wall(self) -> float: ...  # time.time() when it was decoded
+    def frame(self) -> TimedFrame: ...
+
+    @property
+    def faces(self) -> Faces: ...  # track_id set
 
 
-class Tracker(Protocol):
-    """Gives each frame's faces the id of the person they continue (FaceTracker does)."""
+class Measurer(Protocol):
+    """Measures faces' attributes (``Analyzer`` does)."""
 
-    def update(self, faces: Faces, frame_index: int, ms: float, wall: float) -> list[tuple[int, int, Face]]:
-        """``(track id, row in faces, face)`` for each face it keeps."""
-        ...
-
-    def lost(self, frame_index: int) -> object:
-        """Forget tracks not seen for a while."""
-        ...
+    def attributes(self, image: np.ndarray, faces: Faces) -> list[FaceAttributes]: ...
 
 
-def attention_rows(frames: Iterable[TimedFrame], analyzer: Analyzer, tracker: Callable[[], Tracker], *, min_face_px: float, meter: AttentionMeter | None = None) -> list[AttentionRow]:
-    """Track the faces of a sequence of frames and measure each one's attention on every frame.
+def attention_rows(tracked: Iterable[TrackedFaces], analyzer: Measurer, *, min_face_px: float, meter: AttentionMeter | None = None) -> list[AttentionRow]:
+    """Measure the attention of each tracked face on every frame.
 
     Nobody is identified: a person is a track, and the rows are per track and second.
 
     Args:
-        frames: the frames, in order.
-        analyzer: detects the faces and measures their attributes (``Engine.analyzer``).
-        tracker: makes the tracker, called at the first frame: a video source knows its
-            frame rate, which a tracker needs, only once it has started decoding.
+        tracked: the frames, in order, each with its faces, ``track_id`` set.
+        analyzer: measures the faces' attributes (``Engine.analyzer``).
         min_face_px: faces smaller than this (shorter side, in pixels) are tracked but
             not measured: the face mesh cannot read eyes that small.
         meter: the meter to fill (default: a new one with the standard rules).
@@ -69,23 +66,26 @@ def attention_rows(frames: Iterable[TimedFrame], analyzer: Analyzer, tracker: Ca
     Example:
         >>> from faceprint import Engine                                      # doctest: +SKIP
         >>> from faceprint.video.sources import VideoSource
-        >>> from faceprint.video.tracks import MIN_FACE_PX, FaceTracker
+        >>> from faceprint.video.stream import tracked_faces
+        >>> from faceprint.video.tracks import MIN_FACE_PX
         >>> source = VideoSource("class.mp4", pace=False)
         >>> with Engine("fast", workers=1) as engine:
-        ...     rows = attention_rows(source.frames(), engine.analyzer, lambda: FaceTracker(source.stats.fps or 25.0), min_face_px=MIN_FACE_PX)
+        ...     rows = attention_rows(tracked_faces(source, engine.analyzer.detect), engine.analyzer, min_face_px=MIN_FACE_PX)
         >>> rows[0].track, rows[0].second, rows[0].facing, rows[0].perclos
     """
     meter = meter if meter is not None else AttentionMeter()
-    tracking: Tracker | None = None
-    for frame in frames:
-        tracking = tracking or tracker()
-        faces = analyzer.detect(frame.pixels)
-        tracked = [(tid, row) for tid, row, face in tracking.update(faces, frame.index, frame.ms, frame.wall) if min(face.size_wh) >= min_face_px]
-        if tracked:
-            picked = faces[[row for _, row in tracked]]
-            for (tid, _), attrs in zip(tracked, analyzer.attributes(frame.pixels, picked)):  # type: ignore[arg-type]
-                meter.observe(tid, frame.ms, attrs)
-        tracking.lost(frame.index)
+    for item in tracked:
+        faces = item.faces
+        if faces.track_id is None:
+            raise InvalidParameter("attention_rows needs tracked faces (Faces.track_id set)")
+        if not len(faces):
+            continue
+        box = faces.xyxy.astype(np.float64)  # as Face.size_wh computes it: the same faces at the 28 px edge
+        wh = box[:, 2:] - box[:, :2]
+        picked = faces[wh.min(axis=1) >= min_face_px]
+        if len(picked):
+            for tid, attrs in zip(picked.track_id.tolist(), analyzer.attributes(item.frame.pixels, picked)):  # type: ignore[union-attr, arg-type]
+                meter.observe(tid, item.frame.ms, attrs)
     return meter.rows()
 
 

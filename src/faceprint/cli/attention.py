@@ -27,11 +27,14 @@ def attention(video: str, as_json: bool, csv_path: Path | None, plot: Path | Non
 
     from faceprint.attention import attention_rows, rows_csv, timeline_png
     from faceprint.video.sources import VideoSource
-    from faceprint.video.tracks import MIN_FACE_PX, FaceTracker
+    from faceprint.video.stream import tracked_faces
+    from faceprint.video.tracks import MIN_FACE_PX
 
     source = VideoSource(video, pace=False, max_width=max_width)
-    with fp.Engine("fast", workers=1) as engine, tqdm(source.frames(), unit="frame", disable=as_json or not sys.stderr.isatty(), file=sys.stderr) as frames:
-        rows = attention_rows(frames, engine.analyzer, lambda: FaceTracker(source.stats.fps or 25.0), min_face_px=MIN_FACE_PX)
+    with fp.Engine("fast", workers=1) as engine:
+        stream = tracked_faces(source, engine.analyzer.detect)
+        with tqdm(stream, unit="frame", disable=as_json or not sys.stderr.isatty(), file=sys.stderr) as tracked:
+            rows = attention_rows(tracked, engine.analyzer, min_face_px=MIN_FACE_PX)
     if csv_path is not None:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
         csv_path.write_text(rows_csv(rows))

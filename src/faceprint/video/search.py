@@ -19,7 +19,7 @@ from faceprint.video.backend import Backend
 from faceprint.types import Face
 from faceprint.video.alerts import Alert, MemorySink
 from faceprint.video.sources import Frame, VideoSource
-from faceprint.video.tracks import FaceTracker
+from faceprint.video.stream import tracked_faces
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY, Observer, Watcher, WatchSettings
 
 SORT_BY = ("TIMESTAMP", "INDEX")
@@ -98,26 +98,23 @@ def detect_video(
     if attributes not in FACE_ATTRIBUTES:
         raise InvalidParameter(f"FaceAttributes must be one of {', '.join(FACE_ATTRIBUTES)}")
     analyzer = service.engine.analyzer
-    tracker: FaceTracker | None = None
     last_ms: dict[int, float] = {}
     faces_out: list[dict[str, Any]] = []
     error = None
     try:
-        for frame in source.frames():
-            tracker = tracker or FaceTracker(source.stats.fps or 25.0)
+        for item in tracked_faces(source, analyzer.detect):
+            frame = item.frame
             h, w = frame.pixels.shape[:2]
-            faces = analyzer.detect(frame.pixels)
             due = []
-            for track_id, row, _ in tracker.update(faces, frame.index, frame.ms, frame.wall):
+            for i, track_id in enumerate(item.faces.track_id.tolist()):  # type: ignore[union-attr]
                 if frame.ms - last_ms.get(track_id, -1e12) >= every_ms:
                     last_ms[track_id] = frame.ms
-                    due.append(row)
+                    due.append(i)
             if due:
-                listed = faces[np.array(due)]
+                listed = item.faces[np.array(due)]
                 measured = analyzer.attributes(frame.pixels, listed) if attributes == "ALL" else [None] * len(due)  # type: ignore[arg-type]
                 for face, attrs in zip(listed, measured):  # type: ignore[call-overload]
                     faces_out.append({"Timestamp": int(round(frame.ms)), "Face": shapes.face_detail(face, (w, h), attrs, ["ALL"])})
-            tracker.lost(frame.index)
             if progress is not None:
                 progress(frame)
     except Exception as exc:  # noqa: BLE001 - the job fails with its reason

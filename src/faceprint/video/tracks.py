@@ -129,29 +129,45 @@ class FaceTracker:
         self._tracker = sv.ByteTrack(frame_rate=max(1, round(fps or 25)), lost_track_buffer=LOST_AFTER_FRAMES, minimum_matching_threshold=0.8)
         self.tracks: dict[int, Track] = {}
 
-    def update(self, faces: Faces, frame_index: int, ms: float, wall: float) -> list[tuple[int, int, Face]]:
-        """(track id, row in ``faces``, face) for each face ByteTrack keeps."""
+    def update(self, faces: Faces, frame_index: int, ms: float, wall: float) -> Faces:
+        """The faces ByteTrack keeps, with ``track_id`` filled (as supervision's trackers
+        fill ``tracker_id``), and each one's :class:`Track` brought up to date.
+
+        Args:
+            faces: this frame's detections (crops and quality ride along to the result).
+            frame_index: the frame's index in the stream, to tell lost tracks.
+            ms: the frame's stream time.
+            wall: ``time.time()`` when the frame was decoded (latencies start there).
+
+        Returns:
+            The kept faces, in ByteTrack's order, a selection of ``faces`` (so their
+            crops still serve ``Analyzer.embed``); ``self.tracks[track_id]`` is each
+            one's state.
+
+        Example:
+            >>> tracker = FaceTracker(fps=25.0)                                  # doctest: +SKIP
+            >>> tracked = tracker.update(analyzer.detect(frame.pixels), frame.index, frame.ms, frame.wall)
+            >>> [(f.track_id, tracker.tracks[f.track_id].frames) for f in tracked]
+        """
         if len(faces) == 0:
             self._tracker.update_with_detections(sv.Detections.empty())
-            return []
+            return faces.with_(track_id=np.zeros(0, np.int64))
         boxes = faces.xyxy.astype(np.float32)
         detections = sv.Detections(xyxy=boxes, confidence=faces.score.astype(np.float32), class_id=np.zeros(len(faces), int))
         tracked = self._tracker.update_with_detections(detections)
-        out = []
         # ByteTrack returns the input boxes it kept, with their track ids
-        rows = [int(np.argmin(np.abs(boxes - box).sum(axis=1))) for box in tracked.xyxy]
-        for track_id, row in zip(tracked.tracker_id, rows):
-            face: Face = faces[int(row)]  # type: ignore[assignment]
-            track = self.tracks.get(int(track_id))
+        rows = np.array([int(np.argmin(np.abs(boxes - box).sum(axis=1))) for box in tracked.xyxy], np.intp)
+        kept: Faces = faces[rows].with_(track_id=np.asarray(tracked.tracker_id, np.int64).reshape(len(rows)))  # type: ignore[union-attr]
+        for face in kept:
+            track_id = int(face.track_id)  # type: ignore[arg-type]
+            track = self.tracks.get(track_id)
             if track is None:
-                track = self.tracks[int(track_id)] = Track(int(track_id), ms, wall, ms, frame_index)
+                track = self.tracks[track_id] = Track(track_id, ms, wall, ms, frame_index)
             track.last_ms, track.last_frame = ms, frame_index
             track.frames += 1
-            x0, y0, x1, y1 = face.xyxy
-            if min(x1 - x0, y1 - y0) >= MIN_FACE_PX and track.too_small:
+            if min(face.size_wh) >= MIN_FACE_PX and track.too_small:
                 track.too_small, track.sized_wall = False, wall
-            out.append((int(track_id), int(row), face))
-        return out
+        return kept
 
     def lost(self, frame_index: int) -> list[Track]:
         """Tracks not seen for a while: removed and returned (a last decision is due)."""

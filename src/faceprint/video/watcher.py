@@ -3,8 +3,9 @@
 Three threads per stream, in a pipeline. The decoder fills a bounded queue; when
 analysis falls behind a live source, the oldest frames are dropped and counted (files
 wait instead, so no frame of a recording is lost). The detector finds the faces of
-every frame. The analyser tracks them, embeds each person on a few good frames, and
-decides once per track (see ``tracks.py``). Detection of one frame runs while the
+every frame. The analyser tracks them (``stream.Tracking``, the step that
+``stream.tracked_faces`` runs in one thread), embeds each person on a few good frames,
+and decides once per track (see ``tracks.py``). Detection of one frame runs while the
 faces of the previous one are embedded, so the two cores of a small machine are both
 busy. Alerts go to the sinks, each with its own queue.
 
@@ -33,7 +34,8 @@ from faceprint.video.alerts import Alert, Sink
 from faceprint.video.backend import Backend
 from faceprint.video.regions import Polygon, inside
 from faceprint.video.sources import Frame, VideoSource
-from faceprint.video.tracks import MIN_FACE_PX, FaceTracker, Sample, Track, face_quality
+from faceprint.video.stream import Tracking
+from faceprint.video.tracks import MIN_FACE_PX, Sample, Track, face_quality
 from faceprint.video.urls import redact
 
 log = logging.getLogger(__name__)
@@ -227,15 +229,14 @@ class Watcher:
             self._detected.put(None)
 
     def _analyze(self) -> None:
-        tracker: FaceTracker | None = None
+        tracking = Tracking(lambda: self.source.stats.fps)  # the rate is known once a frame is
         try:
             self._warm(self.service.engine.analyzer.warm_up)
             while (item := self._detected.get()) is not None:
                 started = time.perf_counter()
-                tracker = tracker or FaceTracker(self.source.stats.fps or 25.0)  # the rate is known once a frame is
-                self._step(tracker, *item)
+                self._step(tracking, *item)
                 self.stats.track_s += time.perf_counter() - started
-            for track in tracker.drain() if tracker else []:
+            for track in tracking.drain():
                 self._decide(track, track.last_ms, lost=True)
         except Exception as exc:  # noqa: BLE001
             self._fail(exc)
@@ -251,7 +252,7 @@ class Watcher:
         self.source.stop()
 
     # -- one frame --------------------------------------------------------------
-    def _step(self, tracker: FaceTracker, frame: Frame, faces: Faces) -> None:
+    def _step(self, tracking: Tracking, frame: Frame, faces: Faces) -> None:
         analyzer = self.service.engine.analyzer
         self.stats.frames_analyzed += 1
         self.stats.faces += len(faces)
@@ -261,19 +262,22 @@ class Watcher:
             keep = inside(faces.xyxy / np.array([w, h, w, h], np.float32), regions)
             self.stats.faces_outside_regions += int(len(keep) - keep.sum())
             faces = faces[keep]  # type: ignore[assignment]
-        tracked = tracker.update(faces, frame.index, frame.ms, frame.wall)
-        self.stats.tracks = max(self.stats.tracks, max((tid for tid, _, _ in tracked), default=0))
+        # the same step as tracked_faces (stream.py); detection ran in another thread
+        tracked = tracking.track(frame, faces).faces
+        tracker = tracking.tracker
+        assert tracker is not None  # made by its first track()
+        seen = [(int(face.track_id), face) for face in tracked]  # type: ignore[arg-type]
+        self.stats.tracks = max(self.stats.tracks, max((tid for tid, _ in seen), default=0))
         wanted: list[tuple[Track, int, Face, float]] = []
-        for tid, row, face in tracked:
+        for i, (tid, face) in enumerate(seen):
             track = tracker.tracks[tid]
-            x0, y0, x1, y1 = face.xyxy
             quality = face_quality(face)
-            size = min(x1 - x0, y1 - y0)
+            size = min(face.size_wh)
             if (self.settings.per_frame and size >= MIN_FACE_PX) or track.wants_sample(quality, frame.ms, size):
-                wanted.append((track, row, face, quality))
+                wanted.append((track, i, face, quality))
         alerts: dict[int, Alert] = {}
         if wanted:
-            embedded = analyzer.embed(frame.pixels, faces[np.array([row for _, row, _, _ in wanted])])  # type: ignore[arg-type]
+            embedded = analyzer.embed(frame.pixels, tracked[np.array([i for _, i, _, _ in wanted])])  # type: ignore[arg-type]
             self.stats.embeddings += len(wanted)
             for (track, _, face, quality), vector in zip(wanted, embedded.embedding):  # type: ignore[arg-type]
                 sample = Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face), (frame.pixels.shape[1], frame.pixels.shape[0]), frame.wall)
@@ -285,7 +289,7 @@ class Watcher:
                     alert = self._decide(track, frame.ms, lost=False, frame=frame)
                     if alert is not None:
                         alerts[track.track_id] = alert
-        for tid, _, _ in tracked:
+        for tid, _ in seen:
             track = tracker.tracks[tid]
             if track.too_small and not track.small_reported and frame.ms - track.first_ms >= TOO_SMALL_AFTER_MS:
                 track.small_reported = True
@@ -294,10 +298,10 @@ class Watcher:
         for track in tracker.tracks.values():
             if frame.index - track.last_frame >= DECIDE_UNSEEN_FRAMES and track.version > track.decided_version:
                 self._decide(track, frame.ms, lost=True)
-        for track in tracker.lost(frame.index):
+        for track in tracking.lost(frame.index):
             self._decide(track, frame.ms, lost=True)
         if self.observer is not None:
-            self.observer(frame, [(tid, face, alerts.get(tid)) for tid, _, face in tracked])
+            self.observer(frame, [(tid, face, alerts.get(tid)) for tid, face in seen])
 
     def _decide(self, track: Track, ms: float, *, lost: bool, frame: Frame | None = None) -> Alert | None:
         if not track.samples or (lost and track.version <= track.decided_version) or track.matched:
