@@ -1,38 +1,34 @@
-"""DESIGN.md's layers hold: no module imports a layer above its own."""
+"""The layers of docs/architecture.md hold: no module imports a layer above its own,
+and every module has a row."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "faceprint"
-
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "faceprint"
+TABLE = ROOT / "docs" / "architecture.md"
 BASE = {"errors", "types", "constants"}  # shared vocabulary every layer may use
-# What each package (or top-level module) may import besides BASE. engine.py is the
-# analysis layer's facade; results.py and shapes.py are the store's data in
-# Rekognition's names (its boxes made by imaging/boxes.py, the one box rule); service.py
-# joins engine and store for the shells above.
-ALLOWED: dict[str, set[str]] = {
-    "imaging": set(),
-    "models": {"imaging"},
-    "analysis": {"models", "imaging"},
-    "matching": set(),
-    "store": {"matching"},
-    "engine": {"analysis", "models", "imaging", "matching"},
-    "gallery": {"engine", "analysis", "models", "imaging", "matching"},
-    "results": {"store", "matching"},
-    "shapes": {"results", "store", "matching", "analysis", "imaging"},
-    "search": {"engine", "analysis", "models", "imaging", "matching", "store", "results"},
-    "attention": {"analysis", "models", "imaging"},
-    "liveness": {"analysis", "models", "imaging"},
-    "video": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "search"},
-    "eval": {"liveness", "engine", "analysis", "models", "imaging", "matching", "store", "gallery"},
-    "service": {"engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery", "search"},
-    "enrolment": {"service", "results", "gallery", "imaging"},
-    "api": {"service", "enrolment", "search", "video", "attention", "liveness", "engine", "analysis", "models", "imaging", "matching", "store", "results", "shapes", "gallery"},
-}
+
+
+def layer_table() -> dict[str, set[str]]:
+    """Each layer's row of docs/architecture.md: the layers it may import."""
+    text = TABLE.read_text()
+    rows = text[text.index("<!-- layers") : text.index("<!-- end of layers")]
+    out: dict[str, set[str]] = {}
+    for line in rows.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        match = re.fullmatch(r"`(\w+)`", cells[0]) if len(cells) == 3 else None
+        if match:
+            out[match.group(1)] = {m.strip() for m in cells[2].split(",") if m.strip()}
+    return out
+
+
+ALLOWED = layer_table()
 
 
 def imported_layers(path: Path) -> set[str]:
@@ -46,6 +42,18 @@ def imported_layers(path: Path) -> set[str]:
             if parts[0] == "faceprint" and len(parts) > 1:
                 found.add(parts[1])
     return found
+
+
+def test_every_module_has_a_row() -> None:
+    modules = {p.stem for p in SRC.glob("*.py") if p.stem != "__init__"} | {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert not modules - set(ALLOWED) - BASE, f"no row in docs/architecture.md for {sorted(modules - set(ALLOWED) - BASE)}"
+    assert not set(ALLOWED) - modules, f"rows for layers that do not exist: {sorted(set(ALLOWED) - modules)}"
+
+
+def test_the_shared_vocabulary_imports_only_itself() -> None:
+    for name in sorted(BASE):
+        assert imported_layers(SRC / f"{name}.py") <= BASE, f"{name}.py reaches into a layer"
+    assert imported_layers(SRC / "constants.py") == set()
 
 
 @pytest.mark.parametrize("layer", sorted(ALLOWED))
