@@ -85,7 +85,7 @@ class Engine:
                 embedder, or its weights or preprocessing changed since).
 
         Example:
-            >>> engine = Engine.for_contract(store.collection_model("staff"))   # doctest: +SKIP
+            >>> engine = Engine.for_contract(store.collections.model("staff"))   # doctest: +SKIP
         """
         name = contract.split("/", 1)[0]
         if name not in EMBEDDERS:

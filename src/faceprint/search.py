@@ -31,7 +31,7 @@ def check_contract(engine: Engine, store: Store, name: str) -> None:
         NotFound: no such collection.
         InvalidParameter: the collection holds another embedder's vectors.
     """
-    model = store.collection_model(name)
+    model = store.collections.model(name)
     contract = engine.analyzer.embedder.contract
     if model != contract:
         hint = model.split("/", 1)[0]
@@ -81,9 +81,9 @@ def search_collection(
     check_similarity(threshold, "FaceMatchThreshold")
     check_contract(engine, store, name)
     bar = engine.bar(threshold).face(vector)
-    hits = store.search(name, vector, max_faces=max_faces, min_cosine=bar if np.isfinite(bar) else NEVER, purpose=purpose, exclude=exclude, action=action)
+    hits = store.faces.search(name, vector, max_faces=max_faces, min_cosine=bar if np.isfinite(bar) else NEVER, purpose=purpose, exclude=exclude, action=action)
     rated = [CollectionMatch(h.face, engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits if h.vector is not None]
     matches = sorted((m for m in rated if m.match.is_match), key=lambda m: -m.match.similarity)
     fmr = 1.0 if threshold <= 0 else 10.0 ** (-threshold / 10.0)
     contract = engine.analyzer.embedder.contract
-    return FaceSearch(matches, None, None, (0, 0), contract, store.size(name), threshold, fmr, None if np.isfinite(bar) else UNREACHABLE)
+    return FaceSearch(matches, None, None, (0, 0), contract, store.faces.size(name), threshold, fmr, None if np.isfinite(bar) else UNREACHABLE)

@@ -73,17 +73,17 @@ class Service:
         self, name: str, *, purpose: str, consent_required: bool = True, max_age_days: float | None = None, tags: dict[str, str] | None = None
     ) -> CollectionInfo:
         """Create a collection for one declared purpose, holding this engine's embeddings."""
-        return self.store.create_collection(name, purpose=purpose, model=self.model, consent_required=consent_required, max_age_days=max_age_days, tags=tags)
+        return self.store.collections.create(name, purpose=purpose, model=self.model, consent_required=consent_required, max_age_days=max_age_days, tags=tags)
 
     def list_collections(self) -> list[str]:
-        return self.store.list_collections()
+        return self.store.collections.names()
 
     def describe_collection(self, name: str) -> CollectionInfo:
-        return self.store.describe_collection(name)
+        return self.store.collections.describe(name)
 
     def delete_collection(self, name: str) -> int:
         """Delete a collection and erase its faces; returns how many were erased."""
-        return self.store.delete_collection(name)
+        return self.store.collections.delete(name)
 
     # -- faces -----------------------------------------------------------------
     def index_faces(
@@ -131,17 +131,17 @@ class Service:
             kept = self.engine.analyzer.embed(pixels, faces[np.array(keep)])  # type: ignore[arg-type]
             image_id = str(uuid.uuid4())
             new = [NewFace(kept.embedding[j], box_fractions(f.xyxy, (w, h)), _confidence(f), image_id, external_image_id) for j, f in enumerate(kept)]  # type: ignore[index]
-            records = self.store.add_faces(name, new, model=self.model)
+            records = self.store.faces.add(name, new, model=self.model)
             indexed = [IndexedFace(r, f) for r, f in zip(records, kept)]
         return IndexResult(indexed, unindexed, (w, h), self.model)
 
     def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
         """ListFaces: one page of faces and the token for the next (None at the end)."""
-        return self.store.list_faces(name, user_id=user_id, face_ids=face_ids, max_results=max_results, next_token=next_token)
+        return self.store.faces.page(name, user_id=user_id, face_ids=face_ids, max_results=max_results, next_token=next_token)
 
     def delete_faces(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
         """DeleteFaces: erase faces; those tied to a user must be disassociated first."""
-        return self.store.delete_faces(name, face_ids)
+        return self.store.faces.delete(name, face_ids)
 
     def search_faces_by_image(
         self,
@@ -176,23 +176,23 @@ class Service:
 
     def search_faces(self, name: str, face_id: str, *, max_faces: int = DEFAULT_MAX_FACES, face_match_threshold: float = DEFAULT_MIN_SIMILARITY, purpose: str | None = None) -> FaceSearch:
         """SearchFaces: a stored face against the rest of its collection."""
-        vec = self.store.face_vector(name, face_id)
+        vec = self.store.faces.vector(name, face_id)
         found = search_collection(self.engine, self.store, name, vec, threshold=face_match_threshold, max_faces=max_faces, purpose=purpose, exclude=face_id, action="SearchFaces")
         return dataclasses.replace(found, searched_face_id=face_id)
 
     # -- users -----------------------------------------------------------------
     def create_user(self, name: str, user_id: str) -> None:
-        self.store.create_user(name, user_id)
+        self.store.users.create(name, user_id)
 
     def delete_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
-        self.store.delete_user(name, user_id, client_token=client_token, owner=owner)
+        self.store.users.delete(name, user_id, client_token=client_token, owner=owner)
 
     def user_status(self, name: str, user_id: str) -> str:
         """CREATED (no faces yet) or ACTIVE."""
-        return self.store.user_status(name, user_id)
+        return self.store.users.status(name, user_id)
 
     def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
-        return self.store.list_users(name, max_results=max_results, next_token=next_token)
+        return self.store.users.page(name, max_results=max_results, next_token=next_token)
 
     def associate_faces(
         self, name: str, user_id: str, face_ids: list[str], *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, client_token: str | None = None, owner: str = ""
@@ -203,14 +203,14 @@ class Service:
         otherwise). Unsuccessful entries carry the similarity. ``client_token`` makes a
         retry return the first call's answer (tokens belong to ``owner``)."""
         check_similarity(user_match_threshold, "UserMatchThreshold")
-        done, failed = self.store.associate_faces(name, user_id, face_ids, bar=self.engine.bar(user_match_threshold), client_token=client_token, owner=owner)
+        done, failed = self.store.users.associate(name, user_id, face_ids, bar=self.engine.bar(user_match_threshold), client_token=client_token, owner=owner)
         rated = [(fid, uid, None if cos is None else self._similarity_of(name, fid, cos), why) for fid, uid, cos, why in failed]
         return done, rated
 
     def disassociate_faces(
         self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, str]]]:
-        return self.store.disassociate_faces(name, user_id, face_ids, client_token=client_token, owner=owner)
+        return self.store.users.disassociate(name, user_id, face_ids, client_token=client_token, owner=owner)
 
     def search_users(self, name: str, *, user_id: str | None = None, face_id: str | None = None, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, purpose: str | None = None) -> UserSearch:
         """SearchUsers: by a stored face or by a user's template (give exactly one)."""
@@ -218,8 +218,8 @@ class Service:
             raise InvalidParameter("give exactly one of UserId or FaceId")
         check_similarity(user_match_threshold, "UserMatchThreshold")
         self._check_model(name)
-        vec = self.store.user_vector(name, user_id) if user_id is not None else self.store.face_vector(name, face_id)  # type: ignore[arg-type]
-        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose, exclude=user_id, action="SearchUsers")
+        vec = self.store.users.vector(name, user_id) if user_id is not None else self.store.faces.vector(name, face_id)  # type: ignore[arg-type]
+        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose, exclude=user_id, action="SearchUsers")
         matches = self._user_matches(vec, hits, user_match_threshold)
         return UserSearch(matches, None, face_id, user_id, [], (0, 0), self.model, self._refusal(vec, user_match_threshold))
 
@@ -233,7 +233,7 @@ class Service:
         all_faces = self.engine.analyzer.detect(pixels).sorted_by_area()
         face = self._largest(pixels, level, all_faces)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
-        hits = self.store.search_users(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose)
+        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose)
         matches = self._user_matches(vec, hits, user_match_threshold)
         h, w = pixels.shape[:2]
         others = [f for f in all_faces if f.xyxy != face[0].xyxy]  # type: ignore[union-attr]
@@ -248,31 +248,31 @@ class Service:
         if level != "NONE":
             kept = [[m for m in found if not quality_filter.reasons(m.face, level)] for found in (result.matches, result.unmatched)]
             result = dataclasses.replace(result, matches=kept[0], unmatched=kept[1])
-        self.store.record("CompareFaces", count=len(result.matches))
+        self.store.audit.record("CompareFaces", count=len(result.matches))
         return result
 
     def add_consent(self, subject: str, *, basis: str, purpose: str, expires: float | None = None, collection: str | None = None) -> ConsentRecord:
-        return self.store.add_consent(subject, basis=basis, purpose=purpose, expires=expires, collection=collection)
+        return self.store.governance.add_consent(subject, basis=basis, purpose=purpose, expires=expires, collection=collection)
 
     def consent_records(self, subject: str | None = None) -> list[ConsentRecord]:
-        return self.store.consent_records(subject)
+        return self.store.governance.consent_records(subject)
 
     def revoke_consent(self, subject: str) -> int:
         """Revoke a subject's consent and erase its faces; returns how many."""
-        return self.store.revoke_consent(subject)
+        return self.store.governance.revoke_consent(subject)
 
     def erase(self, external_image_id: str) -> int:
         """Erase every face of a subject in every collection; returns how many."""
-        return self.store.erase_subject(external_image_id)
+        return self.store.governance.erase_subject(external_image_id)
 
     def purge_expired(self) -> int:
         return self.store.purge_expired()
 
     def audit_verify(self) -> AuditReport:
-        return self.store.audit_verify()
+        return self.store.audit.verify()
 
     def audit_entries(self, **filters: object) -> list[AuditEntry]:
-        return self.store.audit_entries(**filters)
+        return self.store.audit.entries(**filters)
 
     # -- internals -------------------------------------------------------------
     def _check_model(self, name: str) -> None:
@@ -302,7 +302,7 @@ class Service:
         user's template (or its first batch's consensus) rated on the face's own region,
         since the template stands for the same person."""
         try:
-            vector = self.store.face_vector(name, face_id)
+            vector = self.store.faces.vector(name, face_id)
         except NotFound:  # erased meanwhile: the global table is all that is left to say
             return float(self.engine.calibration.similarity(cosine))
         return self.engine.rate(cosine, vector, vector, threshold=0.0).similarity

@@ -106,7 +106,7 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 def make_keys(home: Path) -> dict[str, tuple[str, str]]:
     with Store(home) as store:
-        return {role: tuple(x.key_id if i == 0 else x for i, x in enumerate(store.create_key(role, f"tests as {role}"))) for role in ROLES}  # type: ignore[misc]
+        return {role: tuple(x.key_id if i == 0 else x for i, x in enumerate(store.keys.issue(role, f"tests as {role}"))) for role in ROLES}  # type: ignore[misc]
 
 
 @pytest.fixture(scope="session")

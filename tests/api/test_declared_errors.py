@@ -116,12 +116,12 @@ class World:
         name = unique("declared-full")
         self.rek.create_collection(CollectionId=name, Tags={"faceprint:consent-required": "false", "faceprint:purpose": self.purpose})
         with Store(server.home) as store:
-            base = store.face_vector(self.collection, self.face)
+            base = store.faces.vector(self.collection, self.face)
             rng = np.random.default_rng(0)
             vecs = base + 0.01 * rng.normal(size=(MAX_FACES_PER_USER + 1, len(base))).astype(np.float32)
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-            model = store.collection_model(self.collection)
-            stored = store.add_faces(name, [NewFace(v, Box(0.1, 0.1, 0.5, 0.5), 99.0, "img", "full") for v in vecs], model=model)
+            model = store.collections.model(self.collection)
+            stored = store.faces.add(name, [NewFace(v, Box(0.1, 0.1, 0.5, 0.5), 99.0, "img", "full") for v in vecs], model=model)
         ids = [s.face_id for s in stored]
         self.rek.create_user(CollectionId=name, UserId="full")
         done = self.rek.associate_faces(CollectionId=name, UserId="full", FaceIds=ids[:MAX_FACES_PER_USER])

@@ -161,12 +161,12 @@ def _search_result(face_id: str, subject: str) -> dict[str, Any]:
 
 def _store_with_a_match(home: Path, subject: str = "alice") -> tuple[fp.Store, str, str]:
     store = fp.Store(home)
-    store.create_collection("watch", purpose="tests", model="m", consent_required=False)
+    store.collections.create("watch", purpose="tests", model="m", consent_required=False)
     vec = np.ones(128, np.float32) / np.sqrt(128)
-    face_id = store.add_faces("watch", [NewFace(vec, Box(0.1, 0.1, 0.2, 0.2), 99.0, "img", subject)], model="m")[0].face_id
+    face_id = store.faces.add("watch", [NewFace(vec, Box(0.1, 0.1, 0.2, 0.2), 99.0, "img", subject)], model="m")[0].face_id
     job_id = uuid.uuid4().hex
-    store.create_job(job_id, "FaceSearch", {"CollectionId": "watch", "Video": {}})
-    store.finish_job(job_id, "SUCCEEDED", _search_result(face_id, subject))
+    store.jobs.create_job(job_id, "FaceSearch", {"CollectionId": "watch", "Video": {}})
+    store.jobs.finish_job(job_id, "SUCCEEDED", _search_result(face_id, subject))
     return store, job_id, face_id
 
 
@@ -175,15 +175,15 @@ def test_erasure_reaches_video_job_results(tmp_path: Path, how: str) -> None:
     store, job_id, face_id = _store_with_a_match(tmp_path / "home")
     with store:
         if how == "delete_faces":
-            assert store.delete_faces("watch", [face_id])[0] == [face_id]
+            assert store.faces.delete("watch", [face_id])[0] == [face_id]
         elif how == "revoke":
-            store.add_consent("alice", basis="consent", purpose="tests")
-            store.revoke_consent("alice")
+            store.governance.add_consent("alice", basis="consent", purpose="tests")
+            store.governance.revoke_consent("alice")
         elif how == "erase":
-            store.erase_subject("alice")
+            store.governance.erase_subject("alice")
         else:
-            store.delete_collection("watch")
-        _, result = store.job(job_id)
+            store.collections.delete("watch")
+        _, result = store.jobs.job(job_id)
         assert result is not None and face_id not in json.dumps(result) and "alice" not in json.dumps(result)
         assert [p["Person"]["Index"] for p in result["Persons"]] == [2]  # strangers stay: the job still happened
 
@@ -193,8 +193,8 @@ def test_an_unreadable_result_does_not_block_erasure(tmp_path: Path) -> None:
     with store:
         with sqlite3.connect(store.home / "faceprint.db") as db:  # a damaged row
             db.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (b"\x01" + b"\x00" * 40, job_id))
-        store.erase_subject("alice")
-        record, result = store.job(job_id)
+        store.governance.erase_subject("alice")
+        record, result = store.jobs.job(job_id)
         assert result is None and record.status == "FAILED"
 
 
@@ -202,10 +202,10 @@ def test_a_job_finishing_after_an_erasure_does_not_bring_the_match_back(tmp_path
     store, _, face_id = _store_with_a_match(tmp_path / "home")
     with store:
         running = uuid.uuid4().hex
-        store.create_job(running, "FaceSearch", {"CollectionId": "watch", "Video": {}})
-        store.erase_subject("alice")  # while the job runs
-        store.finish_job(running, "SUCCEEDED", _search_result(face_id, "alice"))
-        _, result = store.job(running)
+        store.jobs.create_job(running, "FaceSearch", {"CollectionId": "watch", "Video": {}})
+        store.governance.erase_subject("alice")  # while the job runs
+        store.jobs.finish_job(running, "SUCCEEDED", _search_result(face_id, "alice"))
+        _, result = store.jobs.job(running)
         assert result is not None and "alice" not in json.dumps(result)
 
 
@@ -217,12 +217,12 @@ def test_job_results_are_sealed_and_kept_seven_days(tmp_path: Path) -> None:
         with pytest.raises(zlib.error):
             zlib.decompress(raw)
         store.purge_expired()
-        store.job(job_id)  # fresh: kept
+        store.jobs.job(job_id)  # fresh: kept
         with sqlite3.connect(store.home / "faceprint.db") as db:
             db.execute("UPDATE video_jobs SET updated=updated-? WHERE job_id=?", (7 * 86400 + 60, job_id))
         store.purge_expired()
         with pytest.raises(fp.errors.NotFound):
-            store.job(job_id)
+            store.jobs.job(job_id)
 
 
 @pytest.mark.models

@@ -40,7 +40,7 @@ def test_a_stream_refuses_a_watch_list_another_embedder_made(dlib_home: Path, da
 
 def test_every_service_search_refuses_it(dlib_home: Path, data: Path, engine: fp.Engine) -> None:
     with fp.Service(dlib_home, engine=engine) as svc:
-        face_id = svc.store.list_faces("lin")[0][0].face_id
+        face_id = svc.store.faces.page("lin")[0][0].face_id
         with pytest.raises(InvalidParameter, match="holds dlib.resnet_v1"):
             svc.search_faces_by_image("lin", data / EX / "lin-manuel-miranda.png")
         with pytest.raises(InvalidParameter, match="holds dlib.resnet_v1"):

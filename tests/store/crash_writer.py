@@ -23,7 +23,7 @@ def main(home: str, first_seed: int) -> None:
             batch = list(range(seed, seed + 1 + seed % 4))
             seed += len(batch)
             faces = [NewFace(vector(s), Box(0, 0, 1, 1), 90.0, f"img{s}", f"s{s}") for s in batch]
-            stored = store.add_faces("crash", faces, model="crash-model")
+            stored = store.faces.add("crash", faces, model="crash-model")
             print("\n".join(f"ACK {f.face_id} {s}" for f, s in zip(stored, batch)), flush=True)
 
 

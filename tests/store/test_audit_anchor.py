@@ -21,11 +21,11 @@ from tests.store.conftest import MODEL, new_faces, unit_vectors
 
 def _grow(home, witness=None, *, searches: int) -> None:
     with Store(home, audit_witness=witness) as s:
-        if "c" not in s.list_collections():
-            s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-            s.add_faces("c", new_faces(unit_vectors(2)), model=MODEL)
+        if "c" not in s.collections.names():
+            s.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+            s.faces.add("c", new_faces(unit_vectors(2)), model=MODEL)
         for _ in range(searches):
-            s.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=-1)
+            s.faces.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=-1)
 
 
 def _cut_tail_and_restore_head(home, saved_head: str, keep: int) -> None:
@@ -48,7 +48,7 @@ def test_without_an_anchor_a_cut_tail_with_its_old_head_restored_passes(tmp_path
     _grow(home, searches=3)
     _cut_tail_and_restore_head(home, saved, keep=2)
     with Store(home) as s:
-        report = s.audit_verify()
+        report = s.audit.verify()
     assert report.ok and report.entries == 2
     assert not report.anchored
 
@@ -59,10 +59,10 @@ def test_witness_detects_a_cut_tail_with_its_old_head_restored(tmp_path):
     saved = _head(home)
     _grow(home, witness, searches=3)
     with Store(home, audit_witness=witness) as s:
-        assert s.audit_verify().ok and s.audit_verify().anchored
+        assert s.audit.verify().ok and s.audit.verify().anchored
     _cut_tail_and_restore_head(home, saved, keep=2)
     with Store(home, audit_witness=witness) as s:
-        report = s.audit_verify()
+        report = s.audit.verify()
     assert not report.ok
     assert any("the witness" in p and "entry 5" in p and "cut off" in p for p in report.problems), report.problems
 
@@ -79,7 +79,7 @@ def test_witness_detects_an_older_copy_of_the_database(tmp_path):
         (home / f"faceprint.db{suffix}").unlink(missing_ok=True)
     shutil.copy(old, home / "faceprint.db")
     with Store(home, audit_witness=witness) as s:
-        report = s.audit_verify()
+        report = s.audit.verify()
     assert not report.ok and any("cut off" in p for p in report.problems), report.problems
 
 
@@ -93,25 +93,25 @@ def test_witness_detects_a_forged_or_missing_witness_and_a_rewritten_chain(tmp_p
 
     # A head from the wire (syslog, the hook's destination) is checked the same way.
     with Store(home) as s:
-        assert s.audit_verify(heads=[good.strip()]).ok
-        assert not s.audit_verify(heads=[f"{seq}:{'0' * 64}:{'0' * 64}"]).ok
+        assert s.audit.verify(heads=[good.strip()]).ok
+        assert not s.audit.verify(heads=[f"{seq}:{'0' * 64}:{'0' * 64}"]).ok
 
     witness.write_text(good.replace(f"{seq}:", f"{seq + 7}:", 1))  # a later head, but unsigned for it
     with Store(home, audit_witness=witness) as s:
-        report = s.audit_verify()
+        report = s.audit.verify()
     assert not report.ok and any("not signed" in p for p in report.problems), report.problems
 
     witness.unlink()
     with Store(home, audit_witness=witness) as s:
-        report = s.audit_verify()
+        report = s.audit.verify()
     assert not report.ok and any("missing" in p for p in report.problems), report.problems
 
     witness.write_text(good)
     _rewrite_chain_with_the_key(home, actor="someone-else")  # chain and in-file head agree again
     with Store(home) as s:
-        assert s.audit_verify().ok
+        assert s.audit.verify().ok
     with Store(home, audit_witness=witness) as s:
-        report = s.audit_verify()
+        report = s.audit.verify()
     assert not report.ok and any(f"entry {seq} is not the entry the witness" in p for p in report.problems), report.problems
 
 
@@ -135,13 +135,13 @@ def _rewrite_chain_with_the_key(home, *, actor: str) -> None:
 def test_witness_follows_every_append_and_never_goes_back(tmp_path):
     home, witness = tmp_path / "home", tmp_path / "elsewhere" / "audit.witness"
     with Store(home, audit_witness=witness) as a, Store(home, audit_witness=witness) as b:
-        a.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-        b.record("Probe")
-        a.record("Probe")
+        a.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+        b.audit.record("Probe")
+        a.audit.record("Probe")
         assert witness.read_text().startswith("3:")
         a._anchor.publish("2:" + "0" * 64 + ":" + "0" * 64)  # a late, older head from a slow process
         assert witness.read_text().startswith("3:")
-        assert a.audit_verify().ok
+        assert a.audit.verify().ok
 
 
 def test_witness_inside_the_store_folder_is_refused(tmp_path):
@@ -161,15 +161,15 @@ def test_hook_gets_each_new_head(tmp_path):
     home, out = tmp_path / "home", tmp_path / "heads.txt"
     hook = f"sh -c 'echo \"$1\" >> {out}' hook"
     with Store(home, audit_hook=hook) as s:
-        s.record("Probe")
+        s.audit.record("Probe")
         s._anchor.flush()
         assert out.read_text().split()[-1].startswith("1:")
-        s.record("Probe")
-        s.record("Probe")
+        s.audit.record("Probe")
+        s.audit.record("Probe")
         s._anchor.flush()
         last = out.read_text().split()[-1]
         assert last.startswith("3:")
-        assert s.audit_verify(heads=[last]).ok
+        assert s.audit.verify(heads=[last]).ok
 
 
 def test_cli_verify_checks_the_witness_and_says_when_nothing_was(tmp_path, monkeypatch):
@@ -196,10 +196,10 @@ def test_syslog_gets_each_new_head(tmp_path):
         collector.bind(("127.0.0.1", 0))
         collector.settimeout(5)
         with Store(tmp_path / "home", audit_syslog=f"127.0.0.1:{collector.getsockname()[1]}") as s:
-            s.record("Probe")
+            s.audit.record("Probe")
             line = collector.recv(4096).decode()
             head = line.split("faceprint audit head ")[1].split()[0]
-            assert head.startswith("1:") and s.audit_verify(heads=[head]).ok
+            assert head.startswith("1:") and s.audit.verify(heads=[head]).ok
 
 
 def test_a_server_refuses_to_start_with_a_witness_it_cannot_write(tmp_path):

@@ -31,7 +31,7 @@ def test_sigkill_loses_no_acknowledged_face(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("FACEPRINT_KEY", "ab" * 32)
     with Store(home) as s:
-        s.create_collection("crash", purpose="crash test", model="crash-model", consent_required=False)
+        s.collections.create("crash", purpose="crash test", model="crash-model", consent_required=False)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     rng = random.Random(1)
     acked: dict[str, int] = {}
@@ -64,7 +64,7 @@ def test_sigkill_loses_no_acknowledged_face(tmp_path, monkeypatch):
     with Store(home) as s:
         rows, token = [], None
         while True:
-            page, token = s.list_faces("crash", max_results=4096, next_token=token)
+            page, token = s.faces.page("crash", max_results=4096, next_token=token)
             rows += page
             if token is None:
                 break
@@ -74,13 +74,13 @@ def test_sigkill_loses_no_acknowledged_face(tmp_path, monkeypatch):
         # at most one batch (<= 4 faces) per writer per round, and complete
         extra = set(present) - set(acked)
         assert len(extra) <= 2 * ROUNDS * 4
-        assert s.size("crash") == len(present)  # index and records agree
+        assert s.faces.size("crash") == len(present)  # index and records agree
         for face_id, seed in random.Random(2).sample(sorted(acked.items()), 40):
-            hit = s.search("crash", vector(seed), max_faces=1, min_cosine=0.99)
+            hit = s.faces.search("crash", vector(seed), max_faces=1, min_cosine=0.99)
             assert hit and hit[0].face.face_id == face_id
         for face_id in extra:
             f = present[face_id]
             seed = int(f.image_id[3:])
             assert f.external_image_id == f"s{seed}"
-            assert s.search("crash", vector(seed), max_faces=1, min_cosine=0.99)[0].face.face_id == face_id
-        assert s.audit_verify().ok
+            assert s.faces.search("crash", vector(seed), max_faces=1, min_cosine=0.99)[0].face.face_id == face_id
+        assert s.audit.verify().ok

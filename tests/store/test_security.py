@@ -22,8 +22,8 @@ def test_embeddings_are_encrypted_and_need_the_right_key(tmp_path, monkeypatch):
     home = tmp_path / "home"
     v = unit_vectors(3)
     with Store(home) as s:
-        s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-        s.add_faces("c", new_faces(v), model=MODEL)
+        s.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+        s.faces.add("c", new_faces(v), model=MODEL)
         s._tx.checkpoint()
     disk = all_bytes(home)
     for row in v:
@@ -37,7 +37,7 @@ def test_embeddings_are_encrypted_and_need_the_right_key(tmp_path, monkeypatch):
         Store(home)
     monkeypatch.setenv("FACEPRINT_KEY_FILE", str(tmp_path / "elsewhere.key"))
     with Store(home) as s:
-        assert s.search("c", v[1], max_faces=1, min_cosine=0.99)[0].cosine == pytest.approx(1.0, abs=1e-5)
+        assert s.faces.search("c", v[1], max_faces=1, min_cosine=0.99)[0].cosine == pytest.approx(1.0, abs=1e-5)
 
 
 def test_malformed_key_is_refused(tmp_path, monkeypatch):
@@ -49,21 +49,21 @@ def test_malformed_key_is_refused(tmp_path, monkeypatch):
 def test_a_row_copied_onto_another_face_does_not_decrypt(tmp_path):
     home = tmp_path / "home"
     with Store(home) as s:
-        s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-        stored = s.add_faces("c", new_faces(unit_vectors(2)), model=MODEL)
+        s.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+        stored = s.faces.add("c", new_faces(unit_vectors(2)), model=MODEL)
     with sqlite3.connect(home / "faceprint.db") as raw:
         blob = raw.execute("SELECT embedding FROM faces WHERE face_id=?", (stored[0].face_id,)).fetchone()[0]
         raw.execute("UPDATE faces SET embedding=? WHERE face_id=?", (blob, stored[1].face_id))
     with Store(home) as s, pytest.raises(EncryptionKeyError, match="tampered"):
-        s.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=-1)
+        s.faces.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=-1)
 
 
 def _audited_store(home):
     with Store(home) as s:
-        s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
+        s.collections.create("c", purpose="p", model=MODEL, consent_required=False)
         for i in range(5):
-            s.add_faces("c", new_faces(unit_vectors(1, seed=i)), model=MODEL)
-        assert s.audit_verify().ok and s.audit_verify().entries == 6
+            s.faces.add("c", new_faces(unit_vectors(1, seed=i)), model=MODEL)
+        assert s.audit.verify().ok and s.audit.verify().entries == 6
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,7 @@ def test_audit_log_detects_edits_and_removals(tmp_path, attack, message):
         raw.execute("DROP TRIGGER audit_no_delete")
         raw.execute(attack)
     with Store(home) as s:
-        report = s.audit_verify()
+        report = s.audit.verify()
     assert not report.ok
     assert any(message in p for p in report.problems), report.problems
 
@@ -94,21 +94,21 @@ def test_erased_faces_leave_no_bytes_behind(tmp_path):
     home = tmp_path / "home"
     v = unit_vectors(40, seed=4)
     with Store(home) as s:
-        s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-        s.create_collection("d", purpose="p", model=MODEL, consent_required=False)
-        stored = s.add_faces("c", new_faces(v[:20], ["bob"] * 5 + ["eve"] * 15), model=MODEL)
-        s.add_faces("d", new_faces(v[20:], ["bob"] * 2 + ["eve"] * 18), model=MODEL)
-        s.search("c", v[0], max_faces=3, min_cosine=-1)  # the index holds bob too
+        s.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+        s.collections.create("d", purpose="p", model=MODEL, consent_required=False)
+        stored = s.faces.add("c", new_faces(v[:20], ["bob"] * 5 + ["eve"] * 15), model=MODEL)
+        s.faces.add("d", new_faces(v[20:], ["bob"] * 2 + ["eve"] * 18), model=MODEL)
+        s.faces.search("c", v[0], max_faces=3, min_cosine=-1)  # the index holds bob too
         with sqlite3.connect(home / "faceprint.db") as raw:
             rows = raw.execute("SELECT face_id, embedding FROM faces WHERE external_image_id='bob'").fetchall()
         assert len(rows) == 7
-        assert s.erase_subject("bob") == 7
-        assert all(h.face.external_image_id != "bob" for h in s.search("c", v[0], max_faces=20, min_cosine=-1))
+        assert s.governance.erase_subject("bob") == 7
+        assert all(h.face.external_image_id != "bob" for h in s.faces.search("c", v[0], max_faces=20, min_cosine=-1))
         # an ordinary DeleteFaces erases just as thoroughly
         gone = stored[10]
         with sqlite3.connect(home / "faceprint.db") as raw:
             rows += raw.execute("SELECT face_id, embedding FROM faces WHERE face_id=?", (gone.face_id,)).fetchall()
-        s.delete_faces("c", [gone.face_id])
+        s.faces.delete("c", [gone.face_id])
         disk = all_bytes(home)  # while the store is still open: the WAL was checkpointed
     for face_id, blob in rows:
         assert face_id.encode() not in disk
@@ -119,17 +119,17 @@ def test_erased_faces_leave_no_bytes_behind(tmp_path):
 
 
 def test_full_disk_changes_nothing(store):
-    store.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-    store.add_faces("c", new_faces(unit_vectors(5)), model=MODEL)
+    store.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+    store.faces.add("c", new_faces(unit_vectors(5)), model=MODEL)
     conn = store._tx.conn
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count={pages}")  # the database cannot grow: as good as a full disk
     with pytest.raises(StorageError, match="full"):
-        store.add_faces("c", new_faces(unit_vectors(300, seed=1)), model=MODEL)
+        store.faces.add("c", new_faces(unit_vectors(300, seed=1)), model=MODEL)
     conn.execute("PRAGMA max_page_count=1073741823")
-    assert store.describe_collection("c").face_count == 5
-    assert len(store.search("c", unit_vectors(1)[0], max_faces=50, min_cosine=-1)) == 5
-    assert store.audit_verify().ok
+    assert store.collections.describe("c").face_count == 5
+    assert len(store.faces.search("c", unit_vectors(1)[0], max_faces=50, min_cosine=-1)) == 5
+    assert store.audit.verify().ok
 
 
 def _make_read_only(path):
@@ -146,18 +146,18 @@ def _make_read_only(path):
 def test_read_only_store_gives_a_clear_error_and_keeps_its_data(tmp_path):
     home = tmp_path / "home"
     with Store(home) as s:
-        s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-        s.add_faces("c", new_faces(unit_vectors(4)), model=MODEL)
+        s.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+        s.faces.add("c", new_faces(unit_vectors(4)), model=MODEL)
     restore = _make_read_only(home)
     try:
         with pytest.raises(StorageError, match="read-only|cannot be opened"):
             with Store(home) as s:
-                s.add_faces("c", new_faces(unit_vectors(2, seed=3)), model=MODEL)
+                s.faces.add("c", new_faces(unit_vectors(2, seed=3)), model=MODEL)
     finally:
         restore()
     with Store(home) as s:
-        assert s.describe_collection("c").face_count == 4
-        assert s.audit_verify().ok
+        assert s.collections.describe("c").face_count == 4
+        assert s.audit.verify().ok
 
 
 def test_a_pre_existing_folder_and_database_are_made_private(tmp_path):
@@ -172,7 +172,7 @@ def test_a_pre_existing_folder_and_database_are_made_private(tmp_path):
     old = os.umask(0o022)
     try:
         with Store(home) as s:
-            s.create_collection("c", purpose="p", model=MODEL, consent_required=False)
+            s.collections.create("c", purpose="p", model=MODEL, consent_required=False)
             modes = {p.name: p.stat().st_mode & 0o777 for p in home.iterdir()}
     finally:
         os.umask(old)

@@ -15,68 +15,68 @@ from tests.store.conftest import MODEL, new_faces, unit_vectors
 
 
 def make(store: Store, name: str = "c", **kw) -> None:
-    store.create_collection(name, purpose=kw.pop("purpose", "testing"), model=MODEL, consent_required=kw.pop("consent_required", False), **kw)
+    store.collections.create(name, purpose=kw.pop("purpose", "testing"), model=MODEL, consent_required=kw.pop("consent_required", False), **kw)
 
 
 def test_collection_lifecycle(store):
     make(store, "b")
     make(store, "a")
-    assert store.list_collections() == ["a", "b"]
+    assert store.collections.names() == ["a", "b"]
     with pytest.raises(AlreadyExists):
         make(store, "a")
-    store.add_faces("a", new_faces(unit_vectors(3)), model=MODEL)
-    info = store.describe_collection("a")
+    store.faces.add("a", new_faces(unit_vectors(3)), model=MODEL)
+    info = store.collections.describe("a")
     assert (info.face_count, info.user_count, info.purpose, info.model) == (3, 0, "testing", MODEL)
-    assert store.delete_collection("a") == 3
-    assert store.list_collections() == ["b"]
+    assert store.collections.delete("a") == 3
+    assert store.collections.names() == ["b"]
     with pytest.raises(NotFound):
-        store.describe_collection("a")
+        store.collections.describe("a")
 
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 256, "semi;colon", None, 5])
 def test_bad_collection_names(store, name):
     with pytest.raises(InvalidParameter):
-        store.create_collection(name, purpose="p", model=MODEL)
+        store.collections.create(name, purpose="p", model=MODEL)
 
 
 def test_bad_arguments(store):
     make(store)
     v = unit_vectors(1)[0]
     with pytest.raises(InvalidParameter):
-        store.search("c", v, max_faces=0, min_cosine=0)
+        store.faces.search("c", v, max_faces=0, min_cosine=0)
     with pytest.raises(InvalidParameter):
-        store.search("c", v, max_faces=4097, min_cosine=0)
+        store.faces.search("c", v, max_faces=4097, min_cosine=0)
     with pytest.raises(InvalidParameter):
-        store.delete_faces("c", ["not-a-uuid"])
+        store.faces.delete("c", ["not-a-uuid"])
     with pytest.raises(InvalidParameter):
-        store.delete_faces("c", [])
+        store.faces.delete("c", [])
     with pytest.raises(InvalidParameter):
-        store.list_faces("c", next_token="garbage!")
+        store.faces.page("c", next_token="garbage!")
     with pytest.raises(InvalidParameter):
-        store.add_faces("c", new_faces(unit_vectors(1)), model="other-model")
+        store.faces.add("c", new_faces(unit_vectors(1)), model="other-model")
     with pytest.raises(NotFound):
-        store.search("nope", v, max_faces=1, min_cosine=0)
+        store.faces.search("nope", v, max_faces=1, min_cosine=0)
     with pytest.raises(InvalidParameter):
-        store.create_collection("d", purpose="  ", model=MODEL)
+        store.collections.create("d", purpose="  ", model=MODEL)
 
 
 def test_search_is_exact_and_ordered(store):
     make(store)
     v = unit_vectors(200)
-    stored = store.add_faces("c", new_faces(v), model=MODEL)
-    hits = store.search("c", v[17], max_faces=5, min_cosine=-1)
+    stored = store.faces.add("c", new_faces(v), model=MODEL)
+    hits = store.faces.search("c", v[17], max_faces=5, min_cosine=-1)
     assert hits[0].face.face_id == stored[17].face_id
     assert hits[0].cosine == pytest.approx(1.0, abs=1e-5)
     assert [h.cosine for h in hits] == sorted((h.cosine for h in hits), reverse=True)
-    assert len(store.search("c", v[17], max_faces=5, min_cosine=0.99)) == 1
+    assert len(store.faces.search("c", v[17], max_faces=5, min_cosine=0.99)) == 1
 
 
 def test_list_faces_pages_cover_everything_once(store):
     make(store)
-    stored = store.add_faces("c", new_faces(unit_vectors(25)), model=MODEL)
+    stored = store.faces.add("c", new_faces(unit_vectors(25)), model=MODEL)
     seen, token = [], None
     while True:
-        page, token = store.list_faces("c", max_results=10, next_token=token)
+        page, token = store.faces.page("c", max_results=10, next_token=token)
         seen += [f.face_id for f in page]
         if token is None:
             break
@@ -85,15 +85,15 @@ def test_list_faces_pages_cover_everything_once(store):
 
 def test_delete_faces_reports_each_failure(store):
     make(store)
-    stored = store.add_faces("c", new_faces(unit_vectors(3)), model=MODEL)
-    store.create_user("c", "u")
-    store.associate_faces("c", "u", [stored[2].face_id])
+    stored = store.faces.add("c", new_faces(unit_vectors(3)), model=MODEL)
+    store.users.create("c", "u")
+    store.users.associate("c", "u", [stored[2].face_id])
     missing = "00000000-0000-4000-8000-000000000000"
-    deleted, failed = store.delete_faces("c", [stored[0].face_id, missing, stored[2].face_id])
+    deleted, failed = store.faces.delete("c", [stored[0].face_id, missing, stored[2].face_id])
     assert deleted == [stored[0].face_id]
     assert failed == [(missing, None, "FACE_NOT_FOUND"), (stored[2].face_id, "u", "ASSOCIATED_TO_AN_EXISTING_USER")]
-    assert store.describe_collection("c").face_count == 2
-    assert all(h.face.face_id != stored[0].face_id for h in store.search("c", unit_vectors(3)[0], max_faces=10, min_cosine=-1))
+    assert store.collections.describe("c").face_count == 2
+    assert all(h.face.face_id != stored[0].face_id for h in store.faces.search("c", unit_vectors(3)[0], max_faces=10, min_cosine=-1))
 
 
 def test_users_group_faces_and_search_by_template(store):
@@ -102,48 +102,48 @@ def test_users_group_faces_and_search_by_template(store):
     centres = unit_vectors(3, seed=9)
     v = np.repeat(centres, 4, axis=0) + 0.15 * rng.normal(size=(12, 128)).astype(np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
-    stored = store.add_faces("c", new_faces(v), model=MODEL)
+    stored = store.faces.add("c", new_faces(v), model=MODEL)
     for u in range(3):
-        store.create_user("c", f"user{u}")
-        done, failed = store.associate_faces("c", f"user{u}", [s.face_id for s in stored[4 * u : 4 * u + 4]], bar=FaceBar.fixed(0.3))
+        store.users.create("c", f"user{u}")
+        done, failed = store.users.associate("c", f"user{u}", [s.face_id for s in stored[4 * u : 4 * u + 4]], bar=FaceBar.fixed(0.3))
         assert len(done) == 4 and not failed
     with pytest.raises(AlreadyExists):
-        store.create_user("c", "user0")
+        store.users.create("c", "user0")
     # a face of another person is refused by the template check
-    store.create_user("c", "x")
-    store.associate_faces("c", "x", [stored[0].face_id])  # already user0's
-    _, failed = store.associate_faces("c", "user1", [stored[0].face_id])
+    store.users.create("c", "x")
+    store.users.associate("c", "x", [stored[0].face_id])  # already user0's
+    _, failed = store.users.associate("c", "user1", [stored[0].face_id])
     assert failed[0][3] == "ASSOCIATED_TO_A_DIFFERENT_USER"
-    extra = store.add_faces("c", new_faces(unit_vectors(1, seed=77)), model=MODEL)
-    _, failed = store.associate_faces("c", "user1", [extra[0].face_id], bar=FaceBar.fixed(0.3))
+    extra = store.faces.add("c", new_faces(unit_vectors(1, seed=77)), model=MODEL)
+    _, failed = store.users.associate("c", "user1", [extra[0].face_id], bar=FaceBar.fixed(0.3))
     assert failed[0][3] == "LOW_MATCH_CONFIDENCE" and failed[0][2] < 0.3
-    hits = store.search_users("c", centres[1], max_users=3, min_cosine=-1)
+    hits = store.users.search("c", centres[1], max_users=3, min_cosine=-1)
     assert hits[0].user.user_id == "user1" and hits[0].user.face_count == 4
-    users, _ = store.list_users("c")
+    users, _ = store.users.page("c")
     assert {u.user_id: u.status for u in users} == {"user0": "ACTIVE", "user1": "ACTIVE", "user2": "ACTIVE", "x": "CREATED"}
-    done, failed = store.disassociate_faces("c", "user1", [stored[4].face_id, stored[0].face_id])
+    done, failed = store.users.disassociate("c", "user1", [stored[4].face_id, stored[0].face_id])
     assert done == [stored[4].face_id] and failed[0][2] == "ASSOCIATED_TO_A_DIFFERENT_USER"
-    store.delete_user("c", "user2")
-    assert store.list_faces("c", user_id="user2")[0] == []
-    assert store.describe_collection("c").face_count == 13  # faces outlive their user
+    store.users.delete("c", "user2")
+    assert store.faces.page("c", user_id="user2")[0] == []
+    assert store.collections.describe("c").face_count == 13  # faces outlive their user
 
 
 def test_consent_is_required_by_default(store):
-    store.create_collection("w", purpose="find missing people", model=MODEL)
+    store.collections.create("w", purpose="find missing people", model=MODEL)
     faces = new_faces(unit_vectors(1), ["alice"])
     with pytest.raises(ConsentRequired):
-        store.add_faces("w", faces, model=MODEL)
+        store.faces.add("w", faces, model=MODEL)
     with pytest.raises(ConsentRequired):
-        store.add_faces("w", new_faces(unit_vectors(1)), model=MODEL)  # no subject at all
-    store.add_consent("alice", basis="consent", purpose="another purpose")
+        store.faces.add("w", new_faces(unit_vectors(1)), model=MODEL)  # no subject at all
+    store.governance.add_consent("alice", basis="consent", purpose="another purpose")
     with pytest.raises(ConsentRequired):
-        store.add_faces("w", faces, model=MODEL)
-    store.add_consent("alice", basis="consent", purpose="find missing people", collection="elsewhere")
+        store.faces.add("w", faces, model=MODEL)
+    store.governance.add_consent("alice", basis="consent", purpose="find missing people", collection="elsewhere")
     with pytest.raises(ConsentRequired):
-        store.add_faces("w", faces, model=MODEL)
-    store.add_consent("alice", basis="consent", purpose="find missing people", collection="w")
-    assert len(store.add_faces("w", faces, model=MODEL)) == 1
-    refused = store.audit_entries(action="IndexFacesRefused")
+        store.faces.add("w", faces, model=MODEL)
+    store.governance.add_consent("alice", basis="consent", purpose="find missing people", collection="w")
+    assert len(store.faces.add("w", faces, model=MODEL)) == 1
+    refused = store.audit.entries(action="IndexFacesRefused")
     assert len(refused) == 4 and all(e.collection == "w" for e in refused)
 
 
@@ -151,79 +151,79 @@ def test_consent_is_required_by_default(store):
 def test_consent_for_a_collection_ends_with_it(store):
     """A record limited to one collection must not cover a new collection that merely
     reuses the name: the person agreed to the collection that was deleted."""
-    store.create_collection("w", purpose="door access", model=MODEL)
-    store.add_consent("alice", basis="consent", purpose="door access", collection="w")
-    store.add_consent("bob", basis="consent", purpose="door access")  # any collection with the purpose
-    store.add_faces("w", new_faces(unit_vectors(2), ["alice", "bob"]), model=MODEL)
-    store.delete_collection("w")
-    store.create_collection("w", purpose="door access", model=MODEL)
+    store.collections.create("w", purpose="door access", model=MODEL)
+    store.governance.add_consent("alice", basis="consent", purpose="door access", collection="w")
+    store.governance.add_consent("bob", basis="consent", purpose="door access")  # any collection with the purpose
+    store.faces.add("w", new_faces(unit_vectors(2), ["alice", "bob"]), model=MODEL)
+    store.collections.delete("w")
+    store.collections.create("w", purpose="door access", model=MODEL)
     with pytest.raises(ConsentRequired):
-        store.add_faces("w", new_faces(unit_vectors(1), ["alice"]), model=MODEL)
-    assert len(store.add_faces("w", new_faces(unit_vectors(1), ["bob"]), model=MODEL)) == 1
-    ended = store.consent_records("alice")[0]
+        store.faces.add("w", new_faces(unit_vectors(1), ["alice"]), model=MODEL)
+    assert len(store.faces.add("w", new_faces(unit_vectors(1), ["bob"]), model=MODEL)) == 1
+    ended = store.governance.consent_records("alice")[0]
     assert ended.revoked is not None and not ended.valid_at(time.time())
     # consent gathered before a collection exists still covers it once it is created
-    store.add_consent("carol", basis="consent", purpose="door access", collection="later")
-    store.create_collection("later", purpose="door access", model=MODEL)
-    assert len(store.add_faces("later", new_faces(unit_vectors(1), ["carol"]), model=MODEL)) == 1
+    store.governance.add_consent("carol", basis="consent", purpose="door access", collection="later")
+    store.collections.create("later", purpose="door access", model=MODEL)
+    assert len(store.faces.add("later", new_faces(unit_vectors(1), ["carol"]), model=MODEL)) == 1
 
 
 def test_a_consent_refusal_says_how_to_record_consent(store):
-    store.create_collection("w", purpose="door access", model=MODEL)
+    store.collections.create("w", purpose="door access", model=MODEL)
     with pytest.raises(ConsentRequired) as refused:
-        store.add_faces("w", new_faces(unit_vectors(1), ["alice"]), model=MODEL)
+        store.faces.add("w", new_faces(unit_vectors(1), ["alice"]), model=MODEL)
     message = str(refused.value)
     assert "AddConsent" in message and "faceprint consent add alice --basis" in message and "--purpose 'door access'" in message
     with pytest.raises(ConsentRequired) as refused:
-        store.add_faces("w", new_faces(unit_vectors(1)), model=MODEL)
+        store.faces.add("w", new_faces(unit_vectors(1)), model=MODEL)
     assert "ExternalImageId" in str(refused.value) and "AddConsent" in str(refused.value)
 
 def test_consent_bad_input(store):
     with pytest.raises(InvalidParameter):
-        store.add_consent("bob", basis="because", purpose="p")
+        store.governance.add_consent("bob", basis="because", purpose="p")
     with pytest.raises(InvalidParameter):
-        store.add_consent("bob", basis="consent", purpose="p", expires=time.time() - 10)
+        store.governance.add_consent("bob", basis="consent", purpose="p", expires=time.time() - 10)
     with pytest.raises(NotFound):
-        store.revoke_consent("nobody")
+        store.governance.revoke_consent("nobody")
 
 
 def test_revoking_consent_erases_the_subject(store):
-    store.create_collection("w", purpose="p", model=MODEL)
-    store.add_consent("bob", basis="consent", purpose="p")
-    store.add_consent("eve", basis="consent", purpose="p")
-    store.add_faces("w", new_faces(unit_vectors(3), ["bob", "bob", "eve"]), model=MODEL)
-    assert store.revoke_consent("bob") == 2
-    assert [f.external_image_id for f in store.list_faces("w")[0]] == ["eve"]
-    assert store.consent_records("bob")[0].revoked is not None
+    store.collections.create("w", purpose="p", model=MODEL)
+    store.governance.add_consent("bob", basis="consent", purpose="p")
+    store.governance.add_consent("eve", basis="consent", purpose="p")
+    store.faces.add("w", new_faces(unit_vectors(3), ["bob", "bob", "eve"]), model=MODEL)
+    assert store.governance.revoke_consent("bob") == 2
+    assert [f.external_image_id for f in store.faces.page("w")[0]] == ["eve"]
+    assert store.governance.consent_records("bob")[0].revoked is not None
     with pytest.raises(ConsentRequired):
-        store.add_faces("w", new_faces(unit_vectors(1), ["bob"]), model=MODEL)
+        store.faces.add("w", new_faces(unit_vectors(1), ["bob"]), model=MODEL)
 
 
 def test_lapsed_consent_and_retention_are_purged(tmp_path):
     home = tmp_path / "home"
     with Store(home) as s:
-        s.create_collection("w", purpose="p", model=MODEL)
-        s.create_collection("short", purpose="p", model=MODEL, consent_required=False, max_age_days=1.5 / 86400)
-        s.add_consent("bob", basis="consent", purpose="p", expires=time.time() + 1.0)
-        s.add_consent("eve", basis="consent", purpose="p")
-        s.add_faces("w", new_faces(unit_vectors(2), ["bob", "eve"]), model=MODEL)
-        s.add_faces("short", new_faces(unit_vectors(2)), model=MODEL)
+        s.collections.create("w", purpose="p", model=MODEL)
+        s.collections.create("short", purpose="p", model=MODEL, consent_required=False, max_age_days=1.5 / 86400)
+        s.governance.add_consent("bob", basis="consent", purpose="p", expires=time.time() + 1.0)
+        s.governance.add_consent("eve", basis="consent", purpose="p")
+        s.faces.add("w", new_faces(unit_vectors(2), ["bob", "eve"]), model=MODEL)
+        s.faces.add("short", new_faces(unit_vectors(2)), model=MODEL)
         assert s.purge_expired() == 0
     time.sleep(1.6)
     with Store(home) as s:  # purged on open
-        assert [f.external_image_id for f in s.list_faces("w")[0]] == ["eve"]
-        assert s.describe_collection("short").face_count == 0
-        purges = s.audit_entries(action="Purge")
+        assert [f.external_image_id for f in s.faces.page("w")[0]] == ["eve"]
+        assert s.collections.describe("short").face_count == 0
+        purges = s.audit.entries(action="Purge")
         assert sum(e.count for e in purges) == 3
 
 
 def test_search_must_be_for_the_declared_purpose(store):
     make(store, purpose="door access")
-    store.add_faces("c", new_faces(unit_vectors(2)), model=MODEL)
+    store.faces.add("c", new_faces(unit_vectors(2)), model=MODEL)
     with pytest.raises(InvalidParameter):
-        store.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=0, purpose="marketing")
-    store.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=-1, purpose="door access")
-    last = store.audit_entries(action="SearchFacesByImage")[-1]
+        store.faces.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=0, purpose="marketing")
+    store.faces.search("c", unit_vectors(1)[0], max_faces=1, min_cosine=-1, purpose="door access")
+    last = store.audit.entries(action="SearchFacesByImage")[-1]
     assert (last.collection, last.purpose, last.count) == ("c", "door access", 1)
 
 
@@ -232,37 +232,37 @@ def test_a_second_store_on_the_same_folder_sees_changes(tmp_path):
     v = unit_vectors(20)
     with Store(home) as a, Store(home) as b:
         make(a)
-        stored = a.add_faces("c", new_faces(v[:10]), model=MODEL)
-        assert len(b.search("c", v[0], max_faces=20, min_cosine=-1)) == 10  # b builds its index
-        a.add_faces("c", new_faces(v[10:]), model=MODEL)
-        a.delete_faces("c", [stored[0].face_id])
-        hits = b.search("c", v[15], max_faces=50, min_cosine=-1)
+        stored = a.faces.add("c", new_faces(v[:10]), model=MODEL)
+        assert len(b.faces.search("c", v[0], max_faces=20, min_cosine=-1)) == 10  # b builds its index
+        a.faces.add("c", new_faces(v[10:]), model=MODEL)
+        a.faces.delete("c", [stored[0].face_id])
+        hits = b.faces.search("c", v[15], max_faces=50, min_cosine=-1)
         assert len(hits) == 19 and hits[0].cosine == pytest.approx(1.0, abs=1e-5)
-        a.delete_collection("c")
+        a.collections.delete("c")
         with pytest.raises(NotFound):
-            b.search("c", v[0], max_faces=1, min_cosine=-1)
+            b.faces.search("c", v[0], max_faces=1, min_cosine=-1)
 
 
 def test_retention_runs_on_a_schedule(store):
     make(store, "short", max_age_days=0.5 / 86400)
-    store.add_faces("short", new_faces(unit_vectors(3)), model=MODEL)
+    store.faces.add("short", new_faces(unit_vectors(3)), model=MODEL)
     store.start_retention(every_s=0.2)
     deadline = time.time() + 5
-    while store.describe_collection("short").face_count and time.time() < deadline:
+    while store.collections.describe("short").face_count and time.time() < deadline:
         time.sleep(0.1)
-    assert store.describe_collection("short").face_count == 0
+    assert store.collections.describe("short").face_count == 0
 
 
 def test_erasing_a_subject_frees_its_users_other_faces(store):
     make(store)
-    stored = store.add_faces("c", new_faces(unit_vectors(2), ["alice", "alice-at-work"]), model=MODEL)
-    store.create_user("c", "alice")
-    store.associate_faces("c", "alice", [f.face_id for f in stored])
-    assert store.erase_subject("alice") == 1
-    assert store.list_users("c")[0] == []
-    left = store.list_faces("c")[0]
+    stored = store.faces.add("c", new_faces(unit_vectors(2), ["alice", "alice-at-work"]), model=MODEL)
+    store.users.create("c", "alice")
+    store.users.associate("c", "alice", [f.face_id for f in stored])
+    assert store.governance.erase_subject("alice") == 1
+    assert store.users.page("c")[0] == []
+    left = store.faces.page("c")[0]
     assert [(f.external_image_id, f.user_id) for f in left] == [("alice-at-work", None)]
-    assert store.delete_faces("c", [left[0].face_id])[0] == [left[0].face_id]
+    assert store.faces.delete("c", [left[0].face_id])[0] == [left[0].face_id]
 
 
 def test_user_face_limit_counts_only_new_faces(store, monkeypatch):
@@ -270,23 +270,23 @@ def test_user_face_limit_counts_only_new_faces(store, monkeypatch):
 
     monkeypatch.setattr(users_mod, "MAX_FACES_PER_USER", 2)
     make(store)
-    a, b, c = store.add_faces("c", new_faces(unit_vectors(3)), model=MODEL)
-    store.create_user("c", "u")
-    store.associate_faces("c", "u", [a.face_id, a.face_id])  # duplicates count once
-    done, failed = store.associate_faces("c", "u", [a.face_id, b.face_id])
+    a, b, c = store.faces.add("c", new_faces(unit_vectors(3)), model=MODEL)
+    store.users.create("c", "u")
+    store.users.associate("c", "u", [a.face_id, a.face_id])  # duplicates count once
+    done, failed = store.users.associate("c", "u", [a.face_id, b.face_id])
     assert done == [a.face_id, b.face_id] and not failed
     from faceprint.errors import LimitExceeded
 
     with pytest.raises(LimitExceeded):
-        store.associate_faces("c", "u", [c.face_id])
-    assert len(store.list_faces("c", user_id="u")[0]) == 2
+        store.users.associate("c", "u", [c.face_id])
+    assert len(store.faces.page("c", user_id="u")[0]) == 2
 
 
 @pytest.mark.parametrize("token", ["YWZ0ZXI6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "x" * 100, "YmVmb3JlOjM=", 17])
 def test_foreign_tokens_are_refused(store, token):
     make(store)
     with pytest.raises(InvalidParameter):
-        store.list_faces("c", next_token=token)
+        store.faces.page("c", next_token=token)
 
 
 def test_large_collections_search_through_the_approximate_index(tmp_path, monkeypatch):
@@ -296,16 +296,16 @@ def test_large_collections_search_through_the_approximate_index(tmp_path, monkey
     v = unit_vectors(1600, seed=11)
     with Store(tmp_path / "h") as a, Store(tmp_path / "h") as b:
         make(a)
-        stored = a.add_faces("c", new_faces(v[:1200]), model=MODEL)
-        assert a.search("c", v[5], max_faces=1, min_cosine=-1)[0].face.face_id == stored[5].face_id
-        assert a._indexes[next(iter(a._indexes))].approximate
-        b.search("c", v[0], max_faces=1, min_cosine=-1)  # b has its own index
-        more = a.add_faces("c", new_faces(v[1200:]), model=MODEL)
-        a.delete_faces("c", [f.face_id for f in stored[:300]])
+        stored = a.faces.add("c", new_faces(v[:1200]), model=MODEL)
+        assert a.faces.search("c", v[5], max_faces=1, min_cosine=-1)[0].face.face_id == stored[5].face_id
+        assert a._indexes.loaded[next(iter(a._indexes.loaded))].approximate
+        b.faces.search("c", v[0], max_faces=1, min_cosine=-1)  # b has its own index
+        more = a.faces.add("c", new_faces(v[1200:]), model=MODEL)
+        a.faces.delete("c", [f.face_id for f in stored[:300]])
         for s in (a, b):
-            assert s.size("c") == 1300
-            assert s.search("c", v[1500], max_faces=1, min_cosine=-1)[0].face.face_id == more[300].face_id
-            assert all(h.face.face_id not in {f.face_id for f in stored[:300]} for h in s.search("c", v[10], max_faces=20, min_cosine=-1))
+            assert s.faces.size("c") == 1300
+            assert s.faces.search("c", v[1500], max_faces=1, min_cosine=-1)[0].face.face_id == more[300].face_id
+            assert all(h.face.face_id not in {f.face_id for f in stored[:300]} for h in s.faces.search("c", v[10], max_faces=20, min_cosine=-1))
 
 
 def test_threads_can_share_a_store(store):
@@ -317,14 +317,14 @@ def test_threads_can_share_a_store(store):
     def writer(seed: int) -> None:
         try:
             for i in range(15):
-                store.add_faces("c", new_faces(unit_vectors(2, seed=seed * 100 + i)), model=MODEL)
+                store.faces.add("c", new_faces(unit_vectors(2, seed=seed * 100 + i)), model=MODEL)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
     def reader() -> None:
         try:
             for i in range(30):
-                store.search("c", unit_vectors(1, seed=i)[0], max_faces=5, min_cosine=-1)
+                store.faces.search("c", unit_vectors(1, seed=i)[0], max_faces=5, min_cosine=-1)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -334,4 +334,4 @@ def test_threads_can_share_a_store(store):
     for t in threads:
         t.join()
     assert not errors
-    assert store.describe_collection("c").face_count == 60 == store.size("c")
+    assert store.collections.describe("c").face_count == 60 == store.faces.size("c")

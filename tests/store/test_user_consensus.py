@@ -46,14 +46,14 @@ def test_first_batch_rules_on_vectors(store):
     a, b = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 128)).astype(np.float32))
     same = np.stack([a + 0.2 * rng.normal(size=128).astype(np.float32) / np.sqrt(128) * 4 for _ in range(3)])
     same /= np.linalg.norm(same, axis=1, keepdims=True)
-    store.create_collection("c", purpose="p", model=MODEL, consent_required=False)
-    stored = store.add_faces("c", new_faces(np.vstack([same, b[None], a[None]])), model=MODEL)
+    store.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+    stored = store.faces.add("c", new_faces(np.vstack([same, b[None], a[None]])), model=MODEL)
     fid = [s.face_id for s in stored]
-    store.create_user("c", "two")
-    done, failed = store.associate_faces("c", "two", [fid[3], fid[4]], bar=FaceBar.fixed(0.4))
+    store.users.create("c", "two")
+    done, failed = store.users.associate("c", "two", [fid[3], fid[4]], bar=FaceBar.fixed(0.4))
     assert done == [] and {f[0] for f in failed} == {fid[3], fid[4]} and {f[3] for f in failed} == {"LOW_MATCH_CONFIDENCE"}
-    done, failed = store.associate_faces("c", "two", [fid[3]], bar=FaceBar.fixed(0.4))
+    done, failed = store.users.associate("c", "two", [fid[3]], bar=FaceBar.fixed(0.4))
     assert done == [fid[3]] and not failed
-    store.create_user("c", "three")
-    done, failed = store.associate_faces("c", "three", fid[:3], bar=FaceBar.fixed(0.4))
+    store.users.create("c", "three")
+    done, failed = store.users.associate("c", "three", fid[:3], bar=FaceBar.fixed(0.4))
     assert sorted(done) == sorted(fid[:3]) and not failed

@@ -109,7 +109,7 @@ class _Signer:
 
     def __init__(self, store: Store, rate: RateLimit) -> None:
         self.store = store
-        self.key, self.secret = store.create_key("searcher", "unit tests")
+        self.key, self.secret = store.keys.issue("searcher", "unit tests")
         self.now = time.time()
         self.guard = Guard(store, rate=rate, clock=lambda: self.now)
 
@@ -165,7 +165,7 @@ def test_guard_caps_what_it_remembers_per_key(tmp_path):
         for i in range(3):
             s.call(s.request(b'{"n": %d}' % i), str(uuid.uuid4()))
         assert s.refused(s.request(b'{"n": 3}'), str(uuid.uuid4())).aws_code == "ThrottlingException"
-        other, secret = store.create_key("searcher", "another caller")
+        other, secret = store.keys.issue("searcher", "another caller")
         assert s.call(s.request(b'{"n": 3}', key=(other.key_id, secret)), str(uuid.uuid4())).key_id == other.key_id
         s.now += sigv4.MAX_SKEW_S + 2  # the first key's requests have expired: room again
         for i in range(3):

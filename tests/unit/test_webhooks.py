@@ -24,7 +24,7 @@ SECRETS = ("hunter2", "s3cr3t")
 
 def _processors(tmp_path: Path, **kwargs: object) -> StreamProcessors:
     store = Store(tmp_path)
-    store.create_collection("watch", purpose="unit tests", model="m")
+    store.collections.create("watch", purpose="unit tests", model="m")
     (tmp_path / "door.mp4").write_bytes(b"not a video")  # never opened: the webhook is refused first
     return StreamProcessors(SimpleNamespace(store=store, engine=None), {"door": str(tmp_path / "door.mp4")}, **kwargs)  # type: ignore[arg-type]
 
@@ -57,7 +57,7 @@ def test_a_stored_webhook_is_checked_again_when_it_starts(tmp_path, monkeypatch)
     """A processor stored before the rule (or by another path) does not start with it."""
     monkeypatch.setenv("FACEPRINT_WEBHOOK_SECRET", "k")
     processors = _processors(tmp_path)
-    processors.service.store.create_processor(
+    processors.service.store.jobs.create_processor(
         "old", {"Stream": "door", "StreamArn": "arn", "CollectionId": "watch", "FaceMatchThreshold": 40.0, "Tags": {WEBHOOK_TAG: "http://127.0.0.1:6379/"}}
     )
     with pytest.raises(InvalidParameter):
@@ -110,7 +110,7 @@ def test_a_watcher_named_after_its_camera_names_it_without_secrets():
     from faceprint.video.watcher import Watcher, WatchSettings
 
     engine = SimpleNamespace(bar=lambda similarity: FaceBar.fixed(0.5), analyzer=SimpleNamespace(embedder=SimpleNamespace(contract="m")))
-    store = SimpleNamespace(collection_model=lambda name: "m")
+    store = SimpleNamespace(collections=SimpleNamespace(model=lambda name: "m"))
     watcher = Watcher(SimpleNamespace(engine=engine, store=store), VideoSource("rtsp://alice:hunter2@cam/live?token=s3cr3t"), WatchSettings("c"))  # type: ignore[arg-type]
     assert "cam/live" in watcher.name
     for secret in SECRETS:

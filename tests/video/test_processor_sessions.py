@@ -17,7 +17,7 @@ ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/door/1"
 
 def _store(tmp_path: Path) -> Store:
     store = Store(tmp_path)
-    store.create_collection("watch", purpose="unit tests", model="m")
+    store.collections.create("watch", purpose="unit tests", model="m")
     return store
 
 
@@ -29,10 +29,10 @@ def test_a_restart_does_not_resume_a_session_with_a_stop_time(tmp_path):
     """Its remaining time was counted by the process that died: started afresh, it would
     run longer than the caller asked."""
     with _store(tmp_path) as store:
-        store.create_processor("timed", _params(Session={"StartedAt": 1.0, "StartsAt": None, "StopAfterSeconds": 30}))
-        store.set_processor_status("timed", "RUNNING")
+        store.jobs.create_processor("timed", _params(Session={"StartedAt": 1.0, "StartsAt": None, "StopAfterSeconds": 30}))
+        store.jobs.set_processor_status("timed", "RUNNING")
         StreamProcessors(SimpleNamespace(store=store, engine=None), {"door": str(tmp_path / "door.mp4")})  # type: ignore[arg-type]
-        record = store.processor("timed")
+        record = store.jobs.processor("timed")
         assert record.status == "STOPPED" and "StopSelector" in (record.message or "")
 
 
@@ -40,8 +40,8 @@ def test_callers_see_the_streams_name_not_its_source(tmp_path):
     """An RTSP URL may hold the camera's password; a searcher may describe processors."""
     source = "rtsp://admin:hunter2@10.0.0.7/live"
     with _store(tmp_path) as store:
-        store.create_processor("door-1", _params())
-        store.set_processor_status("door-1", "FAILED", f"InvalidParameter: cannot open {source}: Connection refused")
+        store.jobs.create_processor("door-1", _params())
+        store.jobs.set_processor_status("door-1", "FAILED", f"InvalidParameter: cannot open {source}: Connection refused")
         processors = StreamProcessors(SimpleNamespace(store=store, engine=None), {"door": source})  # type: ignore[arg-type]
         message = processors.describe("door-1")["message"]
         assert "hunter2" not in message and "stream door" in message
@@ -52,9 +52,9 @@ def test_updates_and_tags_of_a_stored_processor(tmp_path):
         processors = StreamProcessors(SimpleNamespace(store=store, engine=None), {"door": str(tmp_path / "door.mp4")})  # type: ignore[arg-type]
         box = [{"BoundingBox": {"Left": 0.0, "Top": 0.0, "Width": 0.5, "Height": 0.5}}]
         processors.create("p", ARN, "watch", None, {"site": "hq"}, regions=box, echo={"RoleArn": "arn:aws:iam::123456789012:role/r"})
-        assert store.processor("p").params["RegionsOfInterest"] == box and store.processor("p").params["RoleArn"].endswith("role/r")
+        assert store.jobs.processor("p").params["RegionsOfInterest"] == box and store.jobs.processor("p").params["RoleArn"].endswith("role/r")
         processors.update("p", delete_regions=True)
-        assert "RegionsOfInterest" not in store.processor("p").params
+        assert "RegionsOfInterest" not in store.jobs.processor("p").params
         with pytest.raises(InvalidParameter):
             processors.update("p", regions=[{"Polygon": [{"X": 0, "Y": 0}]}])
         processors.tag("p", {"floor": "1"})
@@ -78,7 +78,7 @@ def test_one_key_holds_at_most_a_few_alert_streams(tmp_path):
 
     with _store(tmp_path) as store:
         processors = StreamProcessors(SimpleNamespace(store=store, engine=None), {"door": str(tmp_path / "door.mp4")})  # type: ignore[arg-type]
-        store.create_processor("p", _params())
+        store.jobs.create_processor("p", _params())
         broadcast = Broadcast()
         processors._running["p"] = _Running(SimpleNamespace(running=True), [], broadcast)  # type: ignore[arg-type]
         held = [processors.subscribe("p", "key-a") for _ in range(MAX_STREAMS_PER_KEY)]

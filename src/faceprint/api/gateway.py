@@ -184,7 +184,7 @@ class Gateway:
             self.guard.authorize(caller, operation)
         except FaceprintError:
             with _acting(self.service.store, caller):
-                self.service.store.record("AccessDenied", detail={"operation": operation})
+                self.service.store.audit.record("AccessDenied", detail={"operation": operation})
             raise
 
     async def _run(self, entry: operation_table.Operation, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -205,7 +205,7 @@ class Gateway:
 
 def _acting(store: Any, caller: Caller) -> Any:
     """Attribute the store's audit entries to the calling key, with its declared purpose."""
-    return store.acting(caller.key_id, key_purpose=caller.key.purpose, role=caller.role)
+    return store.audit.acting(caller.key_id, key_purpose=caller.key.purpose, role=caller.role)
 
 
 def _invoke(entry: operation_table.Operation, call: operations.Call) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def _invoke(entry: operation_table.Operation, call: operations.Call) -> dict[str
     with _acting(store, call.caller):
         result = entry.handler(call)
         if not entry.self_audited:
-            store.record(entry.name, collection=call.collection or call.params.get("CollectionId"))
+            store.audit.record(entry.name, collection=call.collection or call.params.get("CollectionId"))
     return result
 
 

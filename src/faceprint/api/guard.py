@@ -236,7 +236,7 @@ class Guard:
             cached = self._keys.get(key_id)
         if cached is None or now - cached[2] > KEY_CACHE_S:
             try:
-                key, secret = self.store.key_secret(key_id)
+                key, secret = self.store.keys.secret(key_id)
             except NotFound:
                 raise UnrecognizedClient("The security token included in the request is invalid.") from None
             cached = (key, secret, now)

@@ -150,7 +150,7 @@ def list_tags_for_resource(call: Call) -> dict[str, Any]:
     tags = {PURPOSE_TAG: info.purpose, CONSENT_TAG: "true" if info.consent_required else "false"}
     if info.max_age_days is not None:
         tags[RETENTION_TAG] = f"{info.max_age_days:g}"
-    return {"Tags": {**call.service.store.collection_tags(name), **tags}}
+    return {"Tags": {**call.service.store.collections.tags(name), **tags}}
 
 
 @operation("TagResource", roles=ADMINS)
@@ -165,7 +165,7 @@ def tag_resource(call: Call) -> dict[str, Any]:
     _governance_is_fixed(tags)
     _no_unknown_faceprint_tags(tags, GOVERNANCE_TAGS, "a collection")
     info = call.service.describe_collection(name)
-    call.service.store.tag_collection(name, tags, most=MAX_TAGS - 2 - (info.max_age_days is not None))
+    call.service.store.collections.tag(name, tags, most=MAX_TAGS - 2 - (info.max_age_days is not None))
     return {}
 
 
@@ -177,7 +177,7 @@ def untag_resource(call: Call) -> dict[str, Any]:
         call.processors.untag(name, keys)
         return {}
     _governance_is_fixed(keys)
-    call.service.store.untag_collection(name, keys)
+    call.service.store.collections.untag(name, keys)
     return {}
 
 
@@ -242,7 +242,7 @@ def list_collections(call: Call) -> dict[str, Any]:
         names = [n for n in names if n > str(after)]
     limit = call.get("MaxResults", 1000)
     page, more = names[:limit], len(names) > limit
-    models = [call.service.store.collection_model(n) for n in page]  # no face counting, unlike describe
+    models = [call.service.store.collections.model(n) for n in page]  # no face counting, unlike describe
     out: dict[str, Any] = {"CollectionIds": page, "FaceModelVersions": models}
     if more and page:
         out["NextToken"] = encode_token("collections", page[-1])
@@ -274,7 +274,7 @@ def list_faces(call: Call) -> dict[str, Any]:
     faces, token = call.service.list_faces(
         name, user_id=call.get("UserId"), face_ids=call.get("FaceIds"), max_results=call.get("MaxResults", 1000), next_token=call.get("NextToken")
     )
-    return shapes.list_faces(faces, token, call.service.store.collection_model(name))
+    return shapes.list_faces(faces, token, call.service.store.collections.model(name))
 
 
 @operation("DeleteFaces", roles=INDEXERS, self_audited=True)
@@ -307,7 +307,7 @@ def search_faces_by_image(call: Call) -> dict[str, Any]:
 @operation("CreateUser", roles=INDEXERS, self_audited=True)
 def create_user(call: Call) -> dict[str, Any]:
     # ClientRequestToken: a retry acts once; tokens are the calling key's own
-    call.service.store.create_user(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
+    call.service.store.users.create(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return {}
 
 
@@ -421,18 +421,18 @@ def verify_audit_log(call: Call) -> dict[str, Any]:
 
 @operation("CreateAccessKey", roles=ADMINS, self_audited=True)
 def create_access_key(call: Call) -> dict[str, Any]:
-    key, secret = call.service.store.create_key(call.params["Role"], call.params["Purpose"])
+    key, secret = call.service.store.keys.issue(call.params["Role"], call.params["Purpose"])
     return {"AccessKeyId": key.key_id, "SecretAccessKey": secret, "Role": key.role, "Purpose": key.purpose}
 
 
 @operation("ListAccessKeys", roles=ADMINS)
 def list_access_keys(call: Call) -> dict[str, Any]:
-    return {"AccessKeys": [_key(k) for k in call.service.store.list_keys()]}
+    return {"AccessKeys": [_key(k) for k in call.service.store.keys.list_all()]}
 
 
 @operation("RevokeAccessKey", roles=ADMINS, self_audited=True)
 def revoke_access_key(call: Call) -> dict[str, Any]:
-    key = call.service.store.revoke_key(call.params["AccessKeyId"])
+    key = call.service.store.keys.revoke(call.params["AccessKeyId"])
     call.guard.forget_key(key.key_id)
     return {"AccessKey": _key(key)}
 

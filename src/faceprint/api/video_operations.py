@@ -57,7 +57,7 @@ def _start(call: Call, kind: str, members: tuple[str, ...]) -> str:
     if obj["Bucket"] != UPLOADS:
         return str(call.jobs.start(kind, params, owner=owner, path=path, token=token))
     try:
-        upload = call.service.store.upload(path.name, owner=owner)
+        upload = call.service.store.jobs.upload(path.name, owner=owner)
     except NotFound:  # another key's upload is no more visible than a missing one
         raise InvalidS3Object(f"no object {obj['Name']} in bucket {UPLOADS}") from None
     return str(call.jobs.start(kind, params, owner=owner, upload=upload, token=token))
@@ -109,7 +109,7 @@ def upload_video(call: Call) -> dict[str, Any]:
     key, and records the container found in its bytes; jobs open it as that container
     and nothing else."""
     data = call.params["Bytes"]
-    upload = call.service.store.save_upload(data, owner=call.caller.key_id, format=probe_upload(data))
+    upload = call.service.store.jobs.save_upload(data, owner=call.caller.key_id, format=probe_upload(data))
     return {"Video": {"S3Object": {"Bucket": UPLOADS, "Name": upload.name}}, "ExpiresAt": upload.expires}
 
 

@@ -30,7 +30,7 @@ def open_service(home: Path | None, accurate: bool = False, embedder: str | None
     if collection is not None and not accurate and embedder is None:
         with fp.Store(home) as store:
             try:
-                model = store.collection_model(collection)
+                model = store.collections.model(collection)
             except fp.errors.NotFound:
                 model = None  # the command's own call says so, in its words
         if model is not None:
@@ -76,7 +76,7 @@ def collection_create(name: str, purpose: str, no_consent_required: bool, max_ag
 def collection_list(as_json: bool, home: Path | None) -> None:
     """List collections with their face and user counts."""
     with fp.Store(home) as store:
-        infos = [store.describe_collection(n) for n in store.list_collections()]
+        infos = [store.collections.describe(n) for n in store.collections.names()]
     if as_json:
         return echo_json({"CollectionIds": [i.name for i in infos], "FaceModelVersions": [i.model for i in infos]})
     for i in infos:
@@ -93,7 +93,7 @@ def collection_describe(name: str, as_json: bool, home: Path | None) -> None:
     from faceprint import shapes
 
     with fp.Store(home) as store:
-        info = store.describe_collection(name)
+        info = store.collections.describe(name)
     if as_json:
         return echo_json(shapes.describe_collection(info))
     click.echo(f"{info.name}: {info.face_count} faces, {info.user_count} users")
@@ -111,7 +111,7 @@ def collection_delete(name: str, yes: bool, home: Path | None) -> None:
     if not yes:
         click.confirm(f"erase collection {name} and all its faces?", abort=True)
     with fp.Store(home) as store:
-        n = store.delete_collection(name)
+        n = store.collections.delete(name)
     click.echo(f"deleted {name}: {n} faces erased")
 
 
@@ -254,8 +254,8 @@ def faces_list(name: str, user_id: str | None, max_results: int, next_token: str
     from faceprint import shapes
 
     with fp.Store(home) as store:
-        model = store.describe_collection(name).model
-        faces, token = store.list_faces(name, user_id=user_id, max_results=max_results, next_token=next_token)
+        model = store.collections.describe(name).model
+        faces, token = store.faces.page(name, user_id=user_id, max_results=max_results, next_token=next_token)
     if as_json:
         return echo_json(shapes.list_faces(faces, token, model))
     for f in faces:
@@ -275,7 +275,7 @@ def faces_delete(name: str, face_ids: tuple[str, ...], as_json: bool, home: Path
     from faceprint import shapes
 
     with fp.Store(home) as store:
-        deleted, failed = store.delete_faces(name, list(face_ids))
+        deleted, failed = store.faces.delete(name, list(face_ids))
     if as_json:
         return echo_json(shapes.delete_faces(deleted, failed))
     click.echo(f"deleted {len(deleted)} face(s)")
@@ -298,9 +298,9 @@ def users_list(name: str, as_json: bool, home: Path | None) -> None:
     from faceprint import shapes
 
     with fp.Store(home) as store:
-        users, token = store.list_users(name)
+        users, token = store.users.page(name)
         while token:
-            more, token = store.list_users(name, next_token=token)
+            more, token = store.users.page(name, next_token=token)
             users += more
     if as_json:
         return echo_json(shapes.list_users(users, None))
@@ -316,7 +316,7 @@ def users_list(name: str, as_json: bool, home: Path | None) -> None:
 def users_create(name: str, user_id: str, home: Path | None) -> None:
     """CreateUser."""
     with fp.Store(home) as store:
-        store.create_user(name, user_id)
+        store.users.create(name, user_id)
     click.echo(f"created user {user_id}")
 
 
@@ -328,7 +328,7 @@ def users_create(name: str, user_id: str, home: Path | None) -> None:
 def users_delete(name: str, user_id: str, home: Path | None) -> None:
     """DeleteUser (its faces stay, unassociated)."""
     with fp.Store(home) as store:
-        store.delete_user(name, user_id)
+        store.users.delete(name, user_id)
     click.echo(f"deleted user {user_id}")
 
 
@@ -346,7 +346,7 @@ def users_associate(name: str, user_id: str, face_ids: tuple[str, ...], threshol
 
     with open_service(home, collection=name) as svc:
         done, failed = svc.associate_faces(name, user_id, list(face_ids), user_match_threshold=threshold)
-        status = svc.store.user_status(name, user_id)
+        status = svc.store.users.status(name, user_id)
     if as_json:
         return echo_json(shapes.associate_faces(done, failed, status))
     click.echo(f"associated {len(done)} face(s) with {user_id}")

@@ -50,7 +50,7 @@ def consent_group() -> None:
 def consent_add(subject: str, basis: str, purpose: str, expires: str | None, collection: str | None, home: Path | None) -> None:
     """Record SUBJECT's consent (SUBJECT is the ExternalImageId its faces use)."""
     with fp.Store(home) as store:
-        rec = store.add_consent(subject, basis=basis, purpose=purpose, expires=_timestamp(expires, "--expires"), collection=collection)
+        rec = store.governance.add_consent(subject, basis=basis, purpose=purpose, expires=_timestamp(expires, "--expires"), collection=collection)
     click.echo(f"consent {rec.id}: {rec.subject} for {rec.purpose!r} ({rec.basis}), valid until {_iso(rec.expires)}" + (f", collection {rec.collection}" if rec.collection else ""))
 
 
@@ -62,7 +62,7 @@ def consent_add(subject: str, basis: str, purpose: str, expires: str | None, col
 def consent_list(subject: str | None, as_json: bool, home: Path | None) -> None:
     """List consent records (all, or one subject's)."""
     with fp.Store(home) as store:
-        records = store.consent_records(subject)
+        records = store.governance.consent_records(subject)
     if as_json:
         return echo_json([vars(r) for r in records])
     for r in records:
@@ -77,7 +77,7 @@ def consent_list(subject: str | None, as_json: bool, home: Path | None) -> None:
 def consent_revoke(subject: str, home: Path | None) -> None:
     """Revoke SUBJECT's consent and erase its faces everywhere."""
     with fp.Store(home) as store:
-        n = store.revoke_consent(subject)
+        n = store.governance.revoke_consent(subject)
     click.echo(f"revoked consent of {subject}; erased {n} face(s)")
 
 
@@ -88,7 +88,7 @@ def consent_revoke(subject: str, home: Path | None) -> None:
 def erase(subject: str, home: Path | None) -> None:
     """Erase every face of a subject from every collection (vectors, rows, free pages)."""
     with fp.Store(home) as store:
-        n = store.erase_subject(subject)
+        n = store.governance.erase_subject(subject)
     click.echo(f"erased {n} face(s) of {subject}")
 
 
@@ -124,7 +124,7 @@ def audit_verify(witness: Path | None, heads: tuple[str, ...], home: Path | None
     copy of the database): only a head kept outside it can, so give one.
     """
     with fp.Store(home, audit_witness=witness) as store:
-        report = store.audit_verify(heads)
+        report = store.audit.verify(heads)
     if report.ok:
         click.echo(f"audit log intact: {report.entries} entries")
         if not report.anchored:
@@ -157,7 +157,7 @@ def audit_show(collection: str | None, action: str | None, actor: str | None, si
         if len(since) == 10 and since_ts is not None:
             since_ts -= 86400 - 1  # a date means from the start of that day
     with fp.Store(home) as store:
-        entries = store.audit_entries(collection=collection, action=action, actor=actor, since=since_ts, limit=limit)
+        entries = store.audit.entries(collection=collection, action=action, actor=actor, since=since_ts, limit=limit)
     if as_json:
         return echo_json([{**vars(e), "detail": json.loads(e.detail)} for e in entries])
     for e in entries:

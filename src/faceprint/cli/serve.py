@@ -98,7 +98,7 @@ def keys_group() -> None:
 def keys_create(role: str, purpose: str, as_json: bool, home: Path | None) -> None:
     """Issue a key. The secret is printed once and cannot be shown again."""
     with fp.Store(home) as store:
-        key, secret = store.create_key(role, purpose)
+        key, secret = store.keys.issue(role, purpose)
     if as_json:
         return echo_json({"AccessKeyId": key.key_id, "SecretAccessKey": secret, "Role": key.role, "Purpose": key.purpose})
     click.echo(f"AccessKeyId:     {key.key_id}\nSecretAccessKey: {secret}\nrole {key.role}, purpose {key.purpose!r}. Keep the secret: it is not shown again.")
@@ -111,7 +111,7 @@ def keys_create(role: str, purpose: str, as_json: bool, home: Path | None) -> No
 def keys_list(as_json: bool, home: Path | None) -> None:
     """Every key issued, without secrets."""
     with fp.Store(home) as store:
-        keys = store.list_keys()
+        keys = store.keys.list_all()
     if as_json:
         return echo_json([{"AccessKeyId": k.key_id, "Role": k.role, "Purpose": k.purpose, "Active": k.active, "Created": k.created} for k in keys])
     for k in keys:
@@ -127,5 +127,5 @@ def keys_revoke(key_id: str, home: Path | None) -> None:
     """Revoke a key; a running server refuses it within 5 seconds, and ends its open
     alert streams within a second more."""
     with fp.Store(home) as store:
-        store.revoke_key(key_id)
+        store.keys.revoke(key_id)
     click.echo(f"revoked {key_id}")

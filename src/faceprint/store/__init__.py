@@ -1,8 +1,11 @@
 """Collections of face templates: durable records, encrypted embeddings, a vector
-index, consent, retention, erasure and an audit log (see ``store.Store``)."""
+index, consent, retention, erasure and an audit log (see ``store.Store``, composed of
+parts: ``store.collections``, ``.faces``, ``.users``, ``.governance``, ``.audit``,
+``.keys``, ``.jobs``; ``interface.StoreBackend`` is what another backend implements)."""
 
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.store.consent import BASES, ConsentRecord
+from faceprint.store.interface import StoreBackend
 from faceprint.store.keys import ROLES, AccessKey
 from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
 from faceprint.store.store import HOME_ENV, Store, default_home
@@ -10,6 +13,7 @@ from faceprint.store.vectors import VectorIndex
 
 __all__ = [
     "Store",
+    "StoreBackend",
     "default_home",
     "HOME_ENV",
     "VectorIndex",

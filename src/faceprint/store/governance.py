@@ -1,31 +1,41 @@
-"""Consent, erasure, retention and the audit log: the lawful side of :class:`Store`."""
+"""Consent, erasure and retention: the lawful side of a store, as its governance part
+(the audit log is ``audit_log.py``; the purge timer is the store's)."""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import logging
 import sqlite3
-import threading
 import time
-from typing import Any, Iterator, Sequence
 
 from faceprint.errors import InvalidParameter, NotFound
-from faceprint.store import audit, consent, validate
+from faceprint.store import consent, validate
+from faceprint.store.audit_log import AuditLog
+from faceprint.store.crypto import Cipher
+from faceprint.store.db import Transactions
+from faceprint.store.indexes import Indexes
+from faceprint.store.video import drop_erased_matches
 
-log = logging.getLogger(__name__)
 
-# Who is acting in this thread or task, when one store serves many callers (the HTTP
-# service): (actor, extra audit detail such as the access key's declared purpose).
-_caller: contextvars.ContextVar[tuple[str, dict[str, object]] | None] = contextvars.ContextVar("faceprint_caller", default=None)
+class Governance:
+    """Consent records, erasure by subject and retention purges of faces.
 
+    Args:
+        tx: the store's transactions.
+        cipher: opens stored video results, which every erasure cleans.
+        indexes: the vector indexes (erased faces leave them on commit).
+        audit: the audit writer.
 
-class GovernanceOps:
-    """Consent records, erasure by subject, retention purges and the audit log, as
-    methods of :class:`Store` (which provides ``_tx``, ``_cipher``, ``_audit`` and
-    ``_delete_rows``)."""
+    Example:
+        >>> store.governance.add_consent("alice", basis="consent", purpose="door access")  # doctest: +SKIP
+        >>> store.governance.erase_subject("alice")                                        # doctest: +SKIP
+        3
+    """
 
-    # -- consent, erasure, retention -------------------------------------------
+    def __init__(self, tx: Transactions, cipher: Cipher, indexes: Indexes, audit: AuditLog) -> None:
+        self._tx = tx
+        self._cipher = cipher
+        self._indexes = indexes
+        self._audit = audit
+
     def add_consent(self, subject: str, *, basis: str, purpose: str, expires: float | None = None, collection: str | None = None) -> consent.ConsentRecord:
         subject = validate.external_image_id(subject)
         if basis not in consent.BASES:
@@ -42,7 +52,7 @@ class GovernanceOps:
             if row is not None and row[0] != purpose:
                 raise InvalidParameter(f"collection {collection} was created for {row[0]!r}; consent for {purpose!r} would never cover it")
             rec = consent.insert(c, subject, basis, purpose, collection=collection, expires=expires)
-            self._audit(c, "AddConsent", collection, purpose, 1, {"basis": basis})
+            self._audit.write(c, "AddConsent", collection, purpose, 1, {"basis": basis})
         return rec
 
     def consent_records(self, subject: str | None = None) -> list[consent.ConsentRecord]:
@@ -61,7 +71,7 @@ class GovernanceOps:
             if consent.revoke(c, subject) == 0:
                 raise NotFound(f"subject {subject} has no live consent record")
             n = self._erase_subject(c, subject)
-            self._audit(c, "RevokeConsent", None, None, n)
+            self._audit.write(c, "RevokeConsent", None, None, n)
         self._tx.checkpoint()
         return n
 
@@ -71,26 +81,25 @@ class GovernanceOps:
         subject = validate.external_image_id(external_image_id)
         with self._tx.write() as c:
             n = self._erase_subject(c, subject)
-            self._audit(c, "Erase", None, None, n)
+            self._audit.write(c, "Erase", None, None, n)
         self._tx.checkpoint()
         return n
 
     def _erase_subject(self, c: sqlite3.Connection, subject: str) -> int:
         rows = c.execute("SELECT collection_id, id FROM faces WHERE external_image_id=?", (subject,)).fetchall()
         for cid in {r[0] for r in rows}:
-            self._delete_rows(c, cid, [r[1] for r in rows if r[0] == cid])
+            self._indexes.delete_rows(c, cid, [r[1] for r in rows if r[0] == cid])
         # users named after the subject go too; faces of theirs indexed under other
         # ids stay, no longer associated
         c.execute("UPDATE faces SET user_id=NULL WHERE user_id=?", (subject,))
         c.execute("DELETE FROM users WHERE user_id=?", (subject,))
-        self._drop_erased_matches(c)  # video search results named them too
+        drop_erased_matches(c, self._cipher)  # video search results named them too
         return len(rows)
 
     def purge_expired(self) -> int:
         """Erase faces older than their collection's retention, and faces whose subject's
-        consent has expired or was revoked (in collections that require consent); and
-        video job results, uploads and client tokens past their time."""
-        self.purge_video_data()
+        consent has expired or was revoked (in collections that require consent); returns
+        how many. (:meth:`Store.purge_expired` purges video data as well.)"""
         now = time.time()
         with self._tx.read() as c:
             doomed = self._expired(c, now)
@@ -99,9 +108,9 @@ class GovernanceOps:
         with self._tx.write() as c:
             doomed = self._expired(c, now)
             for (cid, name), rowids in doomed.items():
-                self._delete_rows(c, cid, rowids)
-                self._audit(c, "Purge", name, None, len(rowids), {"reason": "retention or lapsed consent"})
-            self._drop_erased_matches(c)
+                self._indexes.delete_rows(c, cid, rowids)
+                self._audit.write(c, "Purge", name, None, len(rowids), {"reason": "retention or lapsed consent"})
+            drop_erased_matches(c, self._cipher)
         self._tx.checkpoint()
         return sum(len(v) for v in doomed.values())
 
@@ -115,65 +124,3 @@ class GovernanceOps:
             if doomed:
                 out[(cid, name)] = sorted(doomed)
         return out
-
-    def start_retention(self, every_s: float = 3600.0) -> None:
-        """Purge expired faces every ``every_s`` seconds from now on (opening a store
-        purges once already)."""
-
-        def tick() -> None:
-            if self._closed:
-                return
-            try:
-                self.purge_expired()
-            except Exception:  # noqa: BLE001 - a failed purge is retried at the next tick
-                log.exception("scheduled retention purge failed")
-            if not self._closed:
-                self._timer = threading.Timer(every_s, tick)
-                self._timer.daemon = True
-                self._timer.start()
-
-        self._timer = threading.Timer(every_s, tick)
-        self._timer.daemon = True
-        self._timer.start()
-
-    # -- audit ---------------------------------------------------------------
-    def audit_verify(self, heads: Sequence[str] = ()) -> audit.AuditReport:
-        """Check the chain, and that it still holds the heads kept outside the store:
-        the witness file, if one is configured, and ``heads`` (e.g. the newest head
-        found in syslog or wherever the hook sends them)."""
-        outside: list[tuple[str, str | None]] = []
-        if self._anchor is not None and self._anchor.witness is not None:
-            outside.append((f"the witness {self._anchor.witness}", self._anchor.read_witness()))
-        outside.extend((f"the head {h.strip()[:24]}...", h.strip()) for h in heads)
-        with self._tx.read() as c:
-            return audit.verify(c, self._cipher, outside)
-
-    def audit_entries(self, **filters: Any) -> list[audit.AuditEntry]:
-        with self._tx.read() as c:
-            return audit.query(c, **filters)
-
-    def record(self, action: str, *, collection: str | None = None, purpose: str | None = None, count: int = 0, detail: dict[str, object] | None = None) -> None:
-        """Log an operation that changes nothing stored (a read, CompareFaces, a refusal)."""
-        with self._tx.write(durable=False) as c:
-            self._audit(c, action, collection, purpose, count, detail)
-
-    @contextlib.contextmanager
-    def acting(self, actor: str, **detail: object) -> Iterator[None]:
-        """Attribute what this thread does inside the block to ``actor``, adding
-        ``detail`` (e.g. the access key's declared purpose) to every audit entry."""
-        token = _caller.set((actor, detail))
-        try:
-            yield
-        finally:
-            _caller.reset(token)
-
-    def _audit(self, c: sqlite3.Connection, action: str, collection: str | None, purpose: str | None, count: int, detail: dict[str, object] | None = None) -> None:
-        caller = _caller.get()
-        actor = self.actor
-        if caller is not None:
-            actor, extra = caller
-            detail = {**extra, **(detail or {})}
-        head = audit.append(c, self._cipher, action, actor=actor, collection=collection, purpose=purpose, count=count, detail=detail)
-        if self._anchor is not None:
-            anchor = self._anchor
-            self._tx.after_commit(lambda: anchor.publish(head))

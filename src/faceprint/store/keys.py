@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from faceprint.constants import ROLES
 from faceprint.errors import InvalidParameter, NotFound
 from faceprint.store import validate
+from faceprint.store.audit_log import AuditLog
+from faceprint.store.crypto import Cipher
+from faceprint.store.db import Transactions
 
 KEY_PREFIX = "FPAK"
 
@@ -36,15 +39,25 @@ class AccessKey:
         return self.revoked is None
 
 
-class KeyOps:
-    """Access-key methods of :class:`~faceprint.store.Store` (mixed in; uses ``_tx``,
-    ``_cipher`` and ``_audit``)."""
+class Keys:
+    """Issue, look up, list and revoke access keys.
 
-    def create_key(self, role: str, purpose: str) -> tuple[AccessKey, str]:
+    Args:
+        tx: the store's transactions.
+        cipher: seals each key's secret, bound to its id.
+        audit: the audit writer.
+    """
+
+    def __init__(self, tx: Transactions, cipher: Cipher, audit: AuditLog) -> None:
+        self._tx = tx
+        self._cipher = cipher
+        self._audit = audit
+
+    def issue(self, role: str, purpose: str) -> tuple[AccessKey, str]:
         """Issue a key for one role and declared purpose; returns it and its secret.
 
         Example:
-            >>> key, secret = store.create_key("searcher", "door access")   # doctest: +SKIP
+            >>> key, secret = store.keys.issue("searcher", "door access")   # doctest: +SKIP
             >>> key.key_id
             'FPAK3J7Q...'
 
@@ -57,42 +70,43 @@ class KeyOps:
         key_id = KEY_PREFIX + base64.b32encode(secrets.token_bytes(10)).decode()[:16]
         secret = secrets.token_urlsafe(30)
         now = time.time()
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             c.execute(
                 "INSERT INTO access_keys(key_id, role, purpose, secret, created) VALUES (?,?,?,?,?)",
-                (key_id, role, purpose, self._cipher.seal_secret(secret, key_id), now),  # type: ignore[attr-defined]
+                (key_id, role, purpose, self._cipher.seal_secret(secret, key_id), now),
             )
-            self._audit(c, "CreateAccessKey", None, purpose, 1, {"key_id": key_id, "role": role})  # type: ignore[attr-defined]
+            self._audit.write(c, "CreateAccessKey", None, purpose, 1, {"key_id": key_id, "role": role})
         return AccessKey(key_id, role, purpose, now), secret
 
-    def key_secret(self, key_id: str) -> tuple[AccessKey, str]:
+    def secret(self, key_id: str) -> tuple[AccessKey, str]:
         """The key and its secret, for verifying a signature.
 
         Raises:
             NotFound: no such key (revoked keys are returned; the caller refuses them).
         """
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             row = c.execute("SELECT key_id, role, purpose, created, revoked, secret FROM access_keys WHERE key_id=?", (key_id,)).fetchone()
         if row is None:
             raise NotFound(f"no access key {key_id}")
-        return AccessKey(*row[:5]), self._cipher.open_secret(row[5], key_id)  # type: ignore[attr-defined]
+        return AccessKey(*row[:5]), self._cipher.open_secret(row[5], key_id)
 
-    def list_keys(self) -> list[AccessKey]:
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+    def list_all(self) -> list[AccessKey]:
+        """Every key, revoked ones included, oldest first."""
+        with self._tx.read() as c:
             rows = c.execute("SELECT key_id, role, purpose, created, revoked FROM access_keys ORDER BY created").fetchall()
         return [AccessKey(*r) for r in rows]
 
-    def revoke_key(self, key_id: str) -> AccessKey:
+    def revoke(self, key_id: str) -> AccessKey:
         """Revoke a key: the server refuses it from then on.
 
         Raises:
             NotFound: no such key.
         """
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             row = _row(c, key_id)
             if row[4] is None:
                 c.execute("UPDATE access_keys SET revoked=? WHERE key_id=?", (time.time(), key_id))
-                self._audit(c, "RevokeAccessKey", None, row[2], 1, {"key_id": key_id})  # type: ignore[attr-defined]
+                self._audit.write(c, "RevokeAccessKey", None, row[2], 1, {"key_id": key_id})
             row = _row(c, key_id)
         return AccessKey(*row)
 

@@ -1,5 +1,5 @@
 """Users: a person's faces grouped under one id (Rekognition's CreateUser, ListUsers,
-AssociateFaces, DisassociateFaces, SearchUsers). Part of :class:`Store`."""
+AssociateFaces, DisassociateFaces, SearchUsers). The users part of a store."""
 
 from __future__ import annotations
 
@@ -12,18 +12,40 @@ import numpy as np
 from faceprint.errors import Conflict, NotFound, ServiceQuotaExceeded
 from faceprint.matching.bar import FaceBar
 from faceprint.store import idempotency, validate
+from faceprint.store.audit_log import AuditLog
+from faceprint.store.collections import check_purpose, collection_row
+from faceprint.store.crypto import Cipher
+from faceprint.store.db import Transactions
+from faceprint.store.faces import faces_by_face_id
+from faceprint.store.indexes import Indexes
 from faceprint.store.records import UserHit, UserInfo
 from faceprint.store.tokens import decode_int, encode_token
 
 MAX_FACES_PER_USER = 100
 
 
-class UserOps:
-    """The user verbs of :class:`Store` (which provides ``_tx``, ``_audit``,
-    ``_collection_row``, ``_faces_by_face_id``, ``_check_purpose`` and ``_index``)."""
+class Users:
+    """Users of collections: create, list, delete, tie faces to them, search them.
 
-    # -- users ---------------------------------------------------------------
-    def create_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+    Args:
+        tx: the store's transactions.
+        cipher: opens the embeddings a user's template is made of.
+        indexes: the collections' vector indexes (candidates for a user search).
+        audit: the audit writer.
+
+    Example:
+        >>> store.users.create("staff", "alice")                               # doctest: +SKIP
+        >>> store.users.associate("staff", "alice", [face_id])                 # doctest: +SKIP
+        ([face_id], [])
+    """
+
+    def __init__(self, tx: Transactions, cipher: Cipher, indexes: Indexes, audit: AuditLog) -> None:
+        self._tx = tx
+        self._cipher = cipher
+        self._indexes = indexes
+        self._audit = audit
+
+    def create(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
         """CreateUser. With ``client_token`` (ClientRequestToken), a retry of a call that
         succeeded succeeds again without acting; tokens belong to ``owner`` (the
         calling access key).
@@ -36,7 +58,7 @@ class UserOps:
         uid = validate.user_id(user_id)
         now = time.time()
         with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
+            cid = collection_row(c, name)[0]
             # tokens are held per collection (its row, not its name): one must not outlive a
             # deleted collection and answer for a new one made under the same name
             request = idempotency.digest({"Collection": cid, "UserId": uid})
@@ -45,33 +67,34 @@ class UserOps:
             if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise Conflict(f"user {uid} already exists in collection {name}")
             c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, now))
-            self._audit(c, "CreateUser", name, None, 0)
+            self._audit.write(c, "CreateUser", name, None, 0)
             if client_token is not None:
                 idempotency.remember(c, owner, "CreateUser", f"{cid}:{client_token}", request, "{}", now)
 
-    def delete_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+    def delete(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
         """Delete a user; its faces stay in the collection, no longer associated. With
         ``client_token``, a retry of a call that succeeded succeeds again without acting."""
         uid = validate.user_id(user_id)
         now = time.time()
         with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
+            cid = collection_row(c, name)[0]
             request = idempotency.digest({"Collection": cid, "UserId": uid})
             if client_token is not None and idempotency.recall(c, owner, "DeleteUser", f"{cid}:{client_token}", request, now) is not None:
                 return
             if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
                 raise NotFound(f"user {uid} is not in collection {name}")
             n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
-            self._audit(c, "DeleteUser", name, None, n)
+            self._audit.write(c, "DeleteUser", name, None, n)
             if client_token is not None:
                 idempotency.remember(c, owner, "DeleteUser", f"{cid}:{client_token}", request, "{}", now)
         self._tx.checkpoint()
 
-    def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
+    def page(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
+        """One page of users, oldest first, and the token of the next page (or None)."""
         max_results = validate.count(max_results, "MaxResults", 1, 500)
         after = decode_int(next_token, "users")
         with self._tx.read() as c:
-            cid = self._collection_row(c, name)[0]
+            cid = collection_row(c, name)[0]
             rows = c.execute(
                 "SELECT u.rowid, u.user_id, (SELECT COUNT(*) FROM faces f WHERE f.collection_id=u.collection_id AND f.user_id=u.user_id) "
                 "FROM users u WHERE u.collection_id=? AND u.rowid>? ORDER BY u.rowid LIMIT ?",
@@ -82,7 +105,7 @@ class UserOps:
         users = [UserInfo(r[1], "ACTIVE" if r[2] else "CREATED", int(r[2])) for r in rows]
         return users, (encode_token("users", int(rows[-1][0])) if more else None)
 
-    def associate_faces(
+    def associate(
         self, name: str, user_id: str, face_ids: list[str], *, bar: FaceBar | None = None, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
         """Tie faces to a user. With ``bar``, each face must reach the cosine the bar
@@ -103,7 +126,7 @@ class UserOps:
         ids = list(dict.fromkeys(validate.face_ids(face_ids, most=100)))
         now = time.time()
         with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
+            cid = collection_row(c, name)[0]
             request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids, "Bar": None if bar is None else bar.key})
             if client_token is not None:
                 earlier = idempotency.recall(c, owner, "AssociateFaces", f"{cid}:{client_token}", request, now)
@@ -114,7 +137,7 @@ class UserOps:
                 raise NotFound(f"user {uid} is not in collection {name}")
             have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
             template = self._template(c, cid, uid) if bar is not None and have else None
-            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            found = {r[1]: r for r in faces_by_face_id(c, cid, ids)}
             candidates = [found[f] for f in ids if f in found and found[f][4] is None]
             if have + len(candidates) > MAX_FACES_PER_USER:
                 raise ServiceQuotaExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
@@ -138,12 +161,12 @@ class UserOps:
                     continue
                 c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
                 done.append(fid)
-            self._audit(c, "AssociateFaces", name, None, len(done))
+            self._audit.write(c, "AssociateFaces", name, None, len(done))
             if client_token is not None:
                 idempotency.remember(c, owner, "AssociateFaces", f"{cid}:{client_token}", request, json.dumps([done, failed]), now)
         return done, failed
 
-    def disassociate_faces(
+    def disassociate(
         self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, str]]]:
         """DisassociateFaces. With ``client_token``, a retry gets the first call's answer."""
@@ -151,7 +174,7 @@ class UserOps:
         ids = validate.face_ids(face_ids, most=100)
         now = time.time()
         with self._tx.write() as c:
-            cid = self._collection_row(c, name)[0]
+            cid = collection_row(c, name)[0]
             request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids})
             if client_token is not None:
                 earlier = idempotency.recall(c, owner, "DisassociateFaces", f"{cid}:{client_token}", request, now)
@@ -160,7 +183,7 @@ class UserOps:
                     return done, [tuple(f) for f in failed]  # type: ignore[misc]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
                 raise NotFound(f"user {uid} is not in collection {name}")
-            found = {r[1]: r for r in self._faces_by_face_id(c, cid, ids)}
+            found = {r[1]: r for r in faces_by_face_id(c, cid, ids)}
             done, failed = [], []
             for fid in ids:
                 row = found.get(fid)
@@ -171,18 +194,19 @@ class UserOps:
                 else:
                     c.execute("UPDATE faces SET user_id=NULL WHERE id=?", (row[0],))
                     done.append(fid)
-            self._audit(c, "DisassociateFaces", name, None, len(done))
+            self._audit.write(c, "DisassociateFaces", name, None, len(done))
             if client_token is not None:
                 idempotency.remember(c, owner, "DisassociateFaces", f"{cid}:{client_token}", request, json.dumps([done, failed]), now)
         return done, failed
 
-    def user_status(self, name: str, user_id: str) -> str:
+    def status(self, name: str, user_id: str) -> str:
+        """``ACTIVE`` once the user has a face, ``CREATED`` before."""
         with self._tx.read() as c:
-            cid = self._collection_row(c, name)[0]
+            cid = collection_row(c, name)[0]
             n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, user_id)).fetchone()[0]
         return "ACTIVE" if n else "CREATED"
 
-    def user_vector(self, name: str, user_id: str) -> np.ndarray:
+    def vector(self, name: str, user_id: str) -> np.ndarray:
         """The user's template: the normalised mean of its faces' embeddings.
 
         Raises:
@@ -190,19 +214,19 @@ class UserOps:
         """
         uid = validate.user_id(user_id)
         with self._tx.read() as c:
-            cid = self._collection_row(c, name)[0]
+            cid = collection_row(c, name)[0]
             t = self._template(c, cid, uid)
         if t is None:
             raise NotFound(f"user {uid} has no faces in collection {name}")
         return t
 
-    def search_users(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
+    def search(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
         """Users whose template is most similar to ``vector``, best first. Candidates come
         from the face index; each is then scored against its whole template."""
         max_users = validate.count(max_users, "MaxUsers", 1, 500)
-        row = self._check_purpose(name, purpose)
+        row = check_purpose(self._tx, name, purpose)
         cid, declared = row[0], row[2]
-        index = self._index(cid)
+        index = self._indexes.get(cid)
         ids, _ = index.search(np.asarray(vector, np.float32), max(100, 10 * max_users))[0]
         hits: list[UserHit] = []
         with self._tx.read() as c:
@@ -219,7 +243,7 @@ class UserOps:
         hits.sort(key=lambda h: -h.cosine)
         hits = hits[:max_users]
         with self._tx.write(durable=False) as c:
-            self._audit(c, action, name, declared, len(hits))
+            self._audit.write(c, action, name, declared, len(hits))
         return hits
 
     def _template(self, c: sqlite3.Connection, cid: int, uid: str) -> np.ndarray | None:

@@ -31,6 +31,9 @@ from typing import Any, Callable
 
 from faceprint.errors import EncryptionKeyError, InvalidParameter, LimitExceeded, NotFound, ResourceInUse, StorageError
 from faceprint.store import idempotency
+from faceprint.store.audit_log import AuditLog
+from faceprint.store.crypto import Cipher
+from faceprint.store.db import Transactions
 
 UPLOADS_FOLDER = "uploads"
 _SEALED = b"\x01"  # first byte of a sealed result; results from before sealing are zlib (0x78)
@@ -101,21 +104,37 @@ class ProcessorRecord:
 _JOB_COLUMNS = "job_id, kind, status, params, message, created, updated, owner"
 
 
-class VideoOps:
-    """Job, upload and stream-processor records of :class:`~faceprint.store.Store`
-    (mixed in; it provides ``home``, ``_tx``, ``_cipher`` and ``_audit``)."""
+class Jobs:
+    """Job, upload and stream-processor records: the video part of a store.
 
-    _video_limits: VideoLimits | None = None
+    Args:
+        home: the store folder (uploads live in its ``uploads`` folder).
+        tx: the store's transactions.
+        cipher: seals results and uploads.
+        audit: the audit writer.
+
+    Example:
+        >>> store.jobs.create_job(job_id, "FaceDetection", {"Video": {...}})  # doctest: +SKIP
+        >>> store.jobs.finish_job(job_id, "SUCCEEDED", {"Faces": []})         # doctest: +SKIP
+    """
+
+    def __init__(self, home: Path, tx: Transactions, cipher: Cipher, audit: AuditLog) -> None:
+        self.home = home
+        self._tx = tx
+        self._cipher = cipher
+        self._audit = audit
+        self._limits: VideoLimits | None = None
 
     @property
-    def video_limits(self) -> VideoLimits:
-        if self._video_limits is None:
-            self._video_limits = VideoLimits.from_env()
-        return self._video_limits
+    def limits(self) -> VideoLimits:
+        """The retention and quotas, read from the environment on first use unless set."""
+        if self._limits is None:
+            self._limits = VideoLimits.from_env()
+        return self._limits
 
-    @video_limits.setter
-    def video_limits(self, limits: VideoLimits) -> None:
-        self._video_limits = limits
+    @limits.setter
+    def limits(self, limits: VideoLimits) -> None:
+        self._limits = limits
 
     # -- jobs ---------------------------------------------------------------------
     def create_job(self, job_id: str, kind: str, params: dict[str, Any], *, owner: str = "", token: tuple[str, str] | None = None) -> JobRecord:
@@ -126,7 +145,7 @@ class VideoOps:
             IdempotentParameterMismatch: the token came with other parameters.
         """
         now = time.time()
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             if token is not None:
                 earlier = self._job_for_token(c, owner, kind, token, now)
                 if earlier is not None:
@@ -136,7 +155,7 @@ class VideoOps:
                 "INSERT INTO video_jobs(job_id, kind, status, params, created, updated, owner) VALUES (?,?,?,?,?,?,?)",
                 (job_id, kind, "IN_PROGRESS", json.dumps(params), now, now, owner),
             )
-            self._audit(c, f"Start{kind}", params.get("CollectionId"), None, 0, {"job_id": job_id})  # type: ignore[attr-defined]
+            self._audit.write(c, f"Start{kind}", params.get("CollectionId"), None, 0, {"job_id": job_id})
         return JobRecord(job_id, kind, "IN_PROGRESS", params, None, now, now, owner)
 
     def job_for_token(self, owner: str, kind: str, token: tuple[str, str]) -> JobRecord | None:
@@ -145,7 +164,7 @@ class VideoOps:
         Raises:
             IdempotentParameterMismatch: the token came with other parameters.
         """
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             return self._job_for_token(c, owner, kind, token, time.time())
 
     def _job_for_token(self, c: sqlite3.Connection, owner: str, kind: str, token: tuple[str, str], now: float) -> JobRecord | None:
@@ -159,49 +178,25 @@ class VideoOps:
         return _job(row)
 
     def finish_job(self, job_id: str, status: str, result: dict[str, Any] | None, message: str | None = None) -> None:
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             if result is not None:
                 # faces erased while the job ran must not come back through its result
                 result = _without_erased(c, result) or result
-            blob = self._seal_result(result, job_id) if result is not None else None
+            blob = _seal_result(self._cipher, result, job_id) if result is not None else None
             c.execute("UPDATE video_jobs SET status=?, result=?, message=?, updated=? WHERE job_id=?", (status, blob, message, time.time(), job_id))
 
     def job(self, job_id: str) -> tuple[JobRecord, dict[str, Any] | None]:
         """Raises NotFound: no such job (or its results were erased by retention)."""
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             row = c.execute(f"SELECT {_JOB_COLUMNS}, result FROM video_jobs WHERE job_id=?", (job_id,)).fetchone()
         if row is None:
             raise NotFound(f"no video job {job_id}")
-        return _job(row), (self._open_result(row[8], job_id) if row[8] is not None else None)
+        return _job(row), (_open_result(self._cipher, row[8], job_id) if row[8] is not None else None)
 
     def interrupted_jobs(self) -> list[JobRecord]:
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             rows = c.execute(f"SELECT {_JOB_COLUMNS} FROM video_jobs WHERE status='IN_PROGRESS' ORDER BY created").fetchall()
         return [_job(r) for r in rows]
-
-    def _drop_erased_matches(self, c: sqlite3.Connection) -> None:
-        """Take out of every stored search result the entries whose match names a face
-        no longer stored. Call it inside the transaction that erased faces."""
-        rows = c.execute("SELECT job_id, result FROM video_jobs WHERE kind='FaceSearch' AND result IS NOT NULL").fetchall()
-        for job_id, blob in rows:
-            try:
-                result = self._open_result(blob, job_id)
-            except (EncryptionKeyError, zlib.error, ValueError):
-                # A result that cannot be read cannot be shown to be clean: it goes, rather
-                # than blocking every erasure (and the store's opening purge) after it.
-                c.execute("UPDATE video_jobs SET status='FAILED', result=NULL, message=? WHERE job_id=?", ("its result could not be read and was erased", job_id))
-                continue
-            kept = _without_erased(c, result)
-            if kept is not None:
-                c.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (self._seal_result(kept, job_id), job_id))
-
-    def _seal_result(self, result: dict[str, Any], job_id: str) -> bytes:
-        return _SEALED + self._cipher.seal_data(zlib.compress(json.dumps(result).encode()), job_id)  # type: ignore[attr-defined]
-
-    def _open_result(self, blob: bytes, job_id: str) -> dict[str, Any]:
-        if blob[:1] != _SEALED:  # stored before results were sealed; sealed by the next purge
-            return dict(json.loads(zlib.decompress(blob)))
-        return dict(json.loads(zlib.decompress(self._cipher.open_data(blob[1:], job_id))))  # type: ignore[attr-defined]
 
     # -- uploaded videos ----------------------------------------------------------
     def save_upload(self, data: bytes, *, owner: str, format: str) -> VideoUpload:
@@ -218,9 +213,9 @@ class VideoOps:
     def _save_upload(self, data: bytes, *, owner: str, format: str) -> VideoUpload:
         folder = self._uploads_folder()
         name = uuid.uuid4().hex
-        blob = self._cipher.seal_data(data, name)  # type: ignore[attr-defined]
+        blob = self._cipher.seal_data(data, name)
         now = time.time()
-        quota = int(self.video_limits.upload_quota_mb * 1024 * 1024)
+        quota = int(self.limits.upload_quota_mb * 1024 * 1024)
         partial, final = folder / f".{name}.tmp", folder / name
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -228,14 +223,14 @@ class VideoOps:
                 f.write(blob)
                 f.flush()
                 os.fsync(f.fileno())
-            with self._tx.write() as c:  # type: ignore[attr-defined]
+            with self._tx.write() as c:
                 used = c.execute("SELECT COALESCE(SUM(bytes), 0) FROM video_uploads WHERE owner=? AND expires>?", (owner, now)).fetchone()[0]
                 if used + len(blob) > quota:
                     raise LimitExceeded(
                         f"this key's uploads would hold {(used + len(blob)) / 2**20:.1f} MB, over its quota of {quota / 2**20:g} MB; "
                         "they are erased when they expire (ExpiresAt)"
                     )
-                record = VideoUpload(name, owner, format, len(blob), now, now + self.video_limits.upload_hours * 3600)
+                record = VideoUpload(name, owner, format, len(blob), now, now + self.limits.upload_hours * 3600)
                 c.execute("INSERT INTO video_uploads(name, owner, format, bytes, created, expires) VALUES (?,?,?,?,?,?)", (name, owner, format, record.size, now, record.expires))
                 os.replace(partial, final)  # inside the transaction: a failed commit leaves a stray file, erased by the purge
         finally:
@@ -244,7 +239,7 @@ class VideoOps:
 
     def upload(self, name: str, *, owner: str) -> VideoUpload:
         """Raises NotFound: ``owner`` has no unexpired upload of that name."""
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             row = c.execute("SELECT name, owner, format, bytes, created, expires FROM video_uploads WHERE name=? AND owner=? AND expires>?", (name, owner, time.time())).fetchone()
         if row is None:
             raise NotFound(f"no upload {name} (uploads are kept until their ExpiresAt, for the key that sent them)")
@@ -256,7 +251,7 @@ class VideoOps:
         Raises:
             NotFound: no such upload, or it expired.
         """
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             row = c.execute("SELECT name, owner, format, bytes, created, expires FROM video_uploads WHERE name=? AND expires>?", (name, time.time())).fetchone()
         if row is None:
             raise NotFound(f"the upload {name} has expired and was erased")
@@ -264,10 +259,10 @@ class VideoOps:
             blob = (self._uploads_folder() / name).read_bytes()
         except OSError:
             raise NotFound(f"the upload {name} is no longer there") from None
-        return VideoUpload(*row), self._cipher.open_data(blob, name)  # type: ignore[attr-defined]
+        return VideoUpload(*row), self._cipher.open_data(blob, name)
 
     def _uploads_folder(self) -> Path:
-        folder: Path = self.home / UPLOADS_FOLDER  # type: ignore[attr-defined]
+        folder: Path = self.home / UPLOADS_FOLDER
         folder.mkdir(mode=0o700, exist_ok=True)
         os.chmod(folder, 0o700)  # a folder made by an older version or another hand
         return folder
@@ -279,26 +274,26 @@ class VideoOps:
         past their window; seal results stored in plaintext by older versions. Returns
         how many jobs and uploads were erased."""
         now = time.time()
-        limits = self.video_limits
+        limits = self.limits
         cutoff = now - limits.results_days * 86400
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             stale = c.execute("SELECT COUNT(*) FROM video_jobs WHERE status!='IN_PROGRESS' AND updated<?", (cutoff,)).fetchone()[0]
             expired = [r[0] for r in c.execute("SELECT name FROM video_uploads WHERE expires<=?", (now,))]
             plain = c.execute("SELECT COUNT(*) FROM video_jobs WHERE result IS NOT NULL AND substr(result, 1, 1)!=?", (_SEALED,)).fetchone()[0]
             tokens = c.execute("SELECT COUNT(*) FROM request_tokens WHERE created<?", (now - idempotency.TOKEN_HOURS * 3600,)).fetchone()[0]
         if stale or expired or plain or tokens:  # a read-only store can still be opened
-            with self._tx.write() as c:  # type: ignore[attr-defined]
+            with self._tx.write() as c:
                 stale = c.execute("DELETE FROM video_jobs WHERE status!='IN_PROGRESS' AND updated<?", (cutoff,)).rowcount
                 expired = [r[0] for r in c.execute("SELECT name FROM video_uploads WHERE expires<=?", (now,))]
                 c.execute("DELETE FROM video_uploads WHERE expires<=?", (now,))
                 for job_id, blob in c.execute("SELECT job_id, result FROM video_jobs WHERE result IS NOT NULL AND substr(result, 1, 1)!=?", (_SEALED,)).fetchall():
-                    c.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (self._seal_result(self._open_result(blob, job_id), job_id), job_id))
+                    c.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (_seal_result(self._cipher, _open_result(self._cipher, blob, job_id), job_id), job_id))
                 idempotency.forget_older(c, now)
                 if stale or expired:
-                    self._audit(c, "PurgeVideo", None, None, stale + len(expired), {"jobs": stale, "uploads": len(expired)})  # type: ignore[attr-defined]
-        folder = self.home / UPLOADS_FOLDER  # type: ignore[attr-defined]
+                    self._audit.write(c, "PurgeVideo", None, None, stale + len(expired), {"jobs": stale, "uploads": len(expired)})
+        folder = self.home / UPLOADS_FOLDER
         if folder.is_dir():
-            with self._tx.read() as c:  # type: ignore[attr-defined]
+            with self._tx.read() as c:
                 live = {r[0] for r in c.execute("SELECT name FROM video_uploads")}
             for path in folder.iterdir():
                 try:
@@ -308,33 +303,33 @@ class VideoOps:
                 except OSError:
                     continue  # gone meanwhile, or not ours to remove: the next purge tries again
         if stale or plain:
-            self._tx.checkpoint()  # type: ignore[attr-defined]
+            self._tx.checkpoint()
         return int(stale) + len(expired)
 
     # -- stream processors ------------------------------------------------------------
     def create_processor(self, name: str, params: dict[str, Any]) -> ProcessorRecord:
         now = time.time()
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             if c.execute("SELECT 1 FROM stream_processors WHERE name=?", (name,)).fetchone():
                 raise ResourceInUse(f"stream processor {name} already exists")  # Rekognition's code for a taken name
             c.execute("INSERT INTO stream_processors(name, params, status, created, updated) VALUES (?,?,?,?,?)", (name, json.dumps(params), "STOPPED", now, now))
-            self._audit(c, "CreateStreamProcessor", params.get("CollectionId"), None, 0, {"processor": name})  # type: ignore[attr-defined]
+            self._audit.write(c, "CreateStreamProcessor", params.get("CollectionId"), None, 0, {"processor": name})
         return ProcessorRecord(name, params, "STOPPED", None, now, now)
 
     def processor(self, name: str) -> ProcessorRecord:
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             row = c.execute("SELECT name, params, status, message, created, updated FROM stream_processors WHERE name=?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"no stream processor {name}")
         return ProcessorRecord(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
 
     def processors(self) -> list[ProcessorRecord]:
-        with self._tx.read() as c:  # type: ignore[attr-defined]
+        with self._tx.read() as c:
             rows = c.execute("SELECT name, params, status, message, created, updated FROM stream_processors ORDER BY name").fetchall()
         return [ProcessorRecord(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     def set_processor_status(self, name: str, status: str, message: str | None = None) -> None:
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             if c.execute("UPDATE stream_processors SET status=?, message=?, updated=? WHERE name=?", (status, message, time.time(), name)).rowcount == 0:
                 raise NotFound(f"no stream processor {name}")
 
@@ -347,7 +342,7 @@ class VideoOps:
             NotFound: no such processor.
         """
         now = time.time()
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             row = c.execute("SELECT name, params, status, message, created FROM stream_processors WHERE name=?", (name,)).fetchone()
             if row is None:
                 raise NotFound(f"no stream processor {name}")
@@ -356,10 +351,45 @@ class VideoOps:
         return ProcessorRecord(row[0], params, row[2], row[3], row[4], now)
 
     def delete_processor(self, name: str) -> None:
-        with self._tx.write() as c:  # type: ignore[attr-defined]
+        with self._tx.write() as c:
             if c.execute("DELETE FROM stream_processors WHERE name=?", (name,)).rowcount == 0:
                 raise NotFound(f"no stream processor {name}")
-            self._audit(c, "DeleteStreamProcessor", None, None, 0, {"processor": name})  # type: ignore[attr-defined]
+            self._audit.write(c, "DeleteStreamProcessor", None, None, 0, {"processor": name})
+
+
+def drop_erased_matches(c: sqlite3.Connection, cipher: Cipher) -> None:
+    """Take out of every stored search result the entries whose match names a face
+    no longer stored. Call it inside the transaction that erased faces.
+
+    Args:
+        c: the connection of the write transaction that erased faces.
+        cipher: the store's cipher (results are sealed).
+
+    Example:
+        >>> drop_erased_matches(c, cipher)          # doctest: +SKIP
+    """
+    rows = c.execute("SELECT job_id, result FROM video_jobs WHERE kind='FaceSearch' AND result IS NOT NULL").fetchall()
+    for job_id, blob in rows:
+        try:
+            result = _open_result(cipher, blob, job_id)
+        except (EncryptionKeyError, zlib.error, ValueError):
+            # A result that cannot be read cannot be shown to be clean: it goes, rather
+            # than blocking every erasure (and the store's opening purge) after it.
+            c.execute("UPDATE video_jobs SET status='FAILED', result=NULL, message=? WHERE job_id=?", ("its result could not be read and was erased", job_id))
+            continue
+        kept = _without_erased(c, result)
+        if kept is not None:
+            c.execute("UPDATE video_jobs SET result=? WHERE job_id=?", (_seal_result(cipher, kept, job_id), job_id))
+
+
+def _seal_result(cipher: Cipher, result: dict[str, Any], job_id: str) -> bytes:
+    return _SEALED + cipher.seal_data(zlib.compress(json.dumps(result).encode()), job_id)
+
+
+def _open_result(cipher: Cipher, blob: bytes, job_id: str) -> dict[str, Any]:
+    if blob[:1] != _SEALED:  # stored before results were sealed; sealed by the next purge
+        return dict(json.loads(zlib.decompress(blob)))
+    return dict(json.loads(zlib.decompress(cipher.open_data(blob[1:], job_id))))
 
 
 def _job(row: tuple[Any, ...]) -> JobRecord:

@@ -91,7 +91,7 @@ class VideoJobs:
         self._lock = threading.Lock()  # a key's count and its new job go together
         self._thread = threading.Thread(target=self._run, name="faceprint-video-jobs", daemon=True)
         self.current: str | None = None
-        for record in service.store.interrupted_jobs():
+        for record in service.store.jobs.interrupted_jobs():
             log.info("resuming an interrupted video job", extra={"job_id": record.job_id})
             self._queue.put(record.owner, record.job_id)
         self._thread.start()
@@ -123,16 +123,16 @@ class VideoJobs:
         else:
             raise InvalidParameter(f"no video at {path}")
         if kind == "FaceSearch":
-            store.describe_collection(params["CollectionId"])
+            store.collections.describe(params["CollectionId"])
         request = (token, idempotency.digest(params)) if token is not None else None
         with self._lock:
-            if request is not None and (earlier := store.job_for_token(owner, kind, request)) is not None:
+            if request is not None and (earlier := store.jobs.job_for_token(owner, kind, request)) is not None:
                 return earlier.job_id
-            limit = store.video_limits.jobs_per_key
+            limit = store.jobs.limits.jobs_per_key
             if self._queue.holds(owner) >= limit:
                 raise LimitExceeded(f"this key has {limit} video jobs queued or running, its limit; start more when they finish")
             job_id = uuid.uuid4().hex
-            record = store.create_job(job_id, kind, stored, owner=owner, token=request)
+            record = store.jobs.create_job(job_id, kind, stored, owner=owner, token=request)
             if record.job_id == job_id:
                 self._queue.put(owner, job_id)
         return record.job_id
@@ -147,7 +147,7 @@ class VideoJobs:
         Raises:
             NotFound: no job with that id and kind, or not ``reader``'s.
         """
-        record, result = self.service.store.job(job_id)
+        record, result = self.service.store.jobs.job(job_id)
         # Job ids travel in audit entries and logs: another key's job is as absent as a
         # missing one, like another key's upload. Jobs from before owners were recorded
         # are an admin's to read.
@@ -162,7 +162,7 @@ class VideoJobs:
     def _source(self, params: dict[str, Any]) -> VideoSource:
         """The job's video, opened only as the container found when it arrived."""
         if "Upload" in params:
-            upload, data = self.service.store.read_upload(params["Upload"])
+            upload, data = self.service.store.jobs.read_upload(params["Upload"])
             return VideoSource(f"uploads/{upload.name}", pace=False, format=upload.format, data=data)
         path = Path(params["Path"])
         if not path.is_file():
@@ -173,7 +173,7 @@ class VideoJobs:
         while (job_id := self._queue.take()) is not None:
             self.current = job_id
             try:
-                record, _ = self.service.store.job(job_id)
+                record, _ = self.service.store.jobs.job(job_id)
                 params = record.params
                 source = self._source(params)
                 if record.kind == "FaceSearch":
@@ -181,11 +181,11 @@ class VideoJobs:
                 else:
                     result = detect_video(self.service, source, attributes=params.get("FaceAttributes", "DEFAULT"))
                 status = result.pop("JobStatus")
-                self.service.store.finish_job(job_id, status, result, result.pop("StatusMessage", None))
+                self.service.store.jobs.finish_job(job_id, status, result, result.pop("StatusMessage", None))
             except Exception as exc:  # noqa: BLE001 - the job fails with its reason; the worker goes on
                 log.warning("video job failed", extra={"job_id": job_id, "error": str(exc)})
                 try:
-                    self.service.store.finish_job(job_id, "FAILED", None, f"{type(exc).__name__}: {exc}")
+                    self.service.store.jobs.finish_job(job_id, "FAILED", None, f"{type(exc).__name__}: {exc}")
                 except Exception:  # noqa: BLE001 - e.g. the store is closing: the job resumes next time
                     pass
             finally:

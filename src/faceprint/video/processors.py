@@ -61,19 +61,19 @@ class StreamProcessors:
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._streams: dict[str, int] = {}  # open alert streams per access key
-        for record in service.store.processors():
+        for record in service.store.jobs.processors():
             if record.status in ("RUNNING", "STARTING"):
                 session = record.params.get("Session", {})
                 if session.get("StopAfterSeconds") is not None:
                     # its stop time was counted in a process that is gone: a fresh session
                     # would run longer than asked
-                    service.store.set_processor_status(record.name, "STOPPED", "the server restarted during a session with a StopSelector; start it again")
+                    service.store.jobs.set_processor_status(record.name, "STOPPED", "the server restarted during a session with a StopSelector; start it again")
                     continue
                 starts_at = session.get("StartsAt")
                 try:
                     self.start(record.name, starts_at=starts_at if starts_at is not None and starts_at > time.time() else None)
                 except FaceprintError as exc:
-                    service.store.set_processor_status(record.name, "FAILED", str(exc))
+                    service.store.jobs.set_processor_status(record.name, "FAILED", str(exc))
 
     def create(
         self,
@@ -89,18 +89,18 @@ class StreamProcessors:
         """Store a processor. ``regions`` are Rekognition's RegionsOfInterest; ``echo``
         holds members kept only to be returned as they were given (Output, RoleArn...)."""
         source = self._source_name(stream_arn)
-        self.service.store.describe_collection(collection)
+        self.service.store.collections.describe(collection)
         self._check_tags(tags)
         params: dict[str, Any] = {"Stream": source, "StreamArn": stream_arn, "CollectionId": collection, "FaceMatchThreshold": threshold if threshold is not None else DEFAULT_WATCH_SIMILARITY, "Tags": tags}
         if regions is not None:
             parse_regions(regions)
             params["RegionsOfInterest"] = regions
-        self.service.store.create_processor(name, {**(echo or {}), **params})
+        self.service.store.jobs.create_processor(name, {**(echo or {}), **params})
 
     def start(self, name: str, *, starts_at: float | None = None, max_duration_s: float | None = None) -> None:
         """Start a session: analysis from ``starts_at`` (Unix seconds; None: now) for at
         most ``max_duration_s`` of stream (None: until stopped)."""
-        record = self.service.store.processor(name)
+        record = self.service.store.jobs.processor(name)
         with self._lock:
             if name in self._running and self._running[name].watcher.running:
                 raise ResourceInUse(f"stream processor {name} is already running")
@@ -125,10 +125,10 @@ class StreamProcessors:
             )
             watcher = Watcher(self.service, source, settings, sinks, name=name, on_end=lambda w: self._ended(name, w))
             session = {"StartedAt": time.time(), "StartsAt": starts_at, "StopAfterSeconds": max_duration_s}
-            self.service.store.update_processor(name, lambda p: {**p, "Session": session})
+            self.service.store.jobs.update_processor(name, lambda p: {**p, "Session": session})
             watcher.start()
             self._running[name] = _Running(watcher, sinks, broadcast, session)
-        self.service.store.set_processor_status(name, "RUNNING")
+        self.service.store.jobs.set_processor_status(name, "RUNNING")
 
     def _ended(self, name: str, watcher: Watcher) -> None:
         """A watcher's last thread is done. When it ended on its own (its StopSelector, or
@@ -141,21 +141,21 @@ class StreamProcessors:
         for sink in running.sinks:
             sink.close()
         try:
-            stream = self.service.store.processor(name).params["Stream"]
-            self.service.store.set_processor_status(name, "FAILED" if watcher.error else "STOPPED", self._redact(watcher.error or watcher.end_reason, stream))
+            stream = self.service.store.jobs.processor(name).params["Stream"]
+            self.service.store.jobs.set_processor_status(name, "FAILED" if watcher.error else "STOPPED", self._redact(watcher.error or watcher.end_reason, stream))
         except FaceprintError as exc:  # deleted meanwhile, or the store is failing: the status stays as it was
             log.warning("could not record the end of a stream processor", extra={"processor": name, "error": str(exc)})
 
     def stop(self, name: str) -> None:
         """Stop a processor and free its threads, decoder and sinks."""
-        self.service.store.processor(name)  # NotFound
+        self.service.store.jobs.processor(name)  # NotFound
         with self._lock:
             running = self._running.pop(name, None)
         if running is not None:
             running.watcher.stop()
             for sink in running.sinks:
                 sink.close()
-        self.service.store.set_processor_status(name, "STOPPED", running.watcher.error if running else None)
+        self.service.store.jobs.set_processor_status(name, "STOPPED", running.watcher.error if running else None)
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -163,12 +163,12 @@ class StreamProcessors:
             if running is not None and running.watcher.running:
                 raise ResourceInUse(f"stop stream processor {name} before deleting it")
             self._running.pop(name, None)  # a session that ended on its own
-        self.service.store.delete_processor(name)
+        self.service.store.jobs.delete_processor(name)
 
     def describe(self, name: str) -> dict[str, Any]:
         """The stored record, the status, and the counters and session times of the
         session this process ran last (None when it ran none)."""
-        record = self.service.store.processor(name)
+        record = self.service.store.jobs.processor(name)
         with self._lock:
             running = self._running.get(name)
         report = running.watcher.report() if running else None
@@ -192,14 +192,14 @@ class StreamProcessors:
                 params["RegionsOfInterest"] = regions
             return params
 
-        record = self.service.store.update_processor(name, change)
+        record = self.service.store.jobs.update_processor(name, change)
         with self._lock:
             running = self._running.get(name)
             if running is not None:
                 running.watcher.settings.regions = parse_regions(record.params.get("RegionsOfInterest") or [])
 
     def tags(self, name: str) -> dict[str, str]:
-        return dict(self.service.store.processor(name).params.get("Tags", {}))
+        return dict(self.service.store.jobs.processor(name).params.get("Tags", {}))
 
     def tag(self, name: str, tags: dict[str, str]) -> None:
         """Add or replace tags (a webhook tag applies from the next start)."""
@@ -211,13 +211,13 @@ class StreamProcessors:
                 raise InvalidParameter(f"stream processor {name} would hold {len(merged)} tags; at most {MAX_TAGS} fit")
             return {**params, "Tags": merged}
 
-        self.service.store.update_processor(name, change)
+        self.service.store.jobs.update_processor(name, change)
 
     def untag(self, name: str, keys: list[str]) -> None:
-        self.service.store.update_processor(name, lambda p: {**p, "Tags": {k: v for k, v in p.get("Tags", {}).items() if k not in keys}})
+        self.service.store.jobs.update_processor(name, lambda p: {**p, "Tags": {k: v for k, v in p.get("Tags", {}).items() if k not in keys}})
 
     def names(self) -> list[tuple[str, str]]:
-        return [(r.name, self._status(r)) for r in self.service.store.processors()]
+        return [(r.name, self._status(r)) for r in self.service.store.jobs.processors()]
 
     def _status(self, record: ProcessorRecord) -> str:
         """The stored status, unless the processor's watcher has ended since."""
@@ -278,7 +278,7 @@ class StreamProcessors:
 
     def _exists(self, name: str) -> bool:
         try:
-            self.service.store.processor(name)
+            self.service.store.jobs.processor(name)
             return True
         except NotFound:
             return False
