@@ -80,8 +80,8 @@ def build(n: int, real: fl.RealFaces, model: fl.FaceModel, contract: str, home: 
     gc.collect()
     rss0 = fl.rss_bytes()
     store = Store(home, actor="benchmark")
-    store.create_collection(COLLECTION, purpose=PURPOSE, model=contract, consent_required=False)
-    store.size(COLLECTION)  # loads the (empty) index, so add_faces keeps it current
+    store.collections.create(COLLECTION, purpose=PURPOSE, model=contract, consent_required=False)
+    store.faces.size(COLLECTION)  # loads the (empty) index, so add_faces keeps it current
     box = Box(0.25, 0.25, 0.5, 0.5)
     add_s, slowest, segments = 0.0, (0.0, 0), []
     seg_t, seg_n = 0.0, 0
@@ -90,7 +90,7 @@ def build(n: int, real: fl.RealFaces, model: fl.FaceModel, contract: str, home: 
         for b0 in range(0, len(vecs), BATCH):
             faces = [NewFace(v, box, 0.99, f"img-{start + b0 + i:08d}") for i, v in enumerate(vecs[b0 : b0 + BATCH])]
             t = time.perf_counter()
-            store.add_faces(COLLECTION, faces, model=contract)
+            store.faces.add(COLLECTION, faces, model=contract)
             dt = time.perf_counter() - t
             add_s += dt
             seg_t += dt
@@ -144,7 +144,7 @@ def child(home: Path, truth: Path) -> dict:
     t = time.perf_counter()
     store = Store(home, actor="benchmark")
     open_s = time.perf_counter() - t
-    store.search(COLLECTION, probes[0], max_faces=fl.K, min_cosine=min_cos)
+    store.faces.search(COLLECTION, probes[0], max_faces=fl.K, min_cosine=min_cos)
     reopen_s = time.perf_counter() - t
     rss1, peak = fl.rss_bytes(), fl.peak_rss_bytes()
     index = only_index(store)
@@ -160,12 +160,12 @@ def child(home: Path, truth: Path) -> dict:
     rec = fl.recall([pos(ids) for ids, _ in batch], exact_ids, mate_pos)
     q = probes[timed]
     vi = fl.latencies(lambda v: index.search(v, fl.K), q)
-    st = fl.latencies(lambda v: store.search(COLLECTION, v[0], max_faces=fl.K, min_cosine=min_cos), q)
+    st = fl.latencies(lambda v: store.faces.search(COLLECTION, v[0], max_faces=fl.K, min_cosine=min_cos), q)
     # Store.search must return what the index returns, cut at the threshold
     mismatch = 0
     for v in q[:100]:
         ids, cos = index.search(v[None], fl.K)[0]
-        hits = store.search(COLLECTION, v, max_faces=fl.K, min_cosine=min_cos)
+        hits = store.faces.search(COLLECTION, v, max_faces=fl.K, min_cosine=min_cos)
         mismatch += [round(h.cosine, 5) for h in hits] != [round(float(c), 5) for c in cos if c >= min_cos]
 
     def loop(rows: np.ndarray) -> None:
@@ -200,7 +200,7 @@ def child(home: Path, truth: Path) -> dict:
         "min_cosine": min_cos,
         **rec,
     }
-    out["audit_ok"] = bool(store.audit_verify().ok)
+    out["audit_ok"] = bool(store.audit.verify().ok)
     store.close()
     return out
 

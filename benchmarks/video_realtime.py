@@ -302,7 +302,7 @@ def naive(svc: faceprint.Service, path: Path, collection: str, *, threshold: flo
         frames += 1
         faces += len(found)
         for vector in found.embedding if found.embedding is not None else []:
-            hits += len(svc.store.search(collection, vector, max_faces=1, min_cosine=cosine, action="StreamFaceSearch"))
+            hits += len(svc.store.faces.search(collection, vector, max_faces=1, min_cosine=cosine, action="StreamFaceSearch"))
     wall = time.perf_counter() - t0
     fps = source.stats.fps or 25.0
     return {
