@@ -52,7 +52,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from faceprint import shapes
+from faceprint.rekognition import shapes
 from faceprint.api import model, operation_table, operations
 from faceprint.api.config import DEFAULT_MAX_BODY
 from faceprint.errors import InvalidParameter

@@ -29,9 +29,11 @@ import faceprint as fp
 from faceprint.api import video_operations as ops
 from faceprint.api.operations import Call
 from faceprint.errors import FaceprintError, InvalidParameter, LimitExceeded, NotFound
+from faceprint.rekognition import shapes
 from faceprint.store import Box, NewFace
 from faceprint.video import jobs as jobs_module
 from faceprint.video.jobs import VideoJobs
+from faceprint.video.results import VideoFaceDetection, VideoMetadata
 from faceprint.video.sources import VideoSource
 from tests.api.conftest import DATA, unique
 
@@ -69,7 +71,7 @@ class Harness:
         self.uploads.mkdir(mode=0o700, exist_ok=True)
         self.buckets = {ops.UPLOADS: self.uploads, "photos": home / "photos"}
         self.buckets["photos"].mkdir()
-        self.jobs = VideoJobs(self.service)
+        self.jobs = VideoJobs(self.service, render=shapes.video_job)
 
     def call(self, operation: str, params: dict[str, Any], key: str = "FPAKTESTA", role: str = "admin") -> Any:
         caller = SimpleNamespace(key=SimpleNamespace(key_id=key, role=role, purpose="tests"), key_id=key, role=role)
@@ -245,10 +247,10 @@ def held_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Eve
     order."""
     release, ran = threading.Event(), []
 
-    def detect(service: Any, source: VideoSource, **_: Any) -> dict[str, Any]:
+    def detect(service: Any, source: VideoSource, **_: Any) -> VideoFaceDetection:
         ran.append(source.source)
         release.wait(30)
-        return {"JobStatus": "SUCCEEDED", "VideoMetadata": {}, "Faces": []}
+        return VideoFaceDetection(status="SUCCEEDED", error=None, metadata=VideoMetadata(codec="", duration_ms=0, format="", fps=0.0, height=0, width=0), faces=[])
 
     monkeypatch.setattr(jobs_module, "detect_video", detect)
     yield release, ran
@@ -305,10 +307,26 @@ def test_client_request_token_starts_one_job(harness: Harness) -> None:
 
 
 @pytest.mark.models
+def test_a_job_keeps_its_rendered_result_and_older_results_are_served_as_kept(harness: Harness) -> None:
+    """The worker keeps what the API's render builds from the typed result; a result a
+    former version kept (already Rekognition's members) is paged over unchanged."""
+    video = harness.call("upload_video", {"Name": "r.mp4", "Bytes": video_bytes("mp4", "mpeg4", 64, 48, 3)})["Video"]
+    job = harness.call("start_face_detection", {"Video": video})["JobId"]
+    done = harness.wait("get_face_detection", job)
+    _, kept = harness.service.store.jobs.job(job)
+    assert done["JobStatus"] == "SUCCEEDED" and kept is not None and set(kept) == {"VideoMetadata", "Faces"}
+    assert done["VideoMetadata"] == kept["VideoMetadata"] and done["VideoMetadata"]["FrameWidth"] == 64
+    older = {"VideoMetadata": {"Codec": "h264", "DurationMillis": 1000, "Format": "mp4", "FrameRate": 10.0, "FrameHeight": 48, "FrameWidth": 64},
+             "Faces": [{"Timestamp": t, "Face": {"BoundingBox": {"Width": 0.5, "Height": 0.5, "Left": 0.1, "Top": 0.1}, "Confidence": 99.0}} for t in (0, 200, 400)]}  # fmt: skip
+    harness.service.store.jobs.finish_job(job, "SUCCEEDED", older)
+    first = harness.call("get_face_detection", {"JobId": job, "MaxResults": 2})
+    rest = harness.call("get_face_detection", {"JobId": job, "MaxResults": 2, "NextToken": first["NextToken"]})
+    assert first["VideoMetadata"] == older["VideoMetadata"] and first["Faces"] + rest["Faces"] == older["Faces"]
+
+
+@pytest.mark.models
 @pytest.mark.data
 def test_face_detection_with_all_attributes_matches_detect_faces(harness: Harness) -> None:
-    from faceprint import shapes
-
     photo = fp.load_image(EXAMPLES / "obama.jpg")
     h, w = (s // 2 * 2 for s in photo.shape[:2])
     video = harness.call("upload_video", {"Name": "obama.mp4", "Bytes": video_bytes("mp4", "mpeg4", w, h, 3, fps=5, picture=np.ascontiguousarray(photo[:h, :w]))})["Video"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import faceprint as fp
-from faceprint import shapes
+from faceprint.rekognition import shapes
 from faceprint.matching import UNREACHABLE
 from faceprint.types import FacesMeta
 from tests.conftest import data_root

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import faceprint as fp
-from faceprint import shapes
+from faceprint.rekognition import shapes
 from faceprint.errors import ConsentRequired, NoFaceFound
 
 pytestmark = pytest.mark.models

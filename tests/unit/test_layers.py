@@ -64,6 +64,11 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
     assert not {f: b for f, b in bad.items() if b}, f"{layer} reaches above its layer"
 
 
+def test_only_the_edges_reach_the_wire_format() -> None:
+    """Rekognition's shapes are built at the edge (api, cli); the core returns typed results."""
+    assert {layer for layer, may in ALLOWED.items() if "rekognition" in may} == {"api", "cli"}
+
+
 def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     """`faceprint --help` must stay fast: importing the CLI loads no numerical or media library."""
     import subprocess

@@ -16,6 +16,7 @@ import pytest
 from faceprint import Service
 from faceprint.video import Alert, MemorySink, VideoSource, Watcher, WatchSettings
 from faceprint.video.annotate import MATCHED_RGB
+from faceprint.rekognition.shapes import get_face_search
 from faceprint.video.search import search_video
 
 pytestmark = pytest.mark.data
@@ -113,7 +114,10 @@ def check_annotated(path: Path, *, frames: int, size: tuple[int, int]) -> None:
 
 def test_video_search_json_is_get_face_search(home: Path, examples: Path):
     with Service(home) as svc:
-        result = search_video(svc, VideoSource(examples / "short_hamilton_clip.mp4", pace=False), "with-lin")
+        found = search_video(svc, VideoSource(examples / "short_hamilton_clip.mp4", pace=False), "with-lin")
+    assert found.status == "SUCCEEDED" and found.error is None and found.metadata.width == 640
+    assert {a.match.external_image_id for a in found.appearances if a.match is not None} == {"lin-manuel-miranda"}
+    result = get_face_search(found)
     assert result["JobStatus"] == "SUCCEEDED" and result["VideoMetadata"]["FrameWidth"] == 640
     assert 9000 <= result["VideoMetadata"]["DurationMillis"] <= 9500
     matched = [p for p in result["Persons"] if p.get("FaceMatches")]

@@ -33,6 +33,7 @@ from faceprint.errors import FaceprintError
 from faceprint.service import Service
 from faceprint.liveness.passive import SAME_PERSON_SIMILARITY
 from faceprint.liveness.sessions import LivenessSessions
+from faceprint.rekognition import shapes
 from faceprint.video.jobs import VideoJobs
 from faceprint.video.processors import StreamProcessors
 
@@ -75,7 +76,7 @@ class Gateway:
         uploads = self.service.store.home / video_operations.UPLOADS
         uploads.mkdir(mode=0o700, exist_ok=True)  # expired and stray files: the store's purge (at open, then hourly)
         self.config.buckets = {**config.buckets, video_operations.UPLOADS: uploads}
-        self.jobs = VideoJobs(self.service)
+        self.jobs = VideoJobs(self.service, render=shapes.video_job)
         self.processors = StreamProcessors(self.service, config.streams, webhook_http_hosts=config.webhook_http_hosts)
         self.liveness = LivenessSessions(self.service.engine.analyzer, same_person=self.service.engine.bar(SAME_PERSON_SIMILARITY).thresholds)
         self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")

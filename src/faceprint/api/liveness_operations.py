@@ -16,7 +16,7 @@ from faceprint.errors import ImageTooLarge
 from faceprint.imaging import DecodeLimits, box_fractions, encode_jpeg, image_size, load_image
 from faceprint.liveness.frames import Measured
 from faceprint.liveness.sessions import LivenessSession
-from faceprint.shapes import bounding_box
+from faceprint.rekognition.shapes import bounding_box
 
 MAX_AUDIT_IMAGES = 4
 FRAME_LIMITS = DecodeLimits(max_bytes=204_800, max_pixels=1920 * 1080)  # a camera frame, no more

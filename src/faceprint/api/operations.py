@@ -1,7 +1,7 @@
 """One handler per operation: checked parameters in, a response body out.
 
 Each handler is a few lines over :class:`faceprint.Service`; the response shapes come
-from ``faceprint.shapes``. Handlers run on the inference pool, never on the event loop.
+from ``faceprint.rekognition.shapes``. Handlers run on the inference pool, never on the event loop.
 Each is declared with ``@operation`` (operation_table.py): its name, the roles that may
 call it and its flags. Operations the store does not already audit (not
 ``self_audited``) are recorded by the dispatcher, so every call is in the audit log
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from faceprint import shapes
+from faceprint.rekognition import shapes
 from faceprint.api import roles
 from faceprint.api.operation_table import operation
 from faceprint.api.roles import ADMINS, AUDITORS, CONSENT_OFFICERS, EVERYONE, INDEXERS, SEARCHERS

@@ -58,7 +58,7 @@ def collection_group() -> None:
 @handle_errors
 def collection_create(name: str, purpose: str, no_consent_required: bool, max_age_days: float | None, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
     """Create collection NAME for one declared purpose."""
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
 
     with open_service(home, accurate, embedder) as svc:
         info = svc.create_collection(name, purpose=purpose, consent_required=not no_consent_required, max_age_days=max_age_days)
@@ -90,7 +90,7 @@ def collection_list(as_json: bool, home: Path | None) -> None:
 @handle_errors
 def collection_describe(name: str, as_json: bool, home: Path | None) -> None:
     """Show a collection's counts and rules."""
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
 
     with fp.Store(home) as store:
         info = store.collections.describe(name)
@@ -135,7 +135,7 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
     """
     from tqdm import tqdm
 
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
     from faceprint.enrolment import enrol
 
     bar: tqdm | None = None
@@ -186,7 +186,7 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
 @handle_errors
 def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float, by_users: bool, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
     """Search collection NAME for the largest face of each image."""
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
 
     files = expand_images(images)
     responses: list[dict[str, Any]] = []
@@ -216,7 +216,7 @@ def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float,
 
 
 def _print_faces(path: Path, found: FaceSearch) -> None:
-    from faceprint.shapes import REFUSAL_MESSAGES
+    from faceprint.rekognition.shapes import REFUSAL_MESSAGES
 
     click.echo(f"{path}: {len(found.matches)} match(es) among {found.gallery_size} faces at similarity >= {found.threshold:g} (expected strangers per search: {found.expected_false_matches:.2g})")
     if found.refusal:
@@ -226,7 +226,7 @@ def _print_faces(path: Path, found: FaceSearch) -> None:
 
 
 def _print_users(path: Path, found: UserSearch) -> None:
-    from faceprint.shapes import REFUSAL_MESSAGES
+    from faceprint.rekognition.shapes import REFUSAL_MESSAGES
 
     click.echo(f"{path}: {len(found.matches)} user(s)")
     if found.refusal:
@@ -251,7 +251,7 @@ def faces_group() -> None:
 @handle_errors
 def faces_list(name: str, user_id: str | None, max_results: int, next_token: str | None, as_json: bool, home: Path | None) -> None:
     """ListFaces: one page of a collection's faces."""
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
 
     with fp.Store(home) as store:
         model = store.collections.describe(name).model
@@ -272,7 +272,7 @@ def faces_list(name: str, user_id: str | None, max_results: int, next_token: str
 @handle_errors
 def faces_delete(name: str, face_ids: tuple[str, ...], as_json: bool, home: Path | None) -> None:
     """DeleteFaces: erase faces by FaceId."""
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
 
     with fp.Store(home) as store:
         deleted, failed = store.faces.delete(name, list(face_ids))
@@ -295,7 +295,7 @@ def users_group() -> None:
 @handle_errors
 def users_list(name: str, as_json: bool, home: Path | None) -> None:
     """ListUsers (every page)."""
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
 
     with fp.Store(home) as store:
         users, token = store.users.page(name)
@@ -342,7 +342,7 @@ def users_delete(name: str, user_id: str, home: Path | None) -> None:
 @handle_errors
 def users_associate(name: str, user_id: str, face_ids: tuple[str, ...], threshold: float, as_json: bool, home: Path | None) -> None:
     """AssociateFaces."""
-    from faceprint import shapes
+    from faceprint.rekognition import shapes
 
     with open_service(home, collection=name) as svc:
         done, failed = svc.associate_faces(name, user_id, list(face_ids), user_match_threshold=threshold)

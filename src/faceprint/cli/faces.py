@@ -82,7 +82,7 @@ def attributes_dict(a: fp.FaceAttributes) -> dict[str, object]:
 def compare(source: Path, target: Path, min_similarity: float, as_json: bool, accurate: bool, embedder: str | None) -> None:
     """Compare the largest face in SOURCE with every face in TARGET."""
     from faceprint.matching import UNREACHABLE
-    from faceprint.shapes import REFUSAL_MESSAGES
+    from faceprint.rekognition.shapes import REFUSAL_MESSAGES
 
     with make_engine(accurate, embedder) as engine, fp.Service(engine=engine) as svc:
         result = svc.compare_faces(source, target, similarity_threshold=min_similarity)  # audited

@@ -115,12 +115,14 @@ def video_search(video: Path, collection: str, threshold: float, as_json: bool, 
     if annotated is not None and not as_json:
         click.echo(f"annotated video: {annotated.path} ({annotated.frames} frames)", err=True)
     if as_json:
-        return echo_json(result)
+        from faceprint.rekognition.shapes import get_face_search
+
+        return echo_json(get_face_search(result))
     found: dict[tuple[int, str], tuple[float, int]] = {}  # (person, who) -> similarity, first time
-    for p in result["Persons"]:
-        for m in p.get("FaceMatches", []):
-            found.setdefault((p["Person"]["Index"], m["Face"].get("ExternalImageId") or m["Face"]["FaceId"]), (m["Similarity"], p["Timestamp"]))
-    people = {p["Person"]["Index"] for p in result["Persons"]}
+    for a in result.appearances:
+        if a.match is not None:
+            found.setdefault((a.track_id, a.match.external_image_id or a.match.face_id), (a.match.similarity, a.timestamp_ms))
+    people = {a.track_id for a in result.appearances}
     click.echo(f"{video.name}: {len(people)} tracks, {len(found)} identifications")
     for (index, who), (similarity, ms) in sorted(found.items(), key=lambda kv: kv[1][1]):
         click.echo(f"  track {index}: {who}  similarity {similarity:.1f}  from {ms / 1000:.1f} s")

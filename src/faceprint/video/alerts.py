@@ -23,7 +23,6 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-from faceprint.shapes import bounding_box
 from faceprint.types import Box
 from faceprint.video.urls import redact
 
@@ -54,7 +53,8 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["crop_jpeg"] = base64.b64encode(self.crop_jpeg).decode()
-        out["bounding_box"] = bounding_box(self.bounding_box)  # Rekognition's member names, as every response
+        box = self.bounding_box  # Rekognition's member names, as every response
+        out["bounding_box"] = {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
         return {JSON_NAMES[k]: v for k, v in out.items()}
 
     def to_json(self) -> str:

@@ -11,6 +11,10 @@ answer LimitExceededException, as Rekognition does past its concurrent-job limit
 the next job to run comes from the key served least recently, so one key's backlog
 never holds back another key's job. A ClientRequestToken seen before from the same key
 returns the job it started.
+
+The core keeps no wire format: the layer that serves the jobs hands ``VideoJobs`` a
+``render`` that turns a typed result (``video.results``) into what the job keeps and
+its Get... calls page over (the API passes ``faceprint.rekognition.shapes.video_job``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import threading
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from faceprint.errors import InvalidParameter, LimitExceeded, NotFound
 from faceprint.store import idempotency
 from faceprint.store.video import VideoUpload
 from faceprint.video.backend import Backend
+from faceprint.video.results import VideoFaceDetection, VideoFaceSearch
 from faceprint.video.search import detect_video, search_video
 from faceprint.video.sources import VideoSource, file_format
 from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY
@@ -33,6 +38,8 @@ from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY
 log = logging.getLogger(__name__)
 
 KINDS = ("FaceSearch", "FaceDetection")
+# A finished job's typed result -> the document the store keeps for the job's readers.
+Render = Callable[[VideoFaceSearch | VideoFaceDetection], dict[str, Any]]
 
 
 class FairQueue:
@@ -85,8 +92,22 @@ class FairQueue:
 
 
 class VideoJobs:
-    def __init__(self, service: Backend) -> None:
+    """The job queue and its worker.
+
+    Args:
+        service: the backend the jobs run on (its engine and store).
+        render: a finished job's result as the document its readers page over; what
+            the store keeps (a result kept by an earlier version is served as kept).
+
+    Example:
+        >>> from faceprint.rekognition.shapes import video_job
+        >>> jobs = VideoJobs(svc, render=video_job)   # doctest: +SKIP
+        >>> job_id = jobs.start("FaceDetection", {"Video": video}, owner="FPAK...", path=Path("door.mp4"))   # doctest: +SKIP
+    """
+
+    def __init__(self, service: Backend, *, render: Render) -> None:
         self.service = service
+        self._render = render
         self._queue = FairQueue()
         self._lock = threading.Lock()  # a key's count and its new job go together
         self._thread = threading.Thread(target=self._run, name="faceprint-video-jobs", daemon=True)
@@ -176,12 +197,12 @@ class VideoJobs:
                 record, _ = self.service.store.jobs.job(job_id)
                 params = record.params
                 source = self._source(params)
+                result: VideoFaceSearch | VideoFaceDetection
                 if record.kind == "FaceSearch":
                     result = search_video(self.service, source, params["CollectionId"], threshold=params.get("FaceMatchThreshold", DEFAULT_WATCH_SIMILARITY))
                 else:
                     result = detect_video(self.service, source, attributes=params.get("FaceAttributes", "DEFAULT"))
-                status = result.pop("JobStatus")
-                self.service.store.jobs.finish_job(job_id, status, result, result.pop("StatusMessage", None))
+                self.service.store.jobs.finish_job(job_id, result.status, self._render(result), result.error or None)
             except Exception as exc:  # noqa: BLE001 - the job fails with its reason; the worker goes on
                 log.warning("video job failed", extra={"job_id": job_id, "error": str(exc)})
                 try:

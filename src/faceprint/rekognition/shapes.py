@@ -8,7 +8,7 @@ faceprint's calibrated 0-100 (see docs/calibration.md); timestamps are Unix seco
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from faceprint.analysis.attributes import FaceAttributes
 from faceprint.imaging.boxes import box_fractions
@@ -16,6 +16,9 @@ from faceprint.results import FaceSearch, IndexResult, UserSearch
 from faceprint.store import Box, CollectionInfo, StoredFace, UserInfo
 from faceprint.matching import UNREACHABLE
 from faceprint.types import Comparison, Face, FaceMatch, Faces
+
+if TYPE_CHECKING:  # loaded where a video result exists: `faceprint --help` stays light
+    from faceprint.video.results import PersonAppearance, VideoFaceDetection, VideoFaceSearch, VideoMetadata
 
 # Rekognition names landmarks by image side: eyeLeft is the eye on the image's left,
 # which is the subject's right eye (our landmark 0).
@@ -228,3 +231,88 @@ def search_users(result: UserSearch) -> dict[str, Any]:
     if result.refusal:
         out["SearchedFaceRefusal"] = refusal(result.refusal)
     return out
+
+
+# -- recorded video: GetFaceSearch and GetFaceDetection --------------------------------
+def video_metadata(metadata: VideoMetadata) -> dict[str, Any]:
+    """VideoMetadata of a decoded video."""
+    return {
+        "Codec": metadata.codec,
+        "DurationMillis": metadata.duration_ms,
+        "Format": metadata.format,
+        "FrameRate": metadata.fps,
+        "FrameHeight": metadata.height,
+        "FrameWidth": metadata.width,
+    }
+
+
+def _job_status(status: str, error: str | None) -> dict[str, Any]:
+    return {"JobStatus": status, "StatusMessage": error} if error else {"JobStatus": status}
+
+
+def get_face_search(result: VideoFaceSearch) -> dict[str, Any]:
+    """GetFaceSearch of a searched video, every Persons entry in one response.
+
+    Each appearance is a Persons entry whose ``Person.Index`` is the track id; a decided
+    one carries its match in ``FaceMatches``.
+
+    Args:
+        result: from ``faceprint.video.search.search_video``.
+
+    Returns:
+        JobStatus (and StatusMessage when it failed), VideoMetadata and Persons.
+
+    Example:
+        >>> doc = get_face_search(search_video(svc, source, "staff"))   # doctest: +SKIP
+        >>> {p["Person"]["Index"] for p in doc["Persons"] if p.get("FaceMatches")}   # doctest: +SKIP
+        {3}
+    """
+    return {**_job_status(result.status, result.error), **video_job(result)}
+
+
+def get_face_detection(result: VideoFaceDetection) -> dict[str, Any]:
+    """GetFaceDetection of a video, every Faces entry in one response.
+
+    Args:
+        result: from ``faceprint.video.search.detect_video``.
+
+    Returns:
+        JobStatus (and StatusMessage when it failed), VideoMetadata and Faces.
+
+    Example:
+        >>> doc = get_face_detection(detect_video(svc, source))   # doctest: +SKIP
+        >>> doc["Faces"][0]["Face"]["BoundingBox"]["Left"]   # doctest: +SKIP
+        0.41
+    """
+    return {**_job_status(result.status, result.error), **video_job(result)}
+
+
+def video_job(result: VideoFaceSearch | VideoFaceDetection) -> dict[str, Any]:
+    """What a finished video job keeps for its Get... calls to page over: VideoMetadata
+    and Persons (a search) or Faces (a detection), without the job's status.
+
+    ``faceprint.video.jobs.VideoJobs`` takes this as its ``render``.
+
+    Example:
+        >>> sorted(video_job(search_video(svc, source, "staff")))   # doctest: +SKIP
+        ['Persons', 'VideoMetadata']
+    """
+    from faceprint.video.results import VideoFaceSearch
+
+    if isinstance(result, VideoFaceSearch):
+        return {"VideoMetadata": video_metadata(result.metadata), "Persons": [_person(a) for a in result.appearances]}
+    faces = [{"Timestamp": f.timestamp_ms, "Face": face_detail(f.face, f.image_wh, f.attributes, ["ALL"])} for f in result.faces]
+    return {"VideoMetadata": video_metadata(result.metadata), "Faces": faces}
+
+
+def _person(appearance: PersonAppearance) -> dict[str, Any]:
+    """A Persons entry of GetFaceSearch."""
+    detail = face_detail(appearance.face, appearance.image_wh)
+    item: dict[str, Any] = {"Timestamp": appearance.timestamp_ms, "Person": {"Index": appearance.track_id, "BoundingBox": detail["BoundingBox"], "Face": face_detail(appearance.face, appearance.image_wh)}}
+    match = appearance.match
+    if match is not None:
+        stored = {"FaceId": match.face_id}
+        if match.external_image_id is not None:
+            stored["ExternalImageId"] = match.external_image_id
+        item["FaceMatches"] = [{"Similarity": match.similarity, "Face": stored}]
+    return item
