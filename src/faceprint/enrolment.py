@@ -10,9 +10,9 @@ embedding contract apply as for one IndexFaces call; one bad image never stops t
 Example:
     >>> from faceprint import Service                                 # doctest: +SKIP
     >>> from faceprint.enrolment import enrol
-    >>> with Service() as svc:
+    >>> with Service() as svc:  # doctest: +SKIP
     ...     report = enrol(svc, "staff", ["photos/"])                   # photos/<name>/*.jpg
-    >>> report.faces_indexed, report.refused, report.users_updated
+    >>> report.faces_indexed, report.refused, report.users_updated  # doctest: +SKIP
     (9, [], 5)
 """
 
@@ -196,7 +196,7 @@ def enrol(
 
     Example:
         >>> report = enrol(svc, "staff", ["photos/"], quality_filter="HIGH")   # doctest: +SKIP
-        >>> for image in report.errors:
+        >>> for image in report.errors:  # doctest: +SKIP
         ...     print(image.path, image.error.code)
     """
     jobs = _plan(paths, external_image_id)

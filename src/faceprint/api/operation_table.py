@@ -10,6 +10,11 @@ dispatch, to audit and to name a too-large body's error; roles.py reads it to sa
 may call what (the guard, WhoAmI and docs/api.md's role table follow from that). An
 operation's name, handler, roles and flags are in one place, so they cannot drift apart
 as four hand-kept lists did.
+
+To add an operation: write its handler in one of ``HANDLER_MODULES`` (a new module
+goes in that tuple too), decorate it with :func:`operation`, naming the roles that may
+call it, and mark ``self_audited`` if the library call it makes writes its own audit
+entry. Nothing else registers it: dispatch, the role guard and WhoAmI read this table.
 """
 
 from __future__ import annotations

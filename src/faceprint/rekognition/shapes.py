@@ -26,6 +26,12 @@ LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 
 
 def collection_arn(name: str) -> str:
+    """The ARN a collection answers to (account and region are placeholders: one box).
+
+    Example:
+        >>> collection_arn("staff")
+        'arn:aws:rekognition:local:000000000000:collection/staff'
+    """
     return f"arn:aws:rekognition:local:000000000000:collection/{name}"
 
 
@@ -134,10 +140,12 @@ def face(record: StoredFace, model: str) -> dict[str, Any]:
 
 
 def create_collection(info: CollectionInfo) -> dict[str, Any]:
+    """CreateCollection's response for the collection just made."""
     return {"StatusCode": 200, "CollectionArn": collection_arn(info.name), "FaceModelVersion": info.model}
 
 
 def describe_collection(info: CollectionInfo) -> dict[str, Any]:
+    """DescribeCollection's response (``CreationTimestamp`` in Unix seconds)."""
     return {
         "FaceCount": info.face_count,
         "UserCount": info.user_count,
@@ -177,6 +185,7 @@ def search_faces(result: FaceSearch) -> dict[str, Any]:
 
 
 def list_faces(faces: list[StoredFace], token: str | None, model: str) -> dict[str, Any]:
+    """ListFaces' response for one page (``NextToken`` only when there is a next page)."""
     out: dict[str, Any] = {"Faces": [face(f, model) for f in faces], "FaceModelVersion": model}
     if token:
         out["NextToken"] = token
@@ -184,6 +193,12 @@ def list_faces(faces: list[StoredFace], token: str | None, model: str) -> dict[s
 
 
 def delete_faces(deleted: list[str], failed: list[tuple[str, str | None, str]]) -> dict[str, Any]:
+    """DeleteFaces' response from ``FacesPart.delete``'s ``(deleted, unsuccessful)``.
+
+    Example:
+        >>> delete_faces(["f1"], [("f2", "alice", "ASSOCIATED_TO_AN_EXISTING_USER")])["UnsuccessfulFaceDeletions"]
+        [{'FaceId': 'f2', 'UserId': 'alice', 'Reasons': ['ASSOCIATED_TO_AN_EXISTING_USER']}]
+    """
     return {
         "DeletedFaces": deleted,
         "UnsuccessfulFaceDeletions": [{"FaceId": fid, **({"UserId": uid} if uid else {}), "Reasons": [why]} for fid, uid, why in failed],
@@ -191,6 +206,7 @@ def delete_faces(deleted: list[str], failed: list[tuple[str, str | None, str]]) 
 
 
 def list_users(users: list[UserInfo], token: str | None) -> dict[str, Any]:
+    """ListUsers' response for one page (``NextToken`` only when there is a next page)."""
     out: dict[str, Any] = {"Users": [{"UserId": u.user_id, "UserStatus": u.status} for u in users]}
     if token:
         out["NextToken"] = token
@@ -198,6 +214,8 @@ def list_users(users: list[UserInfo], token: str | None) -> dict[str, Any]:
 
 
 def associate_faces(done: list[str], failed: list[tuple[str, str | None, float | None, str]], status: str) -> dict[str, Any]:
+    """AssociateFaces' response from ``UsersPart.associate``'s ``(associated,
+    unsuccessful)``, with the user's status after the call."""
     return {
         "AssociatedFaces": [{"FaceId": f} for f in done],
         "UnsuccessfulFaceAssociations": [
@@ -208,6 +226,8 @@ def associate_faces(done: list[str], failed: list[tuple[str, str | None, float |
 
 
 def disassociate_faces(done: list[str], failed: list[tuple[str, str | None, str]], status: str) -> dict[str, Any]:
+    """DisassociateFaces' response from ``UsersPart.disassociate``'s result, with the
+    user's status after the call."""
     return {
         "DisassociatedFaces": [{"FaceId": f} for f in done],
         "UnsuccessfulFaceDisassociations": [{"FaceId": fid, **({"UserId": uid} if uid else {}), "Reasons": [why]} for fid, uid, why in failed],

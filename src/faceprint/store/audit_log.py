@@ -64,7 +64,11 @@ class AuditLog:
     def verify(self, heads: Sequence[str] = ()) -> audit.AuditReport:
         """Check the chain, and that it still holds the heads kept outside the store:
         the witness file, if one is configured, and ``heads`` (e.g. the newest head
-        found in syslog or wherever the hook sends them)."""
+        found in syslog or wherever the hook sends them).
+
+        Returns:
+            The report: ``ok``, how many entries, and the first problems found.
+        """
         outside: list[tuple[str, str | None]] = []
         if self._anchor is not None and self._anchor.witness is not None:
             outside.append((f"the witness {self._anchor.witness}", self._anchor.read_witness()))
@@ -85,7 +89,12 @@ class AuditLog:
     @contextlib.contextmanager
     def acting(self, actor: str, **detail: object) -> Iterator[None]:
         """Attribute what this thread does inside the block to ``actor``, adding
-        ``detail`` (e.g. the access key's declared purpose) to every audit entry."""
+        ``detail`` (e.g. the access key's declared purpose) to every audit entry.
+
+        Example:
+            >>> with store.audit.acting("FPAK3J7Q", key_purpose="door access"):   # doctest: +SKIP
+            ...     store.faces.search("staff", vector, max_faces=5, min_cosine=0.4)
+        """
         token = _caller.set((actor, detail))
         try:
             yield

@@ -81,6 +81,18 @@ class Collections:
         """Create a collection for one declared purpose, with its own ``tags`` (kept for
         the caller, with no meaning to faceprint).
 
+        Args:
+            name: the CollectionId.
+            purpose: the one purpose it may be searched for.
+            model: the embedding contract of its vectors (``Embedder.contract``);
+                faces of any other are refused.
+            consent_required: index only subjects with consent for ``purpose``.
+            max_age_days: retention of its faces; None: kept until erased.
+            tags: the caller's own labels.
+
+        Returns:
+            Its description (no faces, no users).
+
         Raises:
             AlreadyExists: a collection of that name exists.
             InvalidParameter: a bad name, purpose or retention.
@@ -142,7 +154,11 @@ class Collections:
             c.executemany("DELETE FROM collection_tags WHERE collection_id=? AND key=?", [(cid, k) for k in keys])
 
     def describe(self, name: str) -> CollectionInfo:
-        """Raises: NotFound: no such collection."""
+        """A collection's settings and how many faces and users it holds.
+
+        Raises:
+            NotFound: no such collection.
+        """
         with self._tx.read() as c:
             row = collection_row(c, name)
             faces = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=?", (row[0],)).fetchone()[0]
@@ -159,8 +175,15 @@ class Collections:
             return str(collection_row(c, name)[5])
 
     def delete(self, name: str) -> int:
-        """Delete a collection and erase all of its faces; returns how many faces.
-        Consent records limited to the collection end with it."""
+        """Delete a collection and erase all of its faces, its users, and the video
+        search results naming them. Consent records limited to the collection end with it.
+
+        Returns:
+            How many faces were erased.
+
+        Raises:
+            NotFound: no such collection.
+        """
         with self._tx.write() as c:
             cid, *_ = collection_row(c, name)
             n = c.execute("DELETE FROM faces WHERE collection_id=?", (cid,)).rowcount

@@ -50,6 +50,17 @@ class Faces:
     def add(self, name: str, faces: list[NewFace], *, model: str) -> list[StoredFace]:
         """Store faces; when this returns they are durable and searchable.
 
+        All or none: one face without consent refuses the whole batch (and the
+        refusal is audited).
+
+        Args:
+            name: the collection.
+            faces: the faces, each with its unit embedding.
+            model: the contract of the embedder that made them.
+
+        Returns:
+            The stored faces, in order, each with its new face id.
+
         Raises:
             NotFound: no such collection.
             InvalidParameter: ``model`` is not the collection's embedding model.
@@ -93,7 +104,18 @@ class Faces:
         return stored
 
     def page(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
-        """One page of faces, oldest first, and the token of the next page (or None)."""
+        """One page of faces, oldest first, and the token of the next page (or None).
+
+        Args:
+            user_id: only the faces of this user.
+            face_ids: only these faces.
+            max_results: the page size, 1 to 4096.
+            next_token: the token an earlier page returned.
+
+        Raises:
+            NotFound: no such collection.
+            InvalidParameter: a bad page size, id or token.
+        """
         max_results = validate.count(max_results, "MaxResults", 1, 4096)
         after = decode_int(next_token, "faces")
         with self._tx.read() as c:
@@ -118,6 +140,9 @@ class Faces:
         Returns:
             ``(deleted, unsuccessful)``; each unsuccessful entry is
             ``(face_id, user_id, reason)``.
+
+        Raises:
+            NotFound: no such collection.
         """
         ids = validate.face_ids(face_ids, most=4096)
         with self._tx.write() as c:
@@ -162,6 +187,12 @@ class Faces:
             purpose: what the search is for; it must be the collection's declared
                 purpose (the default), and it is recorded in the audit log.
             exclude: a face id to leave out (the query face of SearchFaces).
+            min_cosine: the least cosine a hit may have (callers turn a similarity
+                threshold into it; ``search.search_collection`` does).
+
+        Raises:
+            NotFound: no such collection.
+            InvalidParameter: another purpose, or a bad ``max_faces``.
         """
         max_faces = validate.count(max_faces, "MaxFaces", 1, 4096)
         row = check_purpose(self._tx, name, purpose)
@@ -175,7 +206,11 @@ class Faces:
         return hits
 
     def size(self, name: str) -> int:
-        """How many faces a search of the collection compares against."""
+        """How many faces a search of the collection compares against.
+
+        Raises:
+            NotFound: no such collection.
+        """
         with self._tx.read() as c:
             cid = collection_row(c, name)[0]
         return len(self._indexes.get(cid))

@@ -37,6 +37,26 @@ class Governance:
         self._audit = audit
 
     def add_consent(self, subject: str, *, basis: str, purpose: str, expires: float | None = None, collection: str | None = None) -> consent.ConsentRecord:
+        """Record a subject's consent to be indexed for one purpose.
+
+        Consent may be recorded before its collection exists. A face indexed in a
+        collection that requires consent needs a live record of the collection's
+        purpose, limited to that collection or to none.
+
+        Args:
+            subject: the ExternalImageId the subject's faces are indexed under.
+            basis: the lawful basis, one of ``consent.BASES``.
+            purpose: the purpose consented to.
+            expires: when it lapses (Unix seconds); None: until revoked.
+            collection: the one collection it covers; None: any of that purpose.
+
+        Returns:
+            The new record.
+
+        Raises:
+            InvalidParameter: a bad subject, basis, purpose or collection name, an
+                expiry in the past, or a collection created for another purpose.
+        """
         subject = validate.external_image_id(subject)
         if basis not in consent.BASES:
             raise InvalidParameter(f"basis must be one of {', '.join(consent.BASES)}")
@@ -56,6 +76,8 @@ class Governance:
         return rec
 
     def consent_records(self, subject: str | None = None) -> list[consent.ConsentRecord]:
+        """Every consent record, revoked and expired ones included, oldest first (of
+        ``subject`` only, if given)."""
         with self._tx.read() as c:
             return consent.records(c, subject)
 

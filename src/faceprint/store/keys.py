@@ -36,6 +36,7 @@ class AccessKey:
 
     @property
     def active(self) -> bool:
+        """Whether the key has not been revoked."""
         return self.revoked is None
 
 
@@ -58,7 +59,7 @@ class Keys:
 
         Example:
             >>> key, secret = store.keys.issue("searcher", "door access")   # doctest: +SKIP
-            >>> key.key_id
+            >>> key.key_id  # doctest: +SKIP
             'FPAK3J7Q...'
 
         Raises:

@@ -73,7 +73,12 @@ class Users:
 
     def delete(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
         """Delete a user; its faces stay in the collection, no longer associated. With
-        ``client_token``, a retry of a call that succeeded succeeds again without acting."""
+        ``client_token``, a retry of a call that succeeded succeeds again without acting.
+
+        Raises:
+            NotFound: no such collection or user.
+            IdempotentParameterMismatch: the token came with another user or collection.
+        """
         uid = validate.user_id(user_id)
         now = time.time()
         with self._tx.write() as c:
@@ -169,7 +174,17 @@ class Users:
     def disassociate(
         self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, str]]]:
-        """DisassociateFaces. With ``client_token``, a retry gets the first call's answer."""
+        """DisassociateFaces: untie faces from a user (they stay in the collection).
+        With ``client_token``, a retry gets the first call's answer.
+
+        Returns:
+            ``(disassociated, unsuccessful)``; each unsuccessful entry is
+            ``(face_id, user_id, reason)``.
+
+        Raises:
+            NotFound: no such collection or user.
+            IdempotentParameterMismatch: the token came with other parameters.
+        """
         uid = validate.user_id(user_id)
         ids = validate.face_ids(face_ids, most=100)
         now = time.time()
@@ -200,7 +215,11 @@ class Users:
         return done, failed
 
     def status(self, name: str, user_id: str) -> str:
-        """``ACTIVE`` once the user has a face, ``CREATED`` before."""
+        """``ACTIVE`` once the user has a face, ``CREATED`` before (an unknown user too).
+
+        Raises:
+            NotFound: no such collection.
+        """
         with self._tx.read() as c:
             cid = collection_row(c, name)[0]
             n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, user_id)).fetchone()[0]
@@ -222,7 +241,16 @@ class Users:
 
     def search(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
         """Users whose template is most similar to ``vector``, best first. Candidates come
-        from the face index; each is then scored against its whole template."""
+        from the face index; each is then scored against its whole template.
+
+        Args:
+            purpose: what the search is for; it must be the collection's declared purpose.
+            exclude: a user id to leave out (the query user of SearchUsers).
+
+        Raises:
+            NotFound: no such collection.
+            InvalidParameter: another purpose, or a bad ``max_users``.
+        """
         max_users = validate.count(max_users, "MaxUsers", 1, 500)
         row = check_purpose(self._tx, name, purpose)
         cid, declared = row[0], row[2]

@@ -52,8 +52,15 @@ class VideoLimits:
 
     @classmethod
     def from_env(cls) -> VideoLimits:
-        """Raises:
-        InvalidParameter: a variable is set to something other than a positive number."""
+        """The limits, each from its environment variable where set, else its default.
+
+        Raises:
+            InvalidParameter: a variable is set to something other than a positive number.
+
+        Example:
+            >>> VideoLimits.from_env().jobs_per_key   # doctest: +SKIP
+            8
+        """
         values: dict[str, Any] = {}
         for name, var in (("results_days", "FACEPRINT_VIDEO_RESULTS_DAYS"), ("upload_hours", "FACEPRINT_UPLOAD_HOURS"), ("upload_quota_mb", "FACEPRINT_UPLOAD_QUOTA_MB"), ("jobs_per_key", "FACEPRINT_VIDEO_JOBS_PER_KEY")):
             text = os.environ.get(var)
@@ -71,6 +78,8 @@ class VideoLimits:
 
 @dataclass(frozen=True)
 class JobRecord:
+    """A video job as stored (its result, sealed, is read with :meth:`Jobs.job`)."""
+
     job_id: str
     kind: str  # FaceSearch | FaceDetection
     status: str  # IN_PROGRESS | SUCCEEDED | FAILED
@@ -83,6 +92,8 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class VideoUpload:
+    """An uploaded video's record (its bytes are read with :meth:`Jobs.read_upload`)."""
+
     name: str  # the store's; the file in the uploads folder
     owner: str  # the access key that sent it
     format: str  # its container, found at upload (sources.CONTAINERS)
@@ -93,6 +104,8 @@ class VideoUpload:
 
 @dataclass(frozen=True)
 class ProcessorRecord:
+    """A stream processor's record: its CreateStreamProcessor parameters and last status."""
+
     name: str
     params: dict[str, Any]
     status: str  # STOPPED | STARTING | RUNNING | FAILED | STOPPING
@@ -178,6 +191,16 @@ class Jobs:
         return _job(row)
 
     def finish_job(self, job_id: str, status: str, result: dict[str, Any] | None, message: str | None = None) -> None:
+        """Store a job's end: its status, its result sealed, and why it failed.
+
+        Matches of faces erased while the job ran are left out of the stored result.
+
+        Args:
+            job_id: the job.
+            status: ``SUCCEEDED`` or ``FAILED``.
+            result: the Get* response body, or None (a failed job).
+            message: the StatusMessage a caller sees.
+        """
         with self._tx.write() as c:
             if result is not None:
                 # faces erased while the job ran must not come back through its result
@@ -186,7 +209,11 @@ class Jobs:
             c.execute("UPDATE video_jobs SET status=?, result=?, message=?, updated=? WHERE job_id=?", (status, blob, message, time.time(), job_id))
 
     def job(self, job_id: str) -> tuple[JobRecord, dict[str, Any] | None]:
-        """Raises NotFound: no such job (or its results were erased by retention)."""
+        """A job and its result (None while it runs, or if it failed without one).
+
+        Raises:
+            NotFound: no such job (or its results were erased by retention).
+        """
         with self._tx.read() as c:
             row = c.execute(f"SELECT {_JOB_COLUMNS}, result FROM video_jobs WHERE job_id=?", (job_id,)).fetchone()
         if row is None:
@@ -194,6 +221,8 @@ class Jobs:
         return _job(row), (_open_result(self._cipher, row[8], job_id) if row[8] is not None else None)
 
     def interrupted_jobs(self) -> list[JobRecord]:
+        """Jobs still IN_PROGRESS, oldest first: at startup, those a process that died
+        left behind, to be run again."""
         with self._tx.read() as c:
             rows = c.execute(f"SELECT {_JOB_COLUMNS} FROM video_jobs WHERE status='IN_PROGRESS' ORDER BY created").fetchall()
         return [_job(r) for r in rows]
@@ -202,8 +231,17 @@ class Jobs:
     def save_upload(self, data: bytes, *, owner: str, format: str) -> VideoUpload:
         """Keep a video for ``owner`` under a new name, sealed.
 
+        Args:
+            data: the video's bytes.
+            owner: the access key sending it (the quota and later reads are per key).
+            format: its container, as found by the caller.
+
+        Returns:
+            The record; its ``name`` is what later calls give.
+
         Raises:
             LimitExceeded: the key's unexpired uploads would pass its quota.
+            StorageError: the file could not be written (a full disk, say).
         """
         try:
             return self._save_upload(data, owner=owner, format=format)
@@ -238,7 +276,11 @@ class Jobs:
         return record
 
     def upload(self, name: str, *, owner: str) -> VideoUpload:
-        """Raises NotFound: ``owner`` has no unexpired upload of that name."""
+        """The record of one of ``owner``'s uploads (another key's is not found).
+
+        Raises:
+            NotFound: ``owner`` has no unexpired upload of that name.
+        """
         with self._tx.read() as c:
             row = c.execute("SELECT name, owner, format, bytes, created, expires FROM video_uploads WHERE name=? AND owner=? AND expires>?", (name, owner, time.time())).fetchone()
         if row is None:
@@ -308,6 +350,11 @@ class Jobs:
 
     # -- stream processors ------------------------------------------------------------
     def create_processor(self, name: str, params: dict[str, Any]) -> ProcessorRecord:
+        """Record a new stream processor, ``STOPPED``.
+
+        Raises:
+            ResourceInUse: a processor of that name exists.
+        """
         now = time.time()
         with self._tx.write() as c:
             if c.execute("SELECT 1 FROM stream_processors WHERE name=?", (name,)).fetchone():
@@ -317,6 +364,9 @@ class Jobs:
         return ProcessorRecord(name, params, "STOPPED", None, now, now)
 
     def processor(self, name: str) -> ProcessorRecord:
+        """Raises:
+            NotFound: no such processor.
+        """
         with self._tx.read() as c:
             row = c.execute("SELECT name, params, status, message, created, updated FROM stream_processors WHERE name=?", (name,)).fetchone()
         if row is None:
@@ -324,11 +374,17 @@ class Jobs:
         return ProcessorRecord(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
 
     def processors(self) -> list[ProcessorRecord]:
+        """Every stream processor, by name."""
         with self._tx.read() as c:
             rows = c.execute("SELECT name, params, status, message, created, updated FROM stream_processors ORDER BY name").fetchall()
         return [ProcessorRecord(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     def set_processor_status(self, name: str, status: str, message: str | None = None) -> None:
+        """Set a processor's status and the message a caller sees (why it failed or stopped).
+
+        Raises:
+            NotFound: no such processor.
+        """
         with self._tx.write() as c:
             if c.execute("UPDATE stream_processors SET status=?, message=?, updated=? WHERE name=?", (status, message, time.time(), name)).rowcount == 0:
                 raise NotFound(f"no stream processor {name}")
@@ -351,6 +407,11 @@ class Jobs:
         return ProcessorRecord(row[0], params, row[2], row[3], row[4], now)
 
     def delete_processor(self, name: str) -> None:
+        """Delete a processor's record (stopping its watcher is the caller's job).
+
+        Raises:
+            NotFound: no such processor.
+        """
         with self._tx.write() as c:
             if c.execute("DELETE FROM stream_processors WHERE name=?", (name,)).rowcount == 0:
                 raise NotFound(f"no stream processor {name}")

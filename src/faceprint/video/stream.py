@@ -8,7 +8,7 @@ detects in one thread and tracks in another and needs the tracks it loses.
 
 Example:
     >>> source = VideoSource("lobby.mp4", pace=False)                         # doctest: +SKIP
-    >>> for item in tracked_faces(source, engine.analyzer.detect):
+    >>> for item in tracked_faces(source, engine.analyzer.detect):  # doctest: +SKIP
     ...     print(item.frame.ms, item.faces.track_id)
 """
 
@@ -51,8 +51,8 @@ class Tracking:
 
     Example:
         >>> tracking = Tracking(lambda: source.stats.fps)                      # doctest: +SKIP
-        >>> item = tracking.track(frame, analyzer.detect(frame.pixels))
-        >>> gone = tracking.lost(frame.index)   # after this frame's work: tracks to settle
+        >>> item = tracking.track(frame, analyzer.detect(frame.pixels))  # doctest: +SKIP
+        >>> gone = tracking.lost(frame.index)   # after this frame's work: tracks to settle  # doctest: +SKIP
     """
 
     def __init__(self, fps: Callable[[], float | None]) -> None:
@@ -75,11 +75,22 @@ class Tracking:
         return TrackedFrame(frame, self.tracker.update(faces, frame.index, frame.ms, frame.wall))
 
     def lost(self, frame_index: int) -> list[Track]:
-        """Tracks not seen for a while, forgotten and returned (see ``FaceTracker.lost``)."""
+        """Tracks not seen for a while, forgotten and returned (see ``FaceTracker.lost``).
+
+        Args:
+            frame_index: the frame whose work is done.
+
+        Returns:
+            The lost tracks, to decide on; none before the first frame.
+        """
         return self.tracker.lost(frame_index) if self.tracker is not None else []
 
     def drain(self) -> list[Track]:
-        """Every remaining track, at the end of the stream."""
+        """Every remaining track, at the end of the stream (none before the first frame).
+
+        Returns:
+            The tracks, forgotten by the tracker, to decide on.
+        """
         return self.tracker.drain() if self.tracker is not None else []
 
 

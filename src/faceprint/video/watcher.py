@@ -49,15 +49,21 @@ CANDIDATES = 5  # hits rated per decision
 
 @dataclass
 class WatchSettings:
-    """Args:
-    collection: the watch list.
-    threshold: similarity an identity decision must reach (50: 1 in 100,000).
-    per_frame: decide on every embedded frame alone instead of per track (kept to
-        measure what tracking buys; not for production).
-    regions: where in the frame faces are searched (``regions.parse``); none: everywhere.
-        It may be replaced while the watcher runs.
-    starts_at: frames decoded before this time (Unix seconds) are skipped, not analysed.
-    max_duration_s: stop after this much stream time from the first analysed frame.
+    """What one watcher looks for and where: the watch list, the bar, the regions.
+
+    Args:
+        collection: the watch list.
+        threshold: similarity an identity decision must reach (50: 1 in 100,000).
+        per_frame: decide on every embedded frame alone instead of per track (kept to
+            measure what tracking buys; not for production).
+        regions: where in the frame faces are searched (``regions.parse``); none: everywhere.
+            It may be replaced while the watcher runs.
+        starts_at: frames decoded before this time (Unix seconds) are skipped, not analysed.
+        max_duration_s: stop after this much stream time from the first analysed frame.
+
+    Example:
+        >>> WatchSettings("staff", threshold=60).per_frame
+        False
     """
 
     collection: str
@@ -87,6 +93,9 @@ class Decision:
 
 @dataclass
 class WatchStats:
+    """The counters of one watcher, written by its threads (read them through
+    :meth:`Watcher.report`, which adds the source's and the sinks')."""
+
     frames_analyzed: int = 0
     frames_dropped: int = 0  # live frames skipped because analysis was behind
     frames_before_start: int = 0  # decoded before WatchSettings.starts_at
@@ -105,6 +114,32 @@ Observer = Callable[[Frame, list[tuple[int, Face, "Alert | None"]]], None]
 
 
 class Watcher:
+    """One stream watched against one collection, in three threads (see the module).
+
+    Subclass or wrap it to change what is done with frames; new outputs belong in a
+    :class:`~faceprint.video.alerts.Sink` or the ``observer``, not here.
+
+    Args:
+        service: the backend whose engine analyses and whose store is searched.
+        source: the stream or file to decode.
+        settings: the watch list, threshold and regions.
+        sinks: where alerts go (each has its own queue, so a slow one delays no other).
+        name: names alerts, threads and log lines; default: the source with any
+            password redacted.
+        observer: called from the analyser thread with each analysed frame and its
+            ``(track_id, face, alert or None)`` (a preview window, a test); keep it quick.
+        on_end: called once from the watcher's last thread when all its work is done.
+
+    Raises:
+        NotFound: no such collection.
+        InvalidParameter: the collection holds another embedder's vectors.
+
+    Example:
+        >>> w = Watcher(svc, VideoSource("rtsp://cam/1"), WatchSettings("staff"), sinks)  # doctest: +SKIP
+        >>> w.start(); ...; w.stop(); w.report()["alerts"]                                 # doctest: +SKIP
+        2
+    """
+
     def __init__(
         self,
         service: Backend,
@@ -137,6 +172,12 @@ class Watcher:
 
     # -- lifecycle --------------------------------------------------------------
     def start(self) -> None:
+        """Start the decoder, detector and analyser threads and return at once.
+
+        The decoder waits for both analysis threads to build their networks, so a
+        live stream's clock starts when the watcher can keep up. A failure later is
+        not raised: it is in :attr:`error` and ``report()["error"]``.
+        """
         self.stats.started = time.monotonic()
         self._threads = [
             threading.Thread(target=self._decode, name=f"faceprint-decode-{self.name}", daemon=True),
@@ -147,21 +188,42 @@ class Watcher:
             t.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop decoding, finish the frames already queued, free the threads."""
+        """Stop decoding, finish the frames already queued, free the threads.
+
+        Args:
+            timeout: seconds to wait for each thread; a thread still busy after it
+                is left to end on its own (they are daemon threads).
+        """
         self.source.stop()
         for t in self._threads:
             t.join(timeout)
 
     def join(self, timeout: float | None = None) -> None:
+        """Wait for the threads to end (the source ended, or :meth:`stop` was called).
+
+        Args:
+            timeout: seconds to wait for each thread; None: as long as it takes.
+        """
         for t in self._threads:
             t.join(timeout)
 
     @property
     def running(self) -> bool:
+        """Whether any of the watcher's threads is still alive."""
         return any(t.is_alive() for t in self._threads)
 
     def run(self) -> WatchStats:
-        """Watch until the source ends (files) or :meth:`stop` is called."""
+        """Watch until the source ends (files) or :meth:`stop` is called.
+
+        Returns:
+            The watcher's counters, decisions included. A failure is not raised: it
+            is in :attr:`error` (and ``report()``).
+
+        Example:
+            >>> stats = Watcher(svc, VideoSource("door.mp4"), WatchSettings("staff")).run()  # doctest: +SKIP
+            >>> [d.reason for d in stats.decisions]                                          # doctest: +SKIP
+            ['match', 'no match']
+        """
         self.start()
         self.join()
         return self.stats
@@ -347,7 +409,13 @@ class Watcher:
         return alert
 
     def report(self) -> dict[str, object]:
-        """Counters for the CLI, the API and the benchmark."""
+        """Counters for the CLI, the API and the benchmark; safe to call while running.
+
+        Returns:
+            A JSON-ready dict: the source's, the watcher's and each sink's counters,
+            ``analysis_fps`` (analysis work per second, as if one thread did it) and
+            ``error`` (None unless the stream or its analysis failed).
+        """
         elapsed = time.monotonic() - self.stats.started
         decided = self.stats.decisions
         return {
