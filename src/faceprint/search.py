@@ -38,6 +38,21 @@ def check_contract(engine: Engine, store: Store, name: str) -> None:
         raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {contract} (use the {hint} embedder: Engine.for_contract, or --embedder {hint} on the command line)")
 
 
+def probe_bar(engine: Engine, vector: np.ndarray, similarity: float) -> tuple[float, str | None]:
+    """The least cosine a candidate needs against this probe, and why none can match.
+
+    A pair needs the higher of its two faces' bars, so the probe's own bar is the
+    loosest any candidate can match at: the index is asked for hits above it, and each
+    hit is then rated as a pair. When the probe cannot be decided at ``similarity`` the
+    cosine is past 1 (nothing is returned) and the refusal is ``UNREACHABLE``.
+
+    Example:
+        >>> min_cosine, refusal = probe_bar(engine, probe, 40.0)   # doctest: +SKIP
+    """
+    bar = engine.bar(similarity).face(vector)
+    return (bar, None) if np.isfinite(bar) else (NEVER, UNREACHABLE)
+
+
 def search_collection(
     engine: Engine,
     store: Store,
@@ -80,10 +95,10 @@ def search_collection(
     """
     check_similarity(threshold, "FaceMatchThreshold")
     check_contract(engine, store, name)
-    bar = engine.bar(threshold).face(vector)
-    hits = store.faces.search(name, vector, max_faces=max_faces, min_cosine=bar if np.isfinite(bar) else NEVER, purpose=purpose, exclude=exclude, action=action)
+    min_cosine, refusal = probe_bar(engine, vector, threshold)
+    hits = store.faces.search(name, vector, max_faces=max_faces, min_cosine=min_cosine, purpose=purpose, exclude=exclude, action=action)
     rated = [CollectionMatch(h.face, engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits if h.vector is not None]
     matches = sorted((m for m in rated if m.match.is_match), key=lambda m: -m.match.similarity)
     fmr = 1.0 if threshold <= 0 else 10.0 ** (-threshold / 10.0)
     contract = engine.analyzer.embedder.contract
-    return FaceSearch(matches, None, None, (0, 0), contract, store.faces.size(name), threshold, fmr, None if np.isfinite(bar) else UNREACHABLE)
+    return FaceSearch(matches, None, None, (0, 0), contract, store.faces.size(name), threshold, fmr, refusal)

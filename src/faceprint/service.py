@@ -24,9 +24,8 @@ from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
 from faceprint.errors import InvalidParameter, NoFaceFound, NotFound
 from faceprint.imaging import ImageSource, box_fractions
 from faceprint.results import FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
-from faceprint.matching import UNREACHABLE
 from faceprint.store import CollectionInfo, ConsentRecord, NewFace, Store, StoredFace, UserHit, UserInfo, validate
-from faceprint.search import check_contract, search_collection
+from faceprint.search import check_contract, probe_bar, search_collection
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.types import Comparison, Face, Faces
 
@@ -219,9 +218,10 @@ class Service:
         check_similarity(user_match_threshold, "UserMatchThreshold")
         self._check_model(name)
         vec = self.store.users.vector(name, user_id) if user_id is not None else self.store.faces.vector(name, face_id)  # type: ignore[arg-type]
-        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose, exclude=user_id, action="SearchUsers")
+        min_cosine, refusal = probe_bar(self.engine, vec, user_match_threshold)
+        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=min_cosine, purpose=purpose, exclude=user_id, action="SearchUsers")
         matches = self._user_matches(vec, hits, user_match_threshold)
-        return UserSearch(matches, None, face_id, user_id, [], (0, 0), self.model, self._refusal(vec, user_match_threshold))
+        return UserSearch(matches, None, face_id, user_id, [], (0, 0), self.model, refusal)
 
     def search_users_by_image(self, name: str, image: ImageSource, *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, quality_filter_level: str = "NONE", purpose: str | None = None) -> UserSearch:
         """SearchUsersByImage: the largest face against every user's template; the other
@@ -233,11 +233,12 @@ class Service:
         all_faces = self.engine.analyzer.detect(pixels).sorted_by_area()
         face = self._largest(pixels, level, all_faces)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
-        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=self._probe_cosine(vec, user_match_threshold), purpose=purpose)
+        min_cosine, refusal = probe_bar(self.engine, vec, user_match_threshold)
+        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=min_cosine, purpose=purpose)
         matches = self._user_matches(vec, hits, user_match_threshold)
         h, w = pixels.shape[:2]
         others = [f for f in all_faces if f.xyxy != face[0].xyxy]  # type: ignore[union-attr]
-        return UserSearch(matches, face[0], None, None, others, (w, h), self.model, self._refusal(vec, user_match_threshold))  # type: ignore[arg-type]
+        return UserSearch(matches, face[0], None, None, others, (w, h), self.model, refusal)  # type: ignore[arg-type]
 
     # -- 1:1, consent, erasure, audit ----------------------------------------------
     def compare_faces(self, source: ImageSource, target: ImageSource, *, similarity_threshold: float = DEFAULT_MIN_SIMILARITY, quality_filter_level: str = "NONE") -> Comparison:
@@ -286,16 +287,6 @@ class Service:
         if quality_filter.reasons(faces[0], level):  # type: ignore[arg-type]
             raise NoFaceFound(f"the largest face does not pass the {level} quality filter")
         return faces[0:1]  # type: ignore[return-value]
-
-    def _probe_cosine(self, vector: np.ndarray, similarity: float) -> float:
-        """The loosest cosine any candidate can match the probe at: the probe's own bar
-        (a pair needs the higher of its two faces' bars; each hit is then rated as a pair).
-        Past 1 when the probe cannot be decided at this similarity: nothing is returned."""
-        bar = self.engine.bar(similarity).face(vector)
-        return bar if np.isfinite(bar) else 2.0
-
-    def _refusal(self, vector: np.ndarray, similarity: float) -> str | None:
-        return UNREACHABLE if not np.isfinite(self.engine.bar(similarity).face(vector)) else None
 
     def _similarity_of(self, name: str, face_id: str, cosine: float) -> float:
         """The similarity an unsuccessful association reports: the face's cosine to the

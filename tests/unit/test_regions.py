@@ -121,3 +121,11 @@ def test_liveness_one_person_bar_follows_the_calibration(world: tuple[RegionCali
     assert one_person(pair) >= SAME_PERSON  # strangers of a dense kind score high
     calibrated = one_person(pair, lambda v: regions.thresholds(v, 20.0))
     assert calibrated < SAME_PERSON
+
+
+def test_reach_is_where_decidability_ends(world: tuple[RegionCalibration, np.ndarray, np.ndarray]) -> None:
+    regions, dense, sparse = world
+    faces = np.concatenate([dense[:20], sparse[:20]])
+    reach = regions.reach(faces)
+    for similarity in (10.0, 20.0, 30.0, 40.0):
+        np.testing.assert_array_equal(reach >= similarity - 1e-9, regions.decidable(faces, similarity))

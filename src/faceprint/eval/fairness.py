@@ -42,7 +42,7 @@ from faceprint.errors import InvalidParameter
 from faceprint.eval.embeddings import embed_files
 from faceprint.eval.fairness_labels import LabelledImages
 from faceprint.matching.calibration import CalibrationTable, similarity_from_fmr
-from faceprint.matching.regions import GRID, RegionCalibration
+from faceprint.matching.regions import RegionCalibration
 
 NOMINAL_RATES = (1e-3, 1e-4)
 LEVEL = 0.95
@@ -103,18 +103,11 @@ class RegionPairCalibration:
         sim = self.regions.similarity_matrix(a, b)
         # the product refuses pairs with a face whose curve cannot reach a rate below the
         # decidable cosine; clip each such pair below the similarities it cannot reach
-        reach_a = self._reach(a)
-        reach_b = self._reach(b)
+        reach_a, reach_b = self.regions.reach(a), self.regions.reach(b)
         return np.minimum(sim, np.minimum(reach_a[:, None], reach_b[None, :]))
 
     def cosine_at(self, rate: float) -> float | None:
         return None
-
-    def _reach(self, v: np.ndarray) -> np.ndarray:
-        """The highest similarity a face can be decided at (its curve at the decidable cosine)."""
-        curves = self.regions.face_curves(v)
-        logf = np.array([np.interp(self.regions.decidable_cosine, GRID, c) for c in curves])
-        return np.asarray(similarity_from_fmr(10.0**logf), np.float64)
 
 
 def default_calibration(engine: Engine) -> PairCalibration:

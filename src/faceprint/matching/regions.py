@@ -132,6 +132,11 @@ class RegionCalibration:
         target = math.log10(max(fmr_from_similarity(similarity), MIN_FMR))
         return np.asarray(self.weights(vectors) @ self._reach <= target)
 
+    def reach(self, vectors: np.ndarray) -> np.ndarray:
+        """``(n,)`` the highest similarity each face can be decided at: its rate at
+        ``decidable_cosine`` (a face is refused at any stricter similarity)."""
+        return np.asarray(similarity_from_fmr(10.0 ** (self.weights(vectors) @ self._reach)), np.float64)
+
     def log10_fmr(self, cosines: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """log10 false-match rate of pairs: ``cosines[i]`` between ``a[i]`` and ``b[i]``."""
         cos = np.atleast_1d(np.asarray(cosines, np.float64))
