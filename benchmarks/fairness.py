@@ -105,7 +105,7 @@ def refusals(engine: faceprint.Engine) -> dict:  # type: ignore[type-arg]
     pairs = [(v[i % len(v)], v[(i * 7 + 1) % len(v)]) for i in range(2000)]
     t0 = time.perf_counter()
     for a, b in pairs:
-        engine.rate(float(a @ b), a, b, threshold=40.0)
+        engine.rate(float(a @ b), a, b, min_similarity=40.0)
     out["rate_us_per_pair"] = round((time.perf_counter() - t0) / len(pairs) * 1e6, 1)
     return out
 

@@ -73,7 +73,8 @@ def only_index(store):  # noqa: ANN001, ANN201
 
 # -- build (this process) ------------------------------------------------------------
 def build(n: int, real: fl.RealFaces, model: fl.FaceModel, contract: str, home: Path) -> tuple[dict, fl.ExactTopK, fl.Gallery]:
-    from faceprint.store import Box, NewFace, Store
+    from faceprint.store import Store
+    from faceprint.types import Box, NewFace
 
     gal = fl.gallery(real, model, n)
     gt = fl.ExactTopK(real.probe_vectors)

@@ -144,7 +144,7 @@ def fp_throughput(engine, files: list[Path]) -> tuple[float, int]:  # noqa: ANN0
 
 def fp_stages(engine, files: list[Path]) -> dict[str, float]:  # noqa: ANN001
     from faceprint.analysis.embed import align_all
-    from faceprint.analysis.quality import face_quality
+    from faceprint.analysis.quality import quality_measures
 
     # Each face is aligned once, as Analyzer.analyze does; "detect" includes the
     # quality measures (size, sharpness, brightness, the face mesh's pose) that detection returns.
@@ -158,7 +158,7 @@ def fp_stages(engine, files: list[Path]) -> dict[str, float]:  # noqa: ANN001
         t2 = time.perf_counter()
         crops = align_all(img, faces)
         t3 = time.perf_counter()
-        [face_quality(c, box, engine.analyzer.pose(img, box, lm)) for c, box, lm in zip(crops, faces.xyxy, faces.landmarks)]
+        [quality_measures(c, box, engine.analyzer.pose(img, box, lm)) for c, box, lm in zip(crops, faces.xyxy, faces.landmarks)]
         t4 = time.perf_counter()
         emb.embed(img, faces, crops)
         t5 = time.perf_counter()

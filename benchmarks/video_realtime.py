@@ -139,7 +139,7 @@ def video_info(path: Path) -> dict[str, object]:
 def make_watcher(svc: faceprint.Service, path: Path, *, collection: str, pace: bool, per_frame: bool = False, threshold: float = 50.0, max_width: int = WORKING_WIDTH, loops: int = 1, seconds: float | None = None, name: str = "") -> tuple[Watcher, Seen, MemorySink]:
     source = ClipSource(path, pace=pace, max_width=max_width, loops=loops, seconds=seconds)
     seen, sink = Seen(), MemorySink("collect")
-    watcher = Watcher(svc, source, WatchSettings(collection, threshold=threshold, per_frame=per_frame), [sink], name=name or path.name, observer=seen)
+    watcher = Watcher(svc, source, WatchSettings(collection, min_similarity=threshold, per_frame=per_frame), [sink], name=name or path.name, observer=seen)
     return watcher, seen, sink
 
 

@@ -221,7 +221,7 @@ class Engine:
         """
         return self.analyzer.analyze(self.load(image), pose=pose)
 
-    def score(self, a: np.ndarray, b: np.ndarray, *, threshold: float) -> Match:
+    def score(self, a: np.ndarray, b: np.ndarray, *, min_similarity: float) -> Match:
         """Score two embeddings: raw cosine, calibrated similarity and false-match rate."""
         a, b = np.atleast_2d(a), np.atleast_2d(b)
         if a.shape[-1] != b.shape[-1]:
@@ -229,14 +229,14 @@ class Engine:
         cos = float(cosine_matrix(a, b)[0, 0])
         if not np.isfinite(cos):
             raise InvalidParameter("the embeddings contain non-finite values")
-        return self.rate(cos, a[0], b[0], threshold=threshold)
+        return self.rate(cos, a[0], b[0], min_similarity=min_similarity)
 
-    def rate(self, cosine: float, a: np.ndarray, b: np.ndarray, *, threshold: float) -> Match:
+    def rate(self, cosine: float, a: np.ndarray, b: np.ndarray, *, min_similarity: float) -> Match:
         """Calibrate the cosine of faces ``a`` and ``b``: similarity 0-100, false-match
-        rate and decision at ``threshold``.
+        rate and decision at ``min_similarity``.
 
         With a region calibration the rate depends on where both faces lie, and a pair
-        with a face for which no cosine reaches ``threshold``'s rate is refused
+        with a face for which no cosine reaches ``min_similarity``'s rate is refused
         (``Match.refusal``) instead of matched.
         """
         regions = self.regions
@@ -244,11 +244,11 @@ class Engine:
             table = self.calibration
             fmr = float(table.false_match_rate(cosine))
             sim = float(table.similarity(cosine))
-            return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=sim >= threshold, extrapolated=fmr < table.measured_down_to)
-        fmr, extrapolated, decidable = regions.rate(cosine, a, b, threshold)
+            return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=sim >= min_similarity, extrapolated=fmr < table.measured_down_to)
+        fmr, extrapolated, decidable = regions.rate(cosine, a, b, min_similarity)
         sim = float(similarity_from_fmr(fmr))
         refusal = None if decidable else UNREACHABLE
-        return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=refusal is None and sim >= threshold, extrapolated=extrapolated, refusal=refusal)
+        return Match(similarity=sim, false_match_rate=fmr, cosine=float(cosine), is_match=refusal is None and sim >= min_similarity, extrapolated=extrapolated, refusal=refusal)
 
     def bar(self, similarity: float) -> FaceBar:
         """The cosine each face needs for a match at ``similarity`` (see :class:`FaceBar`).
@@ -299,13 +299,13 @@ class Engine:
             raise NoFaceFound("no face was found in the source image")
         tgt = self.analyze(target)
         ref = src[0:1]
-        scored = [FaceMatch(face=tgt[i], match=self.score(ref.embedding, tgt.embedding[i : i + 1], threshold=min_similarity)) for i in range(len(tgt))]  # type: ignore[arg-type, index]
+        scored = [FaceMatch(face=tgt[i], match=self.score(ref.embedding, tgt.embedding[i : i + 1], min_similarity=min_similarity)) for i in range(len(tgt))]  # type: ignore[arg-type, index]
         scored.sort(key=lambda fm: (-fm.match.similarity, -fm.match.cosine))
         return Comparison(
-            source=src[0],  # type: ignore[arg-type]
+            source=src[0],
             matches=[m for m in scored if m.match.is_match],
             unmatched=[m for m in scored if not m.match.is_match],
-            threshold=min_similarity,
+            min_similarity=min_similarity,
         )
 
     def verify(self, a: ImageSource, b: ImageSource, *, min_similarity: float = DEFAULT_MIN_SIMILARITY) -> Verification:
@@ -319,8 +319,8 @@ class Engine:
         for name, f in (("first", fa), ("second", fb)):
             if len(f) == 0:
                 raise NoFaceFound(f"no face was found in the {name} image")
-        m = self.score(fa.embedding[:1], fb.embedding[:1], threshold=min_similarity)  # type: ignore[index]
-        return Verification(**vars(m), threshold=min_similarity, source=fa[0], target=fb[0])  # type: ignore[arg-type]
+        m = self.score(fa.embedding[:1], fb.embedding[:1], min_similarity=min_similarity)  # type: ignore[index]
+        return Verification(**vars(m), min_similarity=min_similarity, source=fa[0], target=fb[0])
 
     # -- batches -------------------------------------------------------------
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R | FaceprintError]:

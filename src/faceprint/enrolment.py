@@ -28,7 +28,7 @@ from faceprint.gallery import person_images
 from faceprint.imaging.decode import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
-    from faceprint.results import IndexResult
+    from faceprint.types import IndexResult
     from faceprint.service import Service
 
 ASSOCIATE_BATCH = 100  # AssociateFaces takes at most 100 face ids per call
@@ -200,7 +200,7 @@ def enrol(
         ...     print(image.path, image.error.code)
     """
     jobs = _plan(paths, external_image_id)
-    service.describe_collection(collection)  # fail fast on a missing collection
+    service.store.collections.describe(collection)  # fail fast on a missing collection
     # a subject folder's images show their subject: the largest face is theirs, others are passers-by
     per_image_max = max_faces if max_faces is not None else (1 if any(j.from_subject_folder for j in jobs) else None)
 
@@ -244,7 +244,7 @@ def _associate(service: Service, collection: str, images: list[ImageEnrolment]) 
     existing: set[str] = set()
     token = None
     while True:
-        page, token = service.list_users(collection, next_token=token)
+        page, token = service.store.users.page(collection, next_token=token)
         existing |= {u.user_id for u in page}
         if token is None:
             break
@@ -255,7 +255,7 @@ def _associate(service: Service, collection: str, images: list[ImageEnrolment]) 
         unassociated: list[UnassociatedFace] = []
         try:
             if subject not in existing:
-                service.create_user(collection, subject)
+                service.store.users.create(collection, subject)
                 created = True
             for i in range(0, len(face_ids), ASSOCIATE_BATCH):
                 done, failed = service.associate_faces(collection, subject, face_ids[i : i + ASSOCIATE_BATCH])

@@ -78,7 +78,7 @@ class Gallery:
                 skipped.append((path, "no face found"))
             else:
                 labels.append(person)
-                vectors.append(faces.embedding[0])  # type: ignore[index]
+                vectors.append(faces.embedding[0])
         for path, why in skipped:
             log.warning("gallery: skipped %s: %s", path, why)
         if not labels:
@@ -101,7 +101,7 @@ class Gallery:
             # the rate depends on both faces, so the nearest by cosine is not always the
             # best-calibrated: rate the few nearest and keep the most similar
             near = np.argsort(-cos[i])[:CANDIDATES]
-            rated = [(int(j), engine.score(faces.embedding[i : i + 1], self.vectors[j : j + 1], threshold=min_similarity)) for j in near]
+            rated = [(int(j), engine.score(faces.embedding[i : i + 1], self.vectors[j : j + 1], min_similarity=min_similarity)) for j in near]
             best, match = max(rated, key=lambda jm: (jm[1].is_match, jm[1].similarity, jm[1].cosine))
             out.append(Identification(face=face, label=self.labels[best] if match.is_match else None, match=match))
         return out

@@ -14,13 +14,13 @@ import numpy as np
 from faceprint.engine import Engine, check_similarity
 from faceprint.errors import InvalidParameter
 from faceprint.matching import UNREACHABLE
-from faceprint.results import CollectionMatch, FaceSearch
+from faceprint.types import CollectionMatch, FaceSearch
 from faceprint.store import Store
 
 NEVER = 2.0  # a cosine no pair reaches: the search returns nothing
 
 
-def check_contract(engine: Engine, store: Store, name: str) -> None:
+def check_contract(engine: Engine, store: Store, collection: str) -> None:
     """Refuse a collection whose vectors another embedder made.
 
     Vectors of two embedders of the same size compare without error and mean nothing;
@@ -31,11 +31,11 @@ def check_contract(engine: Engine, store: Store, name: str) -> None:
         NotFound: no such collection.
         InvalidParameter: the collection holds another embedder's vectors.
     """
-    model = store.collections.model(name)
+    model = store.collections.model(collection)
     contract = engine.analyzer.embedder.contract
     if model != contract:
         hint = model.split("/", 1)[0]
-        raise InvalidParameter(f"collection {name} holds {model} embeddings; this engine makes {contract} (use the {hint} embedder: Engine.for_contract, or --embedder {hint} on the command line)")
+        raise InvalidParameter(f"collection {collection} holds {model} embeddings; this engine makes {contract} (use the {hint} embedder: Engine.for_contract, or --embedder {hint} on the command line)")
 
 
 def probe_bar(engine: Engine, vector: np.ndarray, similarity: float) -> tuple[float, str | None]:
@@ -56,23 +56,23 @@ def probe_bar(engine: Engine, vector: np.ndarray, similarity: float) -> tuple[fl
 def search_collection(
     engine: Engine,
     store: Store,
-    name: str,
+    collection: str,
     vector: np.ndarray,
     *,
-    threshold: float,
+    min_similarity: float,
     max_faces: int,
     purpose: str | None = None,
     exclude: str | None = None,
     action: str = "SearchFacesByImage",
 ) -> FaceSearch:
-    """The faces of collection ``name`` that match ``vector`` at ``threshold``, best first.
+    """The faces of ``collection`` that match ``vector`` at ``min_similarity``, best first.
 
     Args:
         engine: the engine whose embedder made ``vector``; its calibration rates the pairs.
         store: the store holding the collection.
-        name: the collection.
+        collection: the collection.
         vector: the probe's unit embedding.
-        threshold: similarity 0-100 (40: 1 false match in 10,000 pairs of strangers
+        min_similarity: similarity 0-100 (40: 1 false match in 10,000 pairs of strangers
             like these two).
         max_faces: how many candidates the index returns (matches are among them).
         purpose: the purpose the search is made for (must be the collection's).
@@ -89,16 +89,26 @@ def search_collection(
         NotFound: no such collection.
 
     Example:
-        >>> found = search_collection(engine, store, "staff", probe, threshold=40, max_faces=5)  # doctest: +SKIP
+        >>> found = search_collection(engine, store, "staff", probe, min_similarity=40, max_faces=5)  # doctest: +SKIP
         >>> [(m.face.external_image_id, round(m.match.similarity)) for m in found.matches]
         [('ada', 71)]
     """
-    check_similarity(threshold, "FaceMatchThreshold")
-    check_contract(engine, store, name)
-    min_cosine, refusal = probe_bar(engine, vector, threshold)
-    hits = store.faces.search(name, vector, max_faces=max_faces, min_cosine=min_cosine, purpose=purpose, exclude=exclude, action=action)
-    rated = [CollectionMatch(h.face, engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits if h.vector is not None]
+    check_similarity(min_similarity, "FaceMatchThreshold")
+    check_contract(engine, store, collection)
+    min_cosine, refusal = probe_bar(engine, vector, min_similarity)
+    hits = store.faces.search(collection, vector, max_faces=max_faces, min_cosine=min_cosine, purpose=purpose, exclude=exclude, action=action)
+    rated = [CollectionMatch(h.face, engine.rate(h.cosine, vector, h.vector, min_similarity=min_similarity)) for h in hits if h.vector is not None]
     matches = sorted((m for m in rated if m.match.is_match), key=lambda m: -m.match.similarity)
-    fmr = 1.0 if threshold <= 0 else 10.0 ** (-threshold / 10.0)
+    fmr = 1.0 if min_similarity <= 0 else 10.0 ** (-min_similarity / 10.0)
     contract = engine.analyzer.embedder.contract
-    return FaceSearch(matches, None, None, (0, 0), contract, store.faces.size(name), threshold, fmr, refusal)
+    return FaceSearch(
+        matches=matches,
+        searched_face=None,
+        searched_face_id=None,
+        image_wh=(0, 0),
+        model=contract,
+        gallery_size=store.faces.size(collection),
+        min_similarity=min_similarity,
+        threshold_false_match_rate=fmr,
+        refusal=refusal,
+    )

@@ -23,11 +23,9 @@ from faceprint.analysis import quality_filter
 from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
 from faceprint.errors import InvalidParameter, NoFaceFound, NotFound
 from faceprint.imaging import ImageSource, box_fractions
-from faceprint.results import FaceSearch, IndexedFace, IndexResult, UnindexedFace, UserMatch, UserSearch
-from faceprint.store import CollectionInfo, ConsentRecord, NewFace, Store, StoredFace, UserHit, UserInfo, validate
+from faceprint.types import CollectionInfo, Comparison, Face, FaceSearch, Faces, IndexResult, IndexedFace, NewFace, UnindexedFace, UserHit, UserMatch, UserSearch
+from faceprint.store import Store, validate
 from faceprint.search import check_contract, probe_bar, search_collection
-from faceprint.store.audit import AuditEntry, AuditReport
-from faceprint.types import Comparison, Face, Faces
 
 DEFAULT_MAX_FACES = 10
 
@@ -69,25 +67,15 @@ class Service:
 
     # -- collections -----------------------------------------------------------
     def create_collection(
-        self, name: str, *, purpose: str, consent_required: bool = True, max_age_days: float | None = None, tags: dict[str, str] | None = None
+        self, collection: str, *, purpose: str, consent_required: bool = True, max_age_days: float | None = None, tags: dict[str, str] | None = None
     ) -> CollectionInfo:
         """Create a collection for one declared purpose, holding this engine's embeddings."""
-        return self.store.collections.create(name, purpose=purpose, model=self.model, consent_required=consent_required, max_age_days=max_age_days, tags=tags)
-
-    def list_collections(self) -> list[str]:
-        return self.store.collections.names()
-
-    def describe_collection(self, name: str) -> CollectionInfo:
-        return self.store.collections.describe(name)
-
-    def delete_collection(self, name: str) -> int:
-        """Delete a collection and erase its faces; returns how many were erased."""
-        return self.store.collections.delete(name)
+        return self.store.collections.create(collection, purpose=purpose, model=self.model, consent_required=consent_required, max_age_days=max_age_days, tags=tags)
 
     # -- faces -----------------------------------------------------------------
     def index_faces(
         self,
-        name: str,
+        collection: str,
         image: ImageSource,
         *,
         external_image_id: str | None = None,
@@ -112,7 +100,7 @@ class Service:
         if max_faces is not None:
             validate.count(max_faces, "MaxFaces", 1, 4096)
         level = quality_filter.check_level(quality_filter_level)
-        self._check_model(name)
+        self._check_model(collection)
         pixels = self.engine.load(image)
         faces = self.engine.analyzer.detect(pixels).sorted_by_area()
         keep, unindexed = [], []
@@ -127,35 +115,27 @@ class Service:
         indexed: list[IndexedFace] = []
         h, w = pixels.shape[:2]
         if keep:
-            kept = self.engine.analyzer.embed(pixels, faces[np.array(keep)])  # type: ignore[arg-type]
+            kept = self.engine.analyzer.embed(pixels, faces[np.array(keep)])
             image_id = str(uuid.uuid4())
             new = [NewFace(kept.embedding[j], box_fractions(f.xyxy, (w, h)), _confidence(f), image_id, external_image_id) for j, f in enumerate(kept)]  # type: ignore[index]
-            records = self.store.faces.add(name, new, model=self.model)
+            records = self.store.faces.add(collection, new, model=self.model)
             indexed = [IndexedFace(r, f) for r, f in zip(records, kept)]
-        return IndexResult(indexed, unindexed, (w, h), self.model)
-
-    def list_faces(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
-        """ListFaces: one page of faces and the token for the next (None at the end)."""
-        return self.store.faces.page(name, user_id=user_id, face_ids=face_ids, max_results=max_results, next_token=next_token)
-
-    def delete_faces(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
-        """DeleteFaces: erase faces; those tied to a user must be disassociated first."""
-        return self.store.faces.delete(name, face_ids)
+        return IndexResult(indexed=indexed, unindexed=unindexed, image_wh=(w, h), model=self.model)
 
     def search_faces_by_image(
         self,
-        name: str,
+        collection: str,
         image: ImageSource,
         *,
         max_faces: int = DEFAULT_MAX_FACES,
-        face_match_threshold: float = DEFAULT_MIN_SIMILARITY,
+        min_similarity: float = DEFAULT_MIN_SIMILARITY,
         quality_filter_level: str = "NONE",
         purpose: str | None = None,
     ) -> FaceSearch:
         """SearchFacesByImage: the largest face of ``image`` against the collection.
 
         Args:
-            face_match_threshold: similarity 0-100; 40 means 1 false match in 10,000
+            min_similarity: similarity 0-100; 40 means 1 false match in 10,000
                 pairs. In a gallery of N faces expect about N x that rate strangers
                 per search (``FaceSearch.expected_false_matches``).
             purpose: must be the collection's declared purpose (the default).
@@ -163,144 +143,103 @@ class Service:
         Raises:
             NoFaceFound: the image has no face (or none passes the quality filter).
         """
-        check_similarity(face_match_threshold, "FaceMatchThreshold")
+        check_similarity(min_similarity, "FaceMatchThreshold")
         level = quality_filter.check_level(quality_filter_level)
-        self._check_model(name)
+        self._check_model(collection)
         pixels = self.engine.load(image)
         face = self._largest(pixels, level)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
-        found = search_collection(self.engine, self.store, name, vec, threshold=face_match_threshold, max_faces=max_faces, purpose=purpose)
+        found = search_collection(self.engine, self.store, collection, vec, min_similarity=min_similarity, max_faces=max_faces, purpose=purpose)
         h, w = pixels.shape[:2]
         return dataclasses.replace(found, searched_face=face[0], image_wh=(w, h))
 
-    def search_faces(self, name: str, face_id: str, *, max_faces: int = DEFAULT_MAX_FACES, face_match_threshold: float = DEFAULT_MIN_SIMILARITY, purpose: str | None = None) -> FaceSearch:
+    def search_faces(self, collection: str, face_id: str, *, max_faces: int = DEFAULT_MAX_FACES, min_similarity: float = DEFAULT_MIN_SIMILARITY, purpose: str | None = None) -> FaceSearch:
         """SearchFaces: a stored face against the rest of its collection."""
-        vec = self.store.faces.vector(name, face_id)
-        found = search_collection(self.engine, self.store, name, vec, threshold=face_match_threshold, max_faces=max_faces, purpose=purpose, exclude=face_id, action="SearchFaces")
+        vec = self.store.faces.vector(collection, face_id)
+        found = search_collection(self.engine, self.store, collection, vec, min_similarity=min_similarity, max_faces=max_faces, purpose=purpose, exclude=face_id, action="SearchFaces")
         return dataclasses.replace(found, searched_face_id=face_id)
 
     # -- users -----------------------------------------------------------------
-    def create_user(self, name: str, user_id: str) -> None:
-        self.store.users.create(name, user_id)
-
-    def delete_user(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
-        self.store.users.delete(name, user_id, client_token=client_token, owner=owner)
-
-    def user_status(self, name: str, user_id: str) -> str:
-        """CREATED (no faces yet) or ACTIVE."""
-        return self.store.users.status(name, user_id)
-
-    def list_users(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
-        return self.store.users.page(name, max_results=max_results, next_token=next_token)
-
     def associate_faces(
-        self, name: str, user_id: str, face_ids: list[str], *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, client_token: str | None = None, owner: str = ""
+        self, collection: str, user_id: str, face_ids: list[str], *, min_similarity: float = DEFAULT_MIN_SIMILARITY, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
         """AssociateFaces: tie faces to a user. Once the user has faces, a new face must
-        reach ``user_match_threshold`` against the user's template; the faces of a user's
+        reach ``min_similarity`` against the user's template; the faces of a user's
         first call must reach it against each other's consensus (``LOW_MATCH_CONFIDENCE``
         otherwise). Unsuccessful entries carry the similarity. ``client_token`` makes a
         retry return the first call's answer (tokens belong to ``owner``)."""
-        check_similarity(user_match_threshold, "UserMatchThreshold")
-        done, failed = self.store.users.associate(name, user_id, face_ids, bar=self.engine.bar(user_match_threshold), client_token=client_token, owner=owner)
-        rated = [(fid, uid, None if cos is None else self._similarity_of(name, fid, cos), why) for fid, uid, cos, why in failed]
+        check_similarity(min_similarity, "UserMatchThreshold")
+        done, failed = self.store.users.associate(collection, user_id, face_ids, bar=self.engine.bar(min_similarity), client_token=client_token, owner=owner)
+        rated = [(fid, uid, None if cos is None else self._similarity_of(collection, fid, cos), why) for fid, uid, cos, why in failed]
         return done, rated
 
-    def disassociate_faces(
-        self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
-    ) -> tuple[list[str], list[tuple[str, str | None, str]]]:
-        return self.store.users.disassociate(name, user_id, face_ids, client_token=client_token, owner=owner)
-
-    def search_users(self, name: str, *, user_id: str | None = None, face_id: str | None = None, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, purpose: str | None = None) -> UserSearch:
+    def search_users(self, collection: str, *, user_id: str | None = None, face_id: str | None = None, min_similarity: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, purpose: str | None = None) -> UserSearch:
         """SearchUsers: by a stored face or by a user's template (give exactly one)."""
         if (user_id is None) == (face_id is None):
             raise InvalidParameter("give exactly one of UserId or FaceId")
-        check_similarity(user_match_threshold, "UserMatchThreshold")
-        self._check_model(name)
-        vec = self.store.users.vector(name, user_id) if user_id is not None else self.store.faces.vector(name, face_id)  # type: ignore[arg-type]
-        min_cosine, refusal = probe_bar(self.engine, vec, user_match_threshold)
-        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=min_cosine, purpose=purpose, exclude=user_id, action="SearchUsers")
-        matches = self._user_matches(vec, hits, user_match_threshold)
-        return UserSearch(matches, None, face_id, user_id, [], (0, 0), self.model, refusal)
+        check_similarity(min_similarity, "UserMatchThreshold")
+        self._check_model(collection)
+        vec = self.store.users.vector(collection, user_id) if user_id is not None else self.store.faces.vector(collection, face_id)  # type: ignore[arg-type]
+        min_cosine, refusal = probe_bar(self.engine, vec, min_similarity)
+        hits = self.store.users.search(collection, vec, max_users=max_users, min_cosine=min_cosine, purpose=purpose, exclude=user_id, action="SearchUsers")
+        matches = self._user_matches(vec, hits, min_similarity)
+        return UserSearch(matches=matches, searched_face=None, searched_face_id=face_id, searched_user_id=user_id, unsearched=[], image_wh=(0, 0), model=self.model, refusal=refusal)
 
-    def search_users_by_image(self, name: str, image: ImageSource, *, user_match_threshold: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, quality_filter_level: str = "NONE", purpose: str | None = None) -> UserSearch:
+    def search_users_by_image(self, collection: str, image: ImageSource, *, min_similarity: float = DEFAULT_MIN_SIMILARITY, max_users: int = DEFAULT_MAX_FACES, quality_filter_level: str = "NONE", purpose: str | None = None) -> UserSearch:
         """SearchUsersByImage: the largest face against every user's template; the other
         faces are returned as unsearched."""
-        check_similarity(user_match_threshold, "UserMatchThreshold")
+        check_similarity(min_similarity, "UserMatchThreshold")
         level = quality_filter.check_level(quality_filter_level)
-        self._check_model(name)
+        self._check_model(collection)
         pixels = self.engine.load(image)
         all_faces = self.engine.analyzer.detect(pixels).sorted_by_area()
         face = self._largest(pixels, level, all_faces)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
-        min_cosine, refusal = probe_bar(self.engine, vec, user_match_threshold)
-        hits = self.store.users.search(name, vec, max_users=max_users, min_cosine=min_cosine, purpose=purpose)
-        matches = self._user_matches(vec, hits, user_match_threshold)
+        min_cosine, refusal = probe_bar(self.engine, vec, min_similarity)
+        hits = self.store.users.search(collection, vec, max_users=max_users, min_cosine=min_cosine, purpose=purpose)
+        matches = self._user_matches(vec, hits, min_similarity)
         h, w = pixels.shape[:2]
-        others = [f for f in all_faces if f.xyxy != face[0].xyxy]  # type: ignore[union-attr]
-        return UserSearch(matches, face[0], None, None, others, (w, h), self.model, refusal)  # type: ignore[arg-type]
+        others = [f for f in all_faces if f.xyxy != face[0].xyxy]
+        return UserSearch(matches=matches, searched_face=face[0], searched_face_id=None, searched_user_id=None, unsearched=others, image_wh=(w, h), model=self.model, refusal=refusal)
 
     # -- 1:1, consent, erasure, audit ----------------------------------------------
-    def compare_faces(self, source: ImageSource, target: ImageSource, *, similarity_threshold: float = DEFAULT_MIN_SIMILARITY, quality_filter_level: str = "NONE") -> Comparison:
+    def compare_faces(self, source: ImageSource, target: ImageSource, *, min_similarity: float = DEFAULT_MIN_SIMILARITY, quality_filter_level: str = "NONE") -> Comparison:
         """CompareFaces, recorded in the audit log (no collection involved). Target faces
         below the ``quality_filter_level`` bar are not compared (left out of both lists)."""
         level = quality_filter.check_level(quality_filter_level)
-        result = self.engine.compare(source, target, min_similarity=similarity_threshold)
+        result = self.engine.compare(source, target, min_similarity=min_similarity)
         if level != "NONE":
             kept = [[m for m in found if not quality_filter.reasons(m.face, level)] for found in (result.matches, result.unmatched)]
             result = dataclasses.replace(result, matches=kept[0], unmatched=kept[1])
         self.store.audit.record("CompareFaces", count=len(result.matches))
         return result
 
-    def add_consent(self, subject: str, *, basis: str, purpose: str, expires: float | None = None, collection: str | None = None) -> ConsentRecord:
-        return self.store.governance.add_consent(subject, basis=basis, purpose=purpose, expires=expires, collection=collection)
-
-    def consent_records(self, subject: str | None = None) -> list[ConsentRecord]:
-        return self.store.governance.consent_records(subject)
-
-    def revoke_consent(self, subject: str) -> int:
-        """Revoke a subject's consent and erase its faces; returns how many."""
-        return self.store.governance.revoke_consent(subject)
-
-    def erase(self, external_image_id: str) -> int:
-        """Erase every face of a subject in every collection; returns how many."""
-        return self.store.governance.erase_subject(external_image_id)
-
-    def purge_expired(self) -> int:
-        return self.store.purge_expired()
-
-    def audit_verify(self) -> AuditReport:
-        return self.store.audit.verify()
-
-    def audit_entries(self, **filters: object) -> list[AuditEntry]:
-        return self.store.audit.entries(**filters)
-
     # -- internals -------------------------------------------------------------
-    def _check_model(self, name: str) -> None:
-        check_contract(self.engine, self.store, name)
+    def _check_model(self, collection: str) -> None:
+        check_contract(self.engine, self.store, collection)
 
     def _largest(self, pixels: np.ndarray, level: str, faces: Faces | None = None) -> Faces:
         if faces is None:  # SearchFacesByImage: the pose is not reported, only filtered on
             faces = self.engine.analyzer.detect(pixels, pose=level != "NONE").sorted_by_area()
         if len(faces) == 0:
             raise NoFaceFound("there are no faces in the image")
-        if quality_filter.reasons(faces[0], level):  # type: ignore[arg-type]
+        if quality_filter.reasons(faces[0], level):
             raise NoFaceFound(f"the largest face does not pass the {level} quality filter")
-        return faces[0:1]  # type: ignore[return-value]
+        return faces[0:1]
 
-    def _similarity_of(self, name: str, face_id: str, cosine: float) -> float:
+    def _similarity_of(self, collection: str, face_id: str, cosine: float) -> float:
         """The similarity an unsuccessful association reports: the face's cosine to the
         user's template (or its first batch's consensus) rated on the face's own region,
         since the template stands for the same person."""
         try:
-            vector = self.store.faces.vector(name, face_id)
+            vector = self.store.faces.vector(collection, face_id)
         except NotFound:  # erased meanwhile: the global table is all that is left to say
             return float(self.engine.calibration.similarity(cosine))
-        return self.engine.rate(cosine, vector, vector, threshold=0.0).similarity
+        return self.engine.rate(cosine, vector, vector, min_similarity=0.0).similarity
 
-    def _user_matches(self, vector: np.ndarray, hits: list[UserHit], threshold: float) -> list[UserMatch]:
-        rated = [UserMatch(h.user, self.engine.rate(h.cosine, vector, h.vector, threshold=threshold)) for h in hits]  # type: ignore[arg-type]
-        rated = [m for m in rated if m.match.is_match or threshold <= 0]
+    def _user_matches(self, vector: np.ndarray, hits: list[UserHit], min_similarity: float) -> list[UserMatch]:
+        rated = [UserMatch(h.user, self.engine.rate(h.cosine, vector, h.vector, min_similarity=min_similarity)) for h in hits]  # type: ignore[arg-type]
+        rated = [m for m in rated if m.match.is_match or min_similarity <= 0]
         return sorted(rated, key=lambda m: -m.match.similarity)
 
 

@@ -33,7 +33,8 @@ from botocore.utils import ArgumentGenerator
 
 from faceprint.api import operation_table
 from faceprint.api.model import FACEPRINT_PREFIX, REKOGNITION_PREFIX, service_models
-from faceprint.store import Box, NewFace, Store
+from faceprint.store import Store
+from faceprint.types import Box, NewFace
 from faceprint.store.users import MAX_FACES_PER_USER
 from tests.api.conftest import DATA, lfw_images, unique
 

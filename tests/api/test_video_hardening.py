@@ -30,7 +30,7 @@ from faceprint.api import video_operations as ops
 from faceprint.api.operations import Call
 from faceprint.errors import FaceprintError, InvalidParameter, LimitExceeded, NotFound
 from faceprint.rekognition import shapes
-from faceprint.store import Box, NewFace
+from faceprint.types import Box, NewFace
 from faceprint.video import jobs as jobs_module
 from faceprint.video.jobs import VideoJobs
 from faceprint.video.results import VideoFaceDetection, VideoMetadata

@@ -37,13 +37,13 @@ def test_subjects_without_consent_are_refused_and_nothing_is_stored(svc, data, p
     assert report.not_indexed == {"consent_required": images}
     assert all(i.refused and i.error is not None and i.error.code == "consent_required" for i in report.images)
     assert report.errors == [] and report.users == [] and report.users_updated == 0
-    info = svc.describe_collection("watch")
+    info = svc.store.collections.describe("watch")
     assert info.face_count == 0 and info.user_count == 0
 
 
 def test_consented_subjects_are_indexed_and_grouped_as_users(svc, data, people):
     for person in ("biden", "obama"):
-        svc.add_consent(person, basis="consent", purpose=PURPOSE)
+        svc.store.governance.add_consent(person, basis="consent", purpose=PURPOSE)
     seen: list[tuple[int, int, ImageEnrolment | None]] = []
     report = enrol(svc, "watch", [str(data / TRAIN)], progress=lambda done, total, image: seen.append((done, total, image)))
 
@@ -61,9 +61,9 @@ def test_consented_subjects_are_indexed_and_grouped_as_users(svc, data, people):
     for user in report.users:
         mine = {f.record.face_id for i in indexed if i.subject == user.user_id for f in i.result.indexed}
         assert set(user.associated) | {f.face_id for f in user.unassociated} == mine
-        faces, _ = svc.list_faces("watch", user_id=user.user_id)
+        faces, _ = svc.store.faces.page("watch", user_id=user.user_id)
         assert {f.face_id for f in faces} == set(user.associated) and all(f.external_image_id == user.user_id for f in faces)
-    assert report.users_updated == 2 == svc.describe_collection("watch").user_count
+    assert report.users_updated == 2 == svc.store.collections.describe("watch").user_count
 
     # progress: the total first, then every image in order
     assert seen[0] == (0, len(report.images), None)
@@ -72,7 +72,7 @@ def test_consented_subjects_are_indexed_and_grouped_as_users(svc, data, people):
 
 def test_enrolling_again_reuses_users_and_users_false_skips_them(svc, data, people):
     for person in people:
-        svc.add_consent(person, basis="consent", purpose=PURPOSE)
+        svc.store.governance.add_consent(person, basis="consent", purpose=PURPOSE)
     first = enrol(svc, "watch", [data / TRAIN / "obama"], external_image_id="obama")  # a plain folder: no users
     assert first.users == [] and {i.subject for i in first.images} == {"obama"}
     assert not any(i.from_subject_folder for i in first.images)
@@ -82,7 +82,7 @@ def test_enrolling_again_reuses_users_and_users_false_skips_them(svc, data, peop
     assert all(u.created for u in report.users)
     again = enrol(svc, "watch", [data / TRAIN])
     assert [(u.user_id, u.created) for u in again.users] == [(p, False) for p in people]
-    assert again.users_updated == len(people) == svc.describe_collection("watch").user_count
+    assert again.users_updated == len(people) == svc.store.collections.describe("watch").user_count
 
     quiet = enrol(svc, "watch", [data / TRAIN / "biden"], external_image_id="biden", users=False)
     assert isinstance(quiet, EnrolmentReport) and quiet.users == [] and quiet.faces_indexed >= 1

@@ -83,11 +83,11 @@ def test_a_child_the_calibration_cannot_decide_is_refused_not_matched(engine: fp
     with fp.Service(tmp_path / "home", engine=engine) as svc:
         svc.create_collection("kids", purpose="test", consent_required=False)
         svc.index_faces("kids", child, external_image_id="child", max_faces=1)
-        strict = svc.search_faces_by_image("kids", child, face_match_threshold=50.0)
+        strict = svc.search_faces_by_image("kids", child, min_similarity=50.0)
         assert strict.refusal == UNREACHABLE and strict.matches == []
         body = shapes.search_faces(strict)
         assert body["FaceMatches"] == [] and body["SearchedFaceRefusal"]["Reason"] == UNREACHABLE
-        loose = svc.search_faces_by_image("kids", child, face_match_threshold=30.0)
+        loose = svc.search_faces_by_image("kids", child, min_similarity=30.0)
         assert loose.refusal is None and [m.face.external_image_id for m in loose.matches] == ["child"]
     verdict = engine.verify(child, child, min_similarity=50.0)
     assert verdict.refusal == UNREACHABLE and not verdict.is_match

@@ -72,7 +72,7 @@ def test_fairness_on_a_utkface_slice(slice_csv: Path, tmp_path: Path) -> None:
         emb = embed_files(engine, labels.files, cache_dir=cache, progress=False)
         keep = np.flatnonzero(~emb.no_face & ~emb.failed)
         v = emb.vectors
-        matches = sum(engine.rate(float(v[i] @ v[j]), v[i], v[j], threshold=30.0).is_match for i, j in itertools.combinations(keep, 2))
+        matches = sum(engine.rate(float(v[i] @ v[j]), v[i], v[j], min_similarity=30.0).is_match for i, j in itertools.combinations(keep, 2))
         # the region calibration has no single threshold: each face brings its own
         assert engine.regions is not None and rep["thresholds_cosine"]["1e-3"] is None
         assert "region calibration" in rep["calibration"]

@@ -31,8 +31,8 @@ def watchlist(svc, data):
     svc.create_collection("watch", purpose="demo watch list")
     train = data / EX / "knn_examples/train"
     for person in sorted(p.name for p in train.iterdir() if p.is_dir()):
-        svc.add_consent(person, basis="consent", purpose="demo watch list")
-        svc.create_user("watch", person)
+        svc.store.governance.add_consent(person, basis="consent", purpose="demo watch list")
+        svc.store.users.create("watch", person)
         ids = []
         for img in sorted((train / person).iterdir()):
             result = svc.index_faces("watch", img, external_image_id=person, max_faces=1)
@@ -70,7 +70,7 @@ def test_index_refuses_subjects_without_consent(watchlist, data):
 
 
 def test_revoking_consent_removes_the_person_from_search(watchlist, data):
-    assert watchlist.revoke_consent("obama") >= 1
+    assert watchlist.store.governance.revoke_consent("obama") >= 1
     found = watchlist.search_faces_by_image("watch", data / EX / "obama2.jpg")
     assert all(m.face.external_image_id != "obama" for m in found.matches)
 
@@ -113,7 +113,7 @@ def test_search_faces_by_face_id_leaves_the_query_out(svc, data):
     assert shapes.search_faces(found)["SearchedFaceId"] == a.face_id
 
 
-@pytest.mark.parametrize("kw", [{"face_match_threshold": 101}, {"face_match_threshold": -1}, {"face_match_threshold": "high"}, {"max_faces": 0}, {"max_faces": 5000}, {"quality_filter_level": "BEST"}])
+@pytest.mark.parametrize("kw", [{"min_similarity": 101}, {"min_similarity": -1}, {"min_similarity": "high"}, {"max_faces": 0}, {"max_faces": 5000}, {"quality_filter_level": "BEST"}])
 def test_search_arguments_out_of_range(svc, data, kw):
     svc.create_collection("open", purpose="tests", consent_required=False)
     with pytest.raises(fp.InvalidParameter):
@@ -122,4 +122,4 @@ def test_search_arguments_out_of_range(svc, data, kw):
 
 def test_compare_is_audited(svc, data):
     svc.compare_faces(data / EX / "obama.jpg", data / EX / "obama2.jpg")
-    assert svc.audit_entries(action="CompareFaces")[-1].count == 1
+    assert svc.store.audit.entries(action="CompareFaces")[-1].count == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceprint.store import Box, NewFace, Store
+from faceprint.store import Store
+from faceprint.types import Box, NewFace
 
 MODEL = "test-model/v1"
 

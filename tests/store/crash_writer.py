@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 
-from faceprint.store import Box, NewFace, Store
+from faceprint.store import Store
+from faceprint.types import Box, NewFace
 
 
 def vector(seed: int) -> np.ndarray:

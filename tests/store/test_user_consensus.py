@@ -28,15 +28,15 @@ def test_a_first_batch_with_another_persons_face_keeps_it_out(tmp_path, engine, 
         ids = {}
         for photo in ("obama.jpg", "obama2.jpg", "biden.jpg"):
             ids[photo] = svc.index_faces("people", folder / photo, external_image_id=photo.split(".")[0]).indexed[0].record.face_id
-        svc.create_user("people", "u-obama")
-        done, failed = svc.associate_faces("people", "u-obama", list(ids.values()), user_match_threshold=DEFAULT_MIN_SIMILARITY)
+        svc.store.users.create("people", "u-obama")
+        done, failed = svc.associate_faces("people", "u-obama", list(ids.values()), min_similarity=DEFAULT_MIN_SIMILARITY)
         assert sorted(done) == sorted([ids["obama.jpg"], ids["obama2.jpg"]])
         assert [(f[0], f[3]) for f in failed] == [(ids["biden.jpg"], "LOW_MATCH_CONFIDENCE")]
         assert failed[0][2] < DEFAULT_MIN_SIMILARITY  # the similarity it reached, reported
         # and Biden does not find the user
-        hits = svc.search_users("people", face_id=ids["biden.jpg"], user_match_threshold=DEFAULT_MIN_SIMILARITY).matches
+        hits = svc.search_users("people", face_id=ids["biden.jpg"], min_similarity=DEFAULT_MIN_SIMILARITY).matches
         assert not hits
-        assert svc.search_users("people", face_id=ids["obama2.jpg"], user_match_threshold=DEFAULT_MIN_SIMILARITY).matches[0].user.user_id == "u-obama"
+        assert svc.search_users("people", face_id=ids["obama2.jpg"], min_similarity=DEFAULT_MIN_SIMILARITY).matches[0].user.user_id == "u-obama"
 
 
 def test_first_batch_rules_on_vectors(store):

@@ -8,8 +8,7 @@ import pytest
 from faceprint.errors import InvalidParameter
 from faceprint.imaging import box_fractions
 from faceprint.rekognition.shapes import bounding_box, face_detail
-from faceprint.store import Box as StoreBox
-from faceprint.types import Box, Faces
+from faceprint.types import Box as StoreBox, Box, Faces
 from faceprint.video.alerts import Alert
 
 

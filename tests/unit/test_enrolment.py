@@ -11,7 +11,7 @@ import pytest
 
 from faceprint.enrolment import ASSOCIATE_BATCH, enrol
 from faceprint.errors import ConsentRequired, FaceprintError, InvalidImage, NotFound, ServiceQuotaExceeded
-from faceprint.results import IndexedFace, IndexResult, UnindexedFace
+from faceprint.types import IndexedFace, IndexResult, UnindexedFace
 
 
 class FakeEngine:
@@ -36,6 +36,8 @@ class FakeService:
         self.created: list[str] = []
         self.batches: list[tuple[str, int]] = []
         self.next_id = 0
+        # the store's parts enrolment reads directly
+        self.store = SimpleNamespace(collections=SimpleNamespace(describe=self.describe_collection), users=SimpleNamespace(page=self.list_users, create=self.create_user))
 
     def describe_collection(self, name: str) -> object:
         if name != "c":

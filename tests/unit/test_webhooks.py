@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from faceprint.errors import InvalidParameter
-from faceprint.store import Box, Store
+from faceprint.store import Store
+from faceprint.types import Box
 from faceprint.video.alerts import Alert, WebhookSink
 from faceprint.video.processors import WEBHOOK_TAG, StreamProcessors
 from faceprint.video.sources import VideoSource

@@ -73,7 +73,7 @@ def run(watch_list: tuple[Path, Path], **settings: object) -> tuple[list, dict]:
     small appearance scores 49.8 under the region calibration (his kind of face needs a
     higher cosine than LFW's average), and these tests are about where and when, not how
     sure."""
-    settings.setdefault("threshold", 40.0)
+    settings.setdefault("min_similarity", 40.0)
     home, clip = watch_list
     sink = MemorySink("collect")
     with Service(home) as svc:

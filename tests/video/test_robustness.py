@@ -192,7 +192,7 @@ def test_webhook_alert_is_signed_carries_the_evidence_and_survives_two_failures(
     with http_server(good) as good_url, http_server(flaky) as flaky_url:
         good_sink, flaky_sink = WebhookSink(good_url + "/alerts", SECRET), WebhookSink(flaky_url + "/alerts", SECRET)
         try:
-            watcher = Watcher(svc, VideoSource(clip, pace=False), WatchSettings(COLLECTION, threshold=50), [good_sink, flaky_sink], name="door-1")
+            watcher = Watcher(svc, VideoSource(clip, pace=False), WatchSettings(COLLECTION, min_similarity=50), [good_sink, flaky_sink], name="door-1")
             watcher.run()
         finally:
             good_sink.close(timeout=10)
@@ -246,7 +246,7 @@ def test_webhook_alert_is_signed_carries_the_evidence_and_survives_two_failures(
 @pytest.mark.data
 def test_a_stalled_webhook_never_holds_up_the_watcher(watch: tuple[fp.Service, str], clip: Path) -> None:
     svc, _ = watch
-    settings = WatchSettings(COLLECTION, threshold=0)  # every decided track alerts: many alerts
+    settings = WatchSettings(COLLECTION, min_similarity=0)  # every decided track alerts: many alerts
     baseline = Watcher(svc, VideoSource(clip, pace=False), settings, [], name="no-webhook")
     baseline_s = run_timed(baseline)
     frames = baseline.report()["frames_decoded"]

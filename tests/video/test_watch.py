@@ -75,8 +75,8 @@ def test_nobody_in_the_clip_is_on_the_other_list(home: Path, examples: Path):
 def test_per_track_decisions_raise_fewer_alarms_than_per_frame(home: Path, examples: Path):
     """On the list without him, per-frame matching at a lax threshold is what raises
     false alarms; deciding per track from several frames raises no more."""
-    per_track, _ = watch(home, examples / "short_hamilton_clip.mp4", "others", threshold=30)
-    per_frame, _ = watch(home, examples / "short_hamilton_clip.mp4", "others", threshold=30, per_frame=True)
+    per_track, _ = watch(home, examples / "short_hamilton_clip.mp4", "others", min_similarity=30)
+    per_frame, _ = watch(home, examples / "short_hamilton_clip.mp4", "others", min_similarity=30, per_frame=True)
     assert len(per_track) <= len(per_frame)
 
 

@@ -14,7 +14,7 @@ from faceprint.analysis.attributes import FaceAttributes, face_attributes, mesh_
 from faceprint.analysis.detect import YuNetDetector
 from faceprint.analysis.embed import Embedder, align_all, make_embedder
 from faceprint.analysis.mesh import FaceMesh
-from faceprint.analysis.quality import face_quality
+from faceprint.analysis.quality import quality_measures
 from faceprint.errors import InvalidParameter
 from faceprint.types import Face, Faces, FacesMeta
 
@@ -144,7 +144,7 @@ class Analyzer:
         # half the five points'; docs/attributes.md), the same number attributes() gives.
         unknown = (math.nan, math.nan, math.nan)
         poses = [self.pose(image, box, lm) if pose else unknown for box, lm in zip(faces.xyxy, faces.landmarks)]
-        quality = np.stack([face_quality(c, box, angles) for c, box, angles in zip(crops, faces.xyxy, poses)])
+        quality = np.stack([quality_measures(c, box, angles) for c, box, angles in zip(crops, faces.xyxy, poses)])
         return faces.with_(quality=quality, crops=crops)
 
     def pose(self, image: np.ndarray, xyxy: np.ndarray, five: np.ndarray) -> tuple[float, float, float]:

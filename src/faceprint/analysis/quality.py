@@ -60,7 +60,7 @@ def five_point_pose(landmarks: np.ndarray, image_wh: tuple[int, int]) -> tuple[f
     return yaw, pitch, roll
 
 
-def face_quality(crop: np.ndarray, xyxy: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
+def quality_measures(crop: np.ndarray, xyxy: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
     """The quality row for one face, in ``faceprint.types.QUALITY_FIELDS`` order, with
     its head pose given as ``(yaw, pitch, roll)``."""
     size = float(min(xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]))

@@ -27,6 +27,7 @@ from faceprint.api.images import MAX_IMAGE_PIXELS, image_bytes
 from faceprint.engine import DEFAULT_MIN_SIMILARITY
 from faceprint.errors import InvalidParameter
 from faceprint.service import Service
+from faceprint.store import Store
 from faceprint.store.tokens import decode_token, encode_token
 from faceprint.video.processors import WEBHOOK_TAG
 
@@ -58,6 +59,11 @@ class Call:
     collection: str | None = None  # what the audit entry names, when not CollectionId
     max_image_pixels: int = MAX_IMAGE_PIXELS  # ServerConfig.max_image_pixels
 
+    @property
+    def store(self) -> Store:
+        """The store's parts, for the operations that need no engine."""
+        return self.service.store
+
     def image(self, member: str = "Image") -> bytes:
         """The member's bytes, refused from the header when over the server's pixel limit."""
         return image_bytes(self.params[member], self.buckets, max_pixels=self.max_image_pixels)
@@ -82,7 +88,7 @@ def detect_faces(call: Call) -> dict[str, Any]:
 def compare_faces(call: Call) -> dict[str, Any]:
     svc = call.service
     source, target = svc.engine.load(call.image("SourceImage")), svc.engine.load(call.image("TargetImage"))
-    result = svc.compare_faces(source, target, similarity_threshold=call.get("SimilarityThreshold", DEFAULT), quality_filter_level=call.get("QualityFilter", "NONE"))
+    result = svc.compare_faces(source, target, min_similarity=call.get("SimilarityThreshold", DEFAULT), quality_filter_level=call.get("QualityFilter", "NONE"))
     return shapes.compare_faces(result, _wh(source), _wh(target))
 
 
@@ -127,13 +133,13 @@ def create_collection(call: Call) -> dict[str, Any]:
 
 @operation("DeleteCollection", roles=ADMINS, self_audited=True)
 def delete_collection(call: Call) -> dict[str, Any]:
-    call.service.delete_collection(call.params["CollectionId"])
+    call.store.collections.delete(call.params["CollectionId"])
     return {"StatusCode": 200}
 
 
 @operation("DescribeCollection", roles=SEARCHERS | INDEXERS | CONSENT_OFFICERS)
 def describe_collection(call: Call) -> dict[str, Any]:
-    return shapes.describe_collection(call.service.describe_collection(call.params["CollectionId"]))
+    return shapes.describe_collection(call.store.collections.describe(call.params["CollectionId"]))
 
 
 @operation("ListTagsForResource", roles=SEARCHERS | INDEXERS | CONSENT_OFFICERS)
@@ -146,11 +152,11 @@ def list_tags_for_resource(call: Call) -> dict[str, Any]:
         if not roles.allows(call.caller.role, "DescribeStreamProcessor"):
             raise AccessDenied(f"role {call.caller.role} may not read stream processors")
         return {"Tags": _shown_tags(call.processors.tags(name), call.caller.role)}
-    info = call.service.describe_collection(name)
+    info = call.store.collections.describe(name)
     tags = {PURPOSE_TAG: info.purpose, CONSENT_TAG: "true" if info.consent_required else "false"}
     if info.max_age_days is not None:
         tags[RETENTION_TAG] = f"{info.max_age_days:g}"
-    return {"Tags": {**call.service.store.collections.tags(name), **tags}}
+    return {"Tags": {**call.store.collections.tags(name), **tags}}
 
 
 @operation("TagResource", roles=ADMINS)
@@ -164,8 +170,8 @@ def tag_resource(call: Call) -> dict[str, Any]:
         return {}
     _governance_is_fixed(tags)
     _no_unknown_faceprint_tags(tags, GOVERNANCE_TAGS, "a collection")
-    info = call.service.describe_collection(name)
-    call.service.store.collections.tag(name, tags, most=MAX_TAGS - 2 - (info.max_age_days is not None))
+    info = call.store.collections.describe(name)
+    call.store.collections.tag(name, tags, most=MAX_TAGS - 2 - (info.max_age_days is not None))
     return {}
 
 
@@ -177,7 +183,7 @@ def untag_resource(call: Call) -> dict[str, Any]:
         call.processors.untag(name, keys)
         return {}
     _governance_is_fixed(keys)
-    call.service.store.collections.untag(name, keys)
+    call.store.collections.untag(name, keys)
     return {}
 
 
@@ -236,13 +242,13 @@ def _no_unknown_faceprint_tags(tags: dict[str, str], known: tuple[str, ...], wha
 
 @operation("ListCollections", roles=SEARCHERS | INDEXERS | CONSENT_OFFICERS)
 def list_collections(call: Call) -> dict[str, Any]:
-    names = sorted(call.service.list_collections())
+    names = sorted(call.store.collections.names())
     after = decode_token(call.get("NextToken"), "collections")
     if after is not None:
         names = [n for n in names if n > str(after)]
     limit = call.get("MaxResults", 1000)
     page, more = names[:limit], len(names) > limit
-    models = [call.service.store.collections.model(n) for n in page]  # no face counting, unlike describe
+    models = [call.store.collections.model(n) for n in page]  # no face counting, unlike describe
     out: dict[str, Any] = {"CollectionIds": page, "FaceModelVersions": models}
     if more and page:
         out["NextToken"] = encode_token("collections", page[-1])
@@ -271,22 +277,22 @@ def index_faces(call: Call) -> dict[str, Any]:
 @operation("ListFaces", roles=INDEXERS)
 def list_faces(call: Call) -> dict[str, Any]:
     name = call.params["CollectionId"]
-    faces, token = call.service.list_faces(
+    faces, token = call.store.faces.page(
         name, user_id=call.get("UserId"), face_ids=call.get("FaceIds"), max_results=call.get("MaxResults", 1000), next_token=call.get("NextToken")
     )
-    return shapes.list_faces(faces, token, call.service.store.collections.model(name))
+    return shapes.list_faces(faces, token, call.store.collections.model(name))
 
 
 @operation("DeleteFaces", roles=INDEXERS, self_audited=True)
 def delete_faces(call: Call) -> dict[str, Any]:
-    deleted, failed = call.service.delete_faces(call.params["CollectionId"], call.params["FaceIds"])
+    deleted, failed = call.store.faces.delete(call.params["CollectionId"], call.params["FaceIds"])
     return shapes.delete_faces(deleted, failed)
 
 
 @operation("SearchFaces", roles=SEARCHERS, self_audited=True)
 def search_faces(call: Call) -> dict[str, Any]:
     result = call.service.search_faces(
-        call.params["CollectionId"], call.params["FaceId"], max_faces=call.get("MaxFaces", 10), face_match_threshold=call.get("FaceMatchThreshold", DEFAULT)
+        call.params["CollectionId"], call.params["FaceId"], max_faces=call.get("MaxFaces", 10), min_similarity=call.get("FaceMatchThreshold", DEFAULT)
     )
     return shapes.search_faces(result)
 
@@ -297,7 +303,7 @@ def search_faces_by_image(call: Call) -> dict[str, Any]:
         call.params["CollectionId"],
         call.image(),
         max_faces=call.get("MaxFaces", 10),
-        face_match_threshold=call.get("FaceMatchThreshold", DEFAULT),
+        min_similarity=call.get("FaceMatchThreshold", DEFAULT),
         quality_filter_level=call.get("QualityFilter", "NONE"),
     )
     return shapes.search_faces(result)
@@ -307,19 +313,19 @@ def search_faces_by_image(call: Call) -> dict[str, Any]:
 @operation("CreateUser", roles=INDEXERS, self_audited=True)
 def create_user(call: Call) -> dict[str, Any]:
     # ClientRequestToken: a retry acts once; tokens are the calling key's own
-    call.service.store.users.create(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
+    call.store.users.create(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return {}
 
 
 @operation("DeleteUser", roles=INDEXERS, self_audited=True)
 def delete_user(call: Call) -> dict[str, Any]:
-    call.service.delete_user(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
+    call.store.users.delete(call.params["CollectionId"], call.params["UserId"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
     return {}
 
 
 @operation("ListUsers", roles=INDEXERS)
 def list_users(call: Call) -> dict[str, Any]:
-    users, token = call.service.list_users(call.params["CollectionId"], max_results=call.get("MaxResults", 500), next_token=call.get("NextToken"))
+    users, token = call.store.users.page(call.params["CollectionId"], max_results=call.get("MaxResults", 500), next_token=call.get("NextToken"))
     return shapes.list_users(users, token)
 
 
@@ -327,16 +333,16 @@ def list_users(call: Call) -> dict[str, Any]:
 def associate_faces(call: Call) -> dict[str, Any]:
     name, user = call.params["CollectionId"], call.params["UserId"]
     done, failed = call.service.associate_faces(
-        name, user, call.params["FaceIds"], user_match_threshold=call.get("UserMatchThreshold", DEFAULT), client_token=call.get("ClientRequestToken"), owner=call.caller.key_id
+        name, user, call.params["FaceIds"], min_similarity=call.get("UserMatchThreshold", DEFAULT), client_token=call.get("ClientRequestToken"), owner=call.caller.key_id
     )
-    return shapes.associate_faces(done, failed, call.service.user_status(name, user))
+    return shapes.associate_faces(done, failed, call.store.users.status(name, user))
 
 
 @operation("DisassociateFaces", roles=INDEXERS, self_audited=True)
 def disassociate_faces(call: Call) -> dict[str, Any]:
     name, user = call.params["CollectionId"], call.params["UserId"]
-    done, failed = call.service.disassociate_faces(name, user, call.params["FaceIds"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
-    return shapes.disassociate_faces(done, failed, call.service.user_status(name, user))
+    done, failed = call.store.users.disassociate(name, user, call.params["FaceIds"], client_token=call.get("ClientRequestToken"), owner=call.caller.key_id)
+    return shapes.disassociate_faces(done, failed, call.store.users.status(name, user))
 
 
 @operation("SearchUsers", roles=SEARCHERS, self_audited=True)
@@ -345,7 +351,7 @@ def search_users(call: Call) -> dict[str, Any]:
         call.params["CollectionId"],
         user_id=call.get("UserId"),
         face_id=call.get("FaceId"),
-        user_match_threshold=call.get("UserMatchThreshold", DEFAULT),
+        min_similarity=call.get("UserMatchThreshold", DEFAULT),
         max_users=call.get("MaxUsers", 10),
     )
     return shapes.search_users(result)
@@ -356,7 +362,7 @@ def search_users_by_image(call: Call) -> dict[str, Any]:
     result = call.service.search_users_by_image(
         call.params["CollectionId"],
         call.image(),
-        user_match_threshold=call.get("UserMatchThreshold", DEFAULT),
+        min_similarity=call.get("UserMatchThreshold", DEFAULT),
         max_users=call.get("MaxUsers", 10),
         quality_filter_level=call.get("QualityFilter", "NONE"),
     )
@@ -372,7 +378,7 @@ def who_am_i(call: Call) -> dict[str, Any]:
 
 @operation("AddConsent", roles=CONSENT_OFFICERS, self_audited=True)
 def add_consent(call: Call) -> dict[str, Any]:
-    record = call.service.add_consent(
+    record = call.store.governance.add_consent(
         call.params["Subject"], basis=call.params["Basis"], purpose=call.params["Purpose"], expires=call.get("ExpiresAt"), collection=call.get("CollectionId")
     )
     return {"ConsentRecord": _consent(record)}
@@ -380,27 +386,27 @@ def add_consent(call: Call) -> dict[str, Any]:
 
 @operation("ListConsent", roles=INDEXERS | CONSENT_OFFICERS)
 def list_consent(call: Call) -> dict[str, Any]:
-    return {"ConsentRecords": [_consent(r) for r in call.service.consent_records(call.get("Subject"))]}
+    return {"ConsentRecords": [_consent(r) for r in call.store.governance.consent_records(call.get("Subject"))]}
 
 
 @operation("RevokeConsent", roles=CONSENT_OFFICERS, self_audited=True)
 def revoke_consent(call: Call) -> dict[str, Any]:
-    return {"ErasedFaceCount": call.service.revoke_consent(call.params["Subject"])}
+    return {"ErasedFaceCount": call.store.governance.revoke_consent(call.params["Subject"])}
 
 
 @operation("EraseSubject", roles=ADMINS, self_audited=True)
 def erase_subject(call: Call) -> dict[str, Any]:
-    return {"ErasedFaceCount": call.service.erase(call.params["ExternalImageId"])}
+    return {"ErasedFaceCount": call.store.governance.erase_subject(call.params["ExternalImageId"])}
 
 
 @operation("PurgeExpired", roles=ADMINS, self_audited=True)
 def purge_expired(call: Call) -> dict[str, Any]:
-    return {"ErasedFaceCount": call.service.purge_expired()}
+    return {"ErasedFaceCount": call.store.purge_expired()}
 
 
 @operation("ListAuditEvents", roles=AUDITORS)
 def list_audit_events(call: Call) -> dict[str, Any]:
-    entries = call.service.audit_entries(
+    entries = call.store.audit.entries(
         collection=call.get("CollectionId"), action=call.get("Action"), actor=call.get("Actor"), since=call.get("Since"), limit=call.get("MaxResults", 100)
     )
     return {
@@ -415,24 +421,24 @@ def list_audit_events(call: Call) -> dict[str, Any]:
 
 @operation("VerifyAuditLog", roles=AUDITORS)
 def verify_audit_log(call: Call) -> dict[str, Any]:
-    report = call.service.audit_verify()
+    report = call.store.audit.verify()
     return {"Valid": report.ok, "EntryCount": report.entries, "Problems": list(report.problems)}
 
 
 @operation("CreateAccessKey", roles=ADMINS, self_audited=True)
 def create_access_key(call: Call) -> dict[str, Any]:
-    key, secret = call.service.store.keys.issue(call.params["Role"], call.params["Purpose"])
+    key, secret = call.store.keys.issue(call.params["Role"], call.params["Purpose"])
     return {"AccessKeyId": key.key_id, "SecretAccessKey": secret, "Role": key.role, "Purpose": key.purpose}
 
 
 @operation("ListAccessKeys", roles=ADMINS)
 def list_access_keys(call: Call) -> dict[str, Any]:
-    return {"AccessKeys": [_key(k) for k in call.service.store.keys.list_all()]}
+    return {"AccessKeys": [_key(k) for k in call.store.keys.list_all()]}
 
 
 @operation("RevokeAccessKey", roles=ADMINS, self_audited=True)
 def revoke_access_key(call: Call) -> dict[str, Any]:
-    key = call.service.store.keys.revoke(call.params["AccessKeyId"])
+    key = call.store.keys.revoke(call.params["AccessKeyId"])
     call.guard.forget_key(key.key_id)
     return {"AccessKey": _key(key)}
 

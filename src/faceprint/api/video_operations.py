@@ -289,7 +289,7 @@ class EventStream:
 
 
 @operation("StreamProcessorEvents", roles=SEARCHERS)
-def stream_processor_events(call: Call) -> EventStream:  # type: ignore[return-value]
+def stream_processor_events(call: Call) -> EventStream:
     """Server-sent events: one ``alert`` event per alert of a running processor."""
     owner = call.caller.key_id
     q, broadcast = call.processors.subscribe(call.params["Name"], owner)

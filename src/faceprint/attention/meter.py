@@ -127,6 +127,6 @@ class AttentionMeter:
         return out
 
 
-def _trim(window: deque, ms: float) -> None:  # type: ignore[type-arg]
+def _trim(window: deque, ms: float) -> None:
     while window and ms - window[0][0] > PERCLOS_WINDOW_MS:
         window.popleft()

@@ -84,7 +84,7 @@ def attention_rows(tracked: Iterable[TrackedFaces], analyzer: Measurer, *, min_f
         wh = box[:, 2:] - box[:, :2]
         picked = faces[wh.min(axis=1) >= min_face_px]
         if len(picked):
-            for tid, attrs in zip(picked.track_id.tolist(), analyzer.attributes(item.frame.pixels, picked)):  # type: ignore[union-attr, arg-type]
+            for tid, attrs in zip(picked.track_id.tolist(), analyzer.attributes(item.frame.pixels, picked)):
                 meter.observe(tid, item.frame.ms, attrs)
     return meter.rows()
 

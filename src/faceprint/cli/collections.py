@@ -13,7 +13,7 @@ from faceprint.cli.common import EXIT_CODES, echo_json, engine_options, expand_i
 
 if TYPE_CHECKING:
     from faceprint.enrolment import ImageEnrolment
-    from faceprint.results import FaceSearch, UserSearch
+    from faceprint.types import FaceSearch, UserSearch
 
 
 def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -178,13 +178,13 @@ def index(name: str, paths: tuple[str, ...], external_image_id: str | None, max_
 @click.argument("name")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--max-faces", type=int, default=10, show_default=True)
-@click.option("--threshold", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True, help="FaceMatchThreshold: similarity 0-100 (40: 1 false match in 10,000 pairs).")
+@click.option("--min-similarity", "--threshold", "min_similarity", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True, help="FaceMatchThreshold: similarity 0-100 (40: 1 false match in 10,000 pairs).")
 @click.option("--users", "by_users", is_flag=True, help="Search users (SearchUsersByImage) instead of faces.")
 @click.option("--json", "as_json", is_flag=True, help="Print the SearchFacesByImage (or SearchUsersByImage) response.")
 @home_option
 @engine_options
 @handle_errors
-def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float, by_users: bool, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
+def search(name: str, images: tuple[str, ...], max_faces: int, min_similarity: float, by_users: bool, as_json: bool, home: Path | None, accurate: bool, embedder: str | None) -> None:
     """Search collection NAME for the largest face of each image."""
     from faceprint.rekognition import shapes
 
@@ -195,12 +195,12 @@ def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float,
         for path in files:
             try:
                 if by_users:
-                    users = svc.search_users_by_image(name, path, user_match_threshold=threshold, max_users=max_faces)
+                    users = svc.search_users_by_image(name, path, min_similarity=min_similarity, max_users=max_faces)
                     responses.append(shapes.search_users(users))
                     if not as_json:
                         _print_users(path, users)
                 else:
-                    found = svc.search_faces_by_image(name, path, max_faces=max_faces, face_match_threshold=threshold)
+                    found = svc.search_faces_by_image(name, path, max_faces=max_faces, min_similarity=min_similarity)
                     responses.append(shapes.search_faces(found))
                     if not as_json:
                         _print_faces(path, found)
@@ -218,7 +218,7 @@ def search(name: str, images: tuple[str, ...], max_faces: int, threshold: float,
 def _print_faces(path: Path, found: FaceSearch) -> None:
     from faceprint.rekognition.shapes import REFUSAL_MESSAGES
 
-    click.echo(f"{path}: {len(found.matches)} match(es) among {found.gallery_size} faces at similarity >= {found.threshold:g} (expected strangers per search: {found.expected_false_matches:.2g})")
+    click.echo(f"{path}: {len(found.matches)} match(es) among {found.gallery_size} faces at similarity >= {found.min_similarity:g} (expected strangers per search: {found.expected_false_matches:.2g})")
     if found.refusal:
         click.echo(f"  REFUSED: {REFUSAL_MESSAGES[found.refusal]}")
     for m in found.matches:
@@ -336,16 +336,16 @@ def users_delete(name: str, user_id: str, home: Path | None) -> None:
 @click.argument("name")
 @click.argument("user_id")
 @click.argument("face_ids", nargs=-1, required=True)
-@click.option("--threshold", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True, help="UserMatchThreshold.")
+@click.option("--min-similarity", "--threshold", "min_similarity", type=float, default=fp.DEFAULT_MIN_SIMILARITY, show_default=True, help="UserMatchThreshold.")
 @click.option("--json", "as_json", is_flag=True)
 @home_option
 @handle_errors
-def users_associate(name: str, user_id: str, face_ids: tuple[str, ...], threshold: float, as_json: bool, home: Path | None) -> None:
+def users_associate(name: str, user_id: str, face_ids: tuple[str, ...], min_similarity: float, as_json: bool, home: Path | None) -> None:
     """AssociateFaces."""
     from faceprint.rekognition import shapes
 
     with open_service(home, collection=name) as svc:
-        done, failed = svc.associate_faces(name, user_id, list(face_ids), user_match_threshold=threshold)
+        done, failed = svc.associate_faces(name, user_id, list(face_ids), min_similarity=min_similarity)
         status = svc.store.users.status(name, user_id)
     if as_json:
         return echo_json(shapes.associate_faces(done, failed, status))

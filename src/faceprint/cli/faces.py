@@ -85,12 +85,12 @@ def compare(source: Path, target: Path, min_similarity: float, as_json: bool, ac
     from faceprint.rekognition.shapes import REFUSAL_MESSAGES
 
     with make_engine(accurate, embedder) as engine, fp.Service(engine=engine) as svc:
-        result = svc.compare_faces(source, target, similarity_threshold=min_similarity)  # audited
+        result = svc.compare_faces(source, target, min_similarity=min_similarity)  # audited
     rows = [(fm, True) for fm in result.matches] + [(fm, False) for fm in result.unmatched]
     if as_json:
         echo_json({
             "source_face": face_dict(result.source),
-            "threshold": min_similarity,
+            "min_similarity": min_similarity,
             "faces": [{**face_dict(fm.face), "similarity": round(fm.match.similarity, 2), "false_match_rate": fm.match.false_match_rate, "extrapolated": fm.match.extrapolated, "cosine": round(fm.match.cosine, 4), "match": ok, "refusal": fm.match.refusal} for fm, ok in rows],
         })
         return

@@ -20,7 +20,7 @@ from faceprint.errors import InvalidParameter
 @click.command("watch")
 @click.option("--collection", required=True, help="The watch list.")
 @click.option("--source", "sources", multiple=True, required=True, help="A video file, rtsp:// or http:// URL, or camera (/dev/video0, camera:0). Repeat for several streams.")
-@click.option("--threshold", default=DEFAULT_WATCH_SIMILARITY, show_default=True, help="Similarity an identity decision must reach (50: 1 false match in 100,000).")
+@click.option("--min-similarity", "--threshold", "min_similarity", default=DEFAULT_WATCH_SIMILARITY, show_default=True, help="Similarity an identity decision must reach (50: 1 false match in 100,000).")
 @click.option("--no-pace", is_flag=True, help="Process files as fast as possible instead of at their real-time rate.")
 @click.option("--webhook", default=None, help="Also POST each alert here, HMAC-signed with $FACEPRINT_WEBHOOK_SECRET.")
 @click.option("--no-crop", is_flag=True, help="Leave the face crop out of the JSON lines on stdout (webhooks still get it).")
@@ -28,7 +28,7 @@ from faceprint.errors import InvalidParameter
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also write each stream, boxed and labelled, to OUT_DIR/<stream>.annotated.mp4.")
 @home_option
 @handle_errors
-def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: bool, webhook: str | None, no_crop: bool, max_width: int, annotate_dir: Path | None, home: Path | None) -> None:
+def watch(collection: str, sources: tuple[str, ...], min_similarity: float, no_pace: bool, webhook: str | None, no_crop: bool, max_width: int, annotate_dir: Path | None, home: Path | None) -> None:
     """Watch streams against a collection; print one JSON alert per identified person.
 
     Files end at their end; live streams run until interrupted (Ctrl-C), reconnecting
@@ -54,7 +54,7 @@ def watch(collection: str, sources: tuple[str, ...], threshold: float, no_pace: 
         sources = tuple(videos)
     with open_service(home, collection=collection) as svc:
         watchers = [
-            Watcher(svc, VideoSource(src, pace=not no_pace, max_width=max_width), WatchSettings(collection, threshold=threshold), sinks, name=src, observer=videos.get(src))
+            Watcher(svc, VideoSource(src, pace=not no_pace, max_width=max_width), WatchSettings(collection, min_similarity=min_similarity), sinks, name=src, observer=videos.get(src))
             for src in sources
         ]
         stop = threading.Event()
@@ -91,12 +91,12 @@ def video_group() -> None:
 @video_group.command("search")
 @click.argument("video", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--collection", required=True)
-@click.option("--threshold", default=DEFAULT_WATCH_SIMILARITY, show_default=True, help="FaceMatchThreshold: similarity a person's decision must reach.")
+@click.option("--min-similarity", "--threshold", "min_similarity", default=DEFAULT_WATCH_SIMILARITY, show_default=True, help="FaceMatchThreshold: similarity a person's decision must reach.")
 @click.option("--json", "as_json", is_flag=True, help="Print Rekognition's GetFaceSearch response shape.")
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also write the video, boxed and labelled, to OUT_DIR/<name>.annotated.mp4.")
 @home_option
 @handle_errors
-def video_search(video: Path, collection: str, threshold: float, as_json: bool, annotate_dir: Path | None, home: Path | None) -> None:
+def video_search(video: Path, collection: str, min_similarity: float, as_json: bool, annotate_dir: Path | None, home: Path | None) -> None:
     """Search VIDEO for the people of a collection (each person tracked, decided once)."""
     from tqdm import tqdm
 
@@ -108,7 +108,7 @@ def video_search(video: Path, collection: str, threshold: float, as_json: bool, 
         source = VideoSource(video, pace=False)
         with tqdm(unit="frame", desc=video.name, disable=as_json or not sys.stderr.isatty(), file=sys.stderr) as bar:
             try:
-                result = search_video(svc, source, collection, threshold=threshold, progress=lambda _f: bar.update(), observer=annotated)
+                result = search_video(svc, source, collection, min_similarity=min_similarity, progress=lambda _f: bar.update(), observer=annotated)
             finally:
                 if annotated is not None:
                     annotated.close()

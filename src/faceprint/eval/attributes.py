@@ -52,7 +52,7 @@ def labelled_images(data: Path, labels: list[Labelled]) -> Iterator[tuple[Labell
 def largest_face_attributes(engine: Engine, image: np.ndarray | Path) -> FaceAttributes | None:
     pixels = engine.load(image)
     faces = engine.analyzer.detect(pixels).sorted_by_area()
-    return engine.analyzer.attributes(pixels, faces[:1])[0] if len(faces) else None  # type: ignore[arg-type]
+    return engine.analyzer.attributes(pixels, faces[:1])[0] if len(faces) else None
 
 
 def measured_ratios(engine: Engine, data: Path, labels: list[Labelled]) -> dict[str, list[tuple[bool, float]]]:
@@ -121,7 +121,7 @@ def mirror_agreement(engine: Engine, images: list[Path]) -> dict[str, object]:
         a, b = engine.analyzer.detect(pixels).sorted_by_area(), engine.analyzer.detect(mirrored).sorted_by_area()
         if len(a) == 0 or len(b) == 0:
             continue
-        ma, mb = engine.analyzer.attributes(pixels, a[:1])[0], engine.analyzer.attributes(mirrored, b[:1])[0]  # type: ignore[arg-type]
+        ma, mb = engine.analyzer.attributes(pixels, a[:1])[0], engine.analyzer.attributes(mirrored, b[:1])[0]
         wa, wb = (pixels.shape[1], pixels.shape[0]), (mirrored.shape[1], mirrored.shape[0])
         qa, qb = five_point_pose(a.landmarks[0], wa), five_point_pose(b.landmarks[0], wb)  # what Quality's pose once was
         yaws.append(abs(ma.pose.yaw))

@@ -57,7 +57,7 @@ def pick_centre(faces: Faces) -> Faces:
     centres = (faces.xyxy[:, :2] + faces.xyxy[:, 2:]) / 2.0
     d = np.linalg.norm(centres - np.array([w / 2.0, h / 2.0]), axis=1)
     i = int(np.argmin(d))
-    return faces[i : i + 1]  # type: ignore[return-value]
+    return faces[i : i + 1]
 
 
 def embed_files(engine: Engine, files: list[Path], *, choose: str = "largest", cache_dir: Path | None = None, progress: bool = True, desc: str = "embedding") -> EmbeddedSet:
@@ -115,5 +115,5 @@ def _embed_one(engine: Engine, job: tuple[Path, str]) -> tuple[np.ndarray, bool]
     elif choose == "centre":
         faces = pick_centre(faces)
     else:
-        faces = faces.sorted_by_area()[0:1]  # type: ignore[assignment]
+        faces = faces.sorted_by_area()[0:1]
     return engine.analyzer.embedder.embed(pixels, faces)[0], fallback

@@ -238,7 +238,7 @@ def _groups_of(cols: list[str], labels: LabelledImages) -> list[Group]:
     out = []
     for name in names:
         members = np.array([i for i, k in enumerate(keys) if k == name], dtype=np.int64)
-        out.append(Group(" x ".join(cols), " / ".join(name), members))  # type: ignore[arg-type]
+        out.append(Group(" x ".join(cols), " / ".join(name), members))
     return out
 
 

@@ -93,8 +93,8 @@ def measure(analyzer: Analyzer, frames: Iterable[tuple[float, FramePixels]]) -> 
         if len(faces) > 1 and areas[1] >= SECOND_FACE * areas[0]:
             raise Unjudgeable("MULTIPLE_FACES", f"frame {i} shows more than one person")
         one = faces[:1]
-        mesh = analyzer.mesh.landmarks(pixels, one)[0]  # type: ignore[arg-type]
-        measured.append(Measured(i, ms, pixels, one, mesh, face_attributes(mesh)))  # type: ignore[arg-type]
+        mesh = analyzer.mesh.landmarks(pixels, one)[0]
+        measured.append(Measured(i, ms, pixels, one, mesh, face_attributes(mesh)))
     picks = np.linspace(0, len(measured) - 1, min(IDENTITY_SAMPLES, len(measured))).round().astype(int)
     embeddings = np.stack([analyzer.embed(measured[i].pixels, measured[i].face).embedding[0] for i in picks])  # type: ignore[index]
     return Sequence(measured, embeddings, len(items))

@@ -12,10 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from faceprint.analysis.attributes import FaceAttributes
 from faceprint.imaging.boxes import box_fractions
-from faceprint.results import FaceSearch, IndexResult, UserSearch
-from faceprint.store import Box, CollectionInfo, StoredFace, UserInfo
+from faceprint.types import Box, CollectionInfo, Comparison, Face, FaceMatch, FaceSearch, Faces, IndexResult, StoredFace, UserInfo, UserSearch
 from faceprint.matching import UNREACHABLE
-from faceprint.types import Comparison, Face, FaceMatch, Faces
 
 if TYPE_CHECKING:  # loaded where a video result exists: `faceprint --help` stays light
     from faceprint.video.results import PersonAppearance, VideoFaceDetection, VideoFaceSearch, VideoMetadata
@@ -93,7 +91,7 @@ def _add_attributes(detail: dict[str, Any], attrs: FaceAttributes, image_wh: tup
 def detect_faces(faces: Faces, image_wh: tuple[int, int], attrs: list[FaceAttributes] | None = None, members: list[str] | None = None) -> dict[str, Any]:
     """DetectFaces; ``attrs``, one per face, when the request asked for mesh attributes."""
     per_face = attrs if attrs is not None else [None] * len(faces)
-    return {"FaceDetails": [face_detail(f, image_wh, a, members) for f, a in zip(faces, per_face)]}  # type: ignore[arg-type]
+    return {"FaceDetails": [face_detail(f, image_wh, a, members) for f, a in zip(faces, per_face)]}
 
 
 REFUSAL_MESSAGES = {

@@ -1,13 +1,13 @@
 """Collections of face templates: durable records, encrypted embeddings, a vector
 index, consent, retention, erasure and an audit log (see ``store.Store``, composed of
 parts: ``store.collections``, ``.faces``, ``.users``, ``.governance``, ``.audit``,
-``.keys``, ``.jobs``; ``interface.StoreBackend`` is what another backend implements)."""
+``.keys``, ``.jobs``; ``interface.StoreBackend`` is what another backend implements).
+The records the parts hand out live in ``faceprint.types``."""
 
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.store.consent import BASES, ConsentRecord
 from faceprint.store.interface import StoreBackend
 from faceprint.store.keys import ROLES, AccessKey
-from faceprint.store.records import Box, CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
 from faceprint.store.store import HOME_ENV, Store, default_home
 from faceprint.store.vectors import VectorIndex
 
@@ -17,13 +17,6 @@ __all__ = [
     "default_home",
     "HOME_ENV",
     "VectorIndex",
-    "CollectionInfo",
-    "Box",
-    "NewFace",
-    "StoredFace",
-    "FaceHit",
-    "UserInfo",
-    "UserHit",
     "ConsentRecord",
     "BASES",
     "AccessKey",

@@ -19,7 +19,7 @@ from faceprint.store.collections import check_purpose, collection_row
 from faceprint.store.crypto import Cipher
 from faceprint.store.db import Transactions
 from faceprint.store.indexes import Indexes
-from faceprint.store.records import Box, FaceHit, NewFace, StoredFace
+from faceprint.types import Box, FaceHit, NewFace, StoredFace
 from faceprint.store.tokens import decode_int, encode_token
 from faceprint.store.vectors import VectorIndex
 from faceprint.store.video import drop_erased_matches
@@ -47,14 +47,14 @@ class Faces:
         self._indexes = indexes
         self._audit = audit
 
-    def add(self, name: str, faces: list[NewFace], *, model: str) -> list[StoredFace]:
+    def add(self, collection: str, faces: list[NewFace], *, model: str) -> list[StoredFace]:
         """Store faces; when this returns they are durable and searchable.
 
         All or none: one face without consent refuses the whole batch (and the
         refusal is audited).
 
         Args:
-            name: the collection.
+            collection: the collection.
             faces: the faces, each with its unit embedding.
             model: the contract of the embedder that made them.
 
@@ -68,24 +68,24 @@ class Faces:
         """
         now = time.time()
         try:
-            return self._add(name, faces, model, now)
+            return self._add(collection, faces, model, now)
         except ConsentRequired:
             # the refusal is worth an audit entry too, written after the rollback
             with self._tx.write() as c:
-                self._audit.write(c, "IndexFacesRefused", name, None, len(faces), {"reason": "no valid consent"})
+                self._audit.write(c, "IndexFacesRefused", collection, None, len(faces), {"reason": "no valid consent"})
             raise
 
-    def _add(self, name: str, faces: list[NewFace], model: str, now: float) -> list[StoredFace]:
+    def _add(self, collection: str, faces: list[NewFace], model: str, now: float) -> list[StoredFace]:
         with self._tx.write() as c:
             # holding the write lock, catch up first: our ids then follow every id the
             # index has seen, so it never has to re-sort
             self._indexes.sync()
-            cid, _, purpose, needs_consent, _, cmodel, _ = collection_row(c, name)
+            cid, _, purpose, needs_consent, _, cmodel, _ = collection_row(c, collection)
             if model != cmodel:
-                raise InvalidParameter(f"collection {name} holds {cmodel} embeddings, not {model}")
+                raise InvalidParameter(f"collection {collection} holds {cmodel} embeddings, not {model}")
             for f in faces:
                 if needs_consent:
-                    _require_consent(c, f.external_image_id, purpose, name, now)
+                    _require_consent(c, f.external_image_id, purpose, collection, now)
             stored, ids, vecs = [], [], []
             for f in faces:
                 fid = str(uuid.uuid4())
@@ -98,12 +98,12 @@ class Faces:
                 ids.append(int(cur.lastrowid or 0))
                 vecs.append(vec)
                 stored.append(StoredFace(fid, f.image_id, f.external_image_id, None, f.box, f.confidence, now))
-            self._audit.write(c, "IndexFaces", name, purpose, len(faces))
+            self._audit.write(c, "IndexFaces", collection, purpose, len(faces))
             if ids:
                 self._tx.after_commit(lambda: self._indexes.apply(cid, lambda index: index.add(np.array(ids), np.stack(vecs))))
         return stored
 
-    def page(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
+    def page(self, collection: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
         """One page of faces, oldest first, and the token of the next page (or None).
 
         Args:
@@ -119,7 +119,7 @@ class Faces:
         max_results = validate.count(max_results, "MaxResults", 1, 4096)
         after = decode_int(next_token, "faces")
         with self._tx.read() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             sql, args = f"SELECT {FACE_COLUMNS} FROM faces WHERE collection_id=? AND id>?", [cid, after]
             if user_id is not None:
                 sql += " AND user_id=?"
@@ -134,7 +134,7 @@ class Faces:
         token = encode_token("faces", int(rows[-1][0])) if more else None
         return [face_from_row(r) for r in rows], token
 
-    def delete(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+    def delete(self, collection: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
         """DeleteFaces: erase faces not tied to a user (Rekognition refuses those).
 
         Returns:
@@ -146,27 +146,27 @@ class Faces:
         """
         ids = validate.face_ids(face_ids, most=4096)
         with self._tx.write() as c:
-            cid = collection_row(c, name)[0]
-            found = {r[1]: r for r in faces_by_face_id(c, cid, ids)}
+            cid = collection_row(c, collection)["id"]
+            found = {r["face_id"]: r for r in faces_by_face_id(c, cid, ids)}
             deleted, failed, rowids = [], [], []
             for fid in ids:
                 row = found.get(fid)
                 if row is None:
                     failed.append((fid, None, "FACE_NOT_FOUND"))
-                elif row[4] is not None:
-                    failed.append((fid, row[4], "ASSOCIATED_TO_AN_EXISTING_USER"))
+                elif row["user_id"] is not None:
+                    failed.append((fid, row["user_id"], "ASSOCIATED_TO_AN_EXISTING_USER"))
                 else:
                     deleted.append(fid)
-                    rowids.append(row[0])
+                    rowids.append(row["id"])
             self._indexes.delete_rows(c, cid, rowids)
             if deleted:
                 drop_erased_matches(c, self._cipher)  # video search results named them too
-            self._audit.write(c, "DeleteFaces", name, None, len(deleted))
+            self._audit.write(c, "DeleteFaces", collection, None, len(deleted))
         if deleted:
             self._tx.checkpoint()
         return deleted, failed
 
-    def vector(self, name: str, face_id: str) -> np.ndarray:
+    def vector(self, collection: str, face_id: str) -> np.ndarray:
         """The embedding of a stored face (for SearchFaces).
 
         Raises:
@@ -174,13 +174,13 @@ class Faces:
         """
         fid = validate.face_id(face_id)
         with self._tx.read() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             row = c.execute("SELECT embedding FROM faces WHERE collection_id=? AND face_id=?", (cid, fid)).fetchone()
         if row is None:
-            raise NotFound(f"face {fid} is not in collection {name}")
+            raise NotFound(f"face {fid} is not in collection {collection}")
         return self._cipher.open(row[0], fid)
 
-    def search(self, name: str, vector: np.ndarray, *, max_faces: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchFacesByImage") -> list[FaceHit]:
+    def search(self, collection: str, vector: np.ndarray, *, max_faces: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchFacesByImage") -> list[FaceHit]:
         """The most similar stored faces, best first, each with its exact cosine.
 
         Args:
@@ -195,41 +195,41 @@ class Faces:
             InvalidParameter: another purpose, or a bad ``max_faces``.
         """
         max_faces = validate.count(max_faces, "MaxFaces", 1, 4096)
-        row = check_purpose(self._tx, name, purpose)
-        cid, declared = row[0], row[2]
+        row = check_purpose(self._tx, collection, purpose)
+        cid, declared = row["id"], row["purpose"]
         index = self._indexes.get(cid)
         ids, cos = index.search(np.asarray(vector, np.float32), max_faces + (exclude is not None), min_cosine=min_cosine)[0]
         hits = self._hits(row, ids, cos, index)
         hits = [h for h in hits if h.face.face_id != exclude][:max_faces]
         with self._tx.write(durable=False) as c:  # a read: its audit entry needs no fsync
-            self._audit.write(c, action, name, declared, len(hits))
+            self._audit.write(c, action, collection, declared, len(hits))
         return hits
 
-    def size(self, name: str) -> int:
+    def size(self, collection: str) -> int:
         """How many faces a search of the collection compares against.
 
         Raises:
             NotFound: no such collection.
         """
         with self._tx.read() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
         return len(self._indexes.get(cid))
 
-    def _hits(self, collection: tuple[Any, ...], ids: np.ndarray, cos: np.ndarray, index: VectorIndex) -> list[FaceHit]:
+    def _hits(self, crow: sqlite3.Row, ids: np.ndarray, cos: np.ndarray, index: VectorIndex) -> list[FaceHit]:
         """Records for index hits in the collection whose row is given. A face past the
         collection's retention or its subject's consent is never returned, even before
         the next purge erases it."""
         if len(ids) == 0:
             return []
         now = time.time()
-        _, name, purpose, needs_consent, max_age, *_ = collection
+        _, collection, purpose, needs_consent, max_age, *_ = crow
         with self._tx.read() as c:
             marks = ",".join("?" * len(ids))
             rows = {r[0]: r for r in c.execute(f"SELECT {FACE_COLUMNS} FROM faces WHERE id IN ({marks})", [int(i) for i in ids])}
             if max_age is not None:
-                rows = {k: r for k, r in rows.items() if r[7] >= now - max_age * 86400}
+                rows = {k: r for k, r in rows.items() if r["indexed"] >= now - max_age * 86400}
             if needs_consent:
-                rows = {k: r for k, r in rows.items() if r[3] is not None and consent.covers(c, r[3], purpose=purpose, collection=name, now=now)}
+                rows = {k: r for k, r in rows.items() if r["external_image_id"] is not None and consent.covers(c, r["external_image_id"], purpose=purpose, collection=collection, now=now)}
         # a row deleted by another process since the index was synced is skipped too
         vectors = index.get_many(ids)
         return [FaceHit(face_from_row(rows[int(i)]), float(s), v) for i, s, v in zip(ids, cos, vectors) if int(i) in rows and v is not None]
@@ -241,22 +241,30 @@ def faces_by_face_id(c: sqlite3.Connection, cid: int, face_ids: list[str]) -> li
     return c.execute(f"SELECT {FACE_COLUMNS} FROM faces WHERE collection_id=? AND face_id IN ({marks})", (cid, *face_ids)).fetchall()
 
 
-def face_from_row(row: tuple[Any, ...]) -> StoredFace:
+def face_from_row(row: sqlite3.Row) -> StoredFace:
     """A :class:`StoredFace` from a row of ``FACE_COLUMNS``."""
-    box = Box(*json.loads(row[5]))
-    return StoredFace(face_id=row[1], image_id=row[2], external_image_id=row[3], user_id=row[4], box=box, confidence=float(row[6]), indexed=float(row[7]))
+    box = Box(*json.loads(row["box"]))
+    return StoredFace(
+        face_id=row["face_id"],
+        image_id=row["image_id"],
+        external_image_id=row["external_image_id"],
+        user_id=row["user_id"],
+        box=box,
+        confidence=float(row["confidence"]),
+        indexed=float(row["indexed"]),
+    )
 
 
-def _require_consent(c: sqlite3.Connection, subject: str | None, purpose: str, name: str, now: float) -> None:
+def _require_consent(c: sqlite3.Connection, subject: str | None, purpose: str, collection: str, now: float) -> None:
     if subject is None:
         raise ConsentRequired(
-            f"collection {name} requires consent: index faces under an ExternalImageId whose consent is recorded "
-            f"for purpose {purpose!r} ({_how_to_record_consent('SUBJECT', purpose, name)})"
+            f"collection {collection} requires consent: index faces under an ExternalImageId whose consent is recorded "
+            f"for purpose {purpose!r} ({_how_to_record_consent('SUBJECT', purpose, collection)})"
         )
-    if not consent.covers(c, subject, purpose=purpose, collection=name, now=now):
+    if not consent.covers(c, subject, purpose=purpose, collection=collection, now=now):
         raise ConsentRequired(
-            f"subject {subject} has no valid consent for purpose {purpose!r} in collection {name}; "
-            f"{_how_to_record_consent(subject, purpose, name)}"
+            f"subject {subject} has no valid consent for purpose {purpose!r} in collection {collection}; "
+            f"{_how_to_record_consent(subject, purpose, collection)}"
         )
 
 

@@ -23,8 +23,8 @@ What every backend must keep, beyond the signatures:
   the driver's.
 
 Example:
-    >>> def enrol(store: StoreBackend, name: str, faces: list[NewFace], model: str) -> None:
-    ...     store.faces.add(name, faces, model=model)
+    >>> def enrol(store: StoreBackend, collection: str, faces: list[NewFace], model: str) -> None:
+    ...     store.faces.add(collection, faces, model=model)
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from faceprint.matching.bar import FaceBar
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.store.consent import ConsentRecord
 from faceprint.store.keys import AccessKey
-from faceprint.store.records import CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
+from faceprint.types import CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
 from faceprint.store.video import JobRecord, ProcessorRecord, VideoLimits, VideoUpload
 
 
@@ -47,28 +47,28 @@ class CollectionsPart(Protocol):
     """Collections: a name, one declared purpose, one embedding model, retention, tags."""
 
     def create(
-        self, name: str, *, purpose: str, model: str, consent_required: bool = True, max_age_days: float | None = None, tags: dict[str, str] | None = None
+        self, collection: str, *, purpose: str, model: str, consent_required: bool = True, max_age_days: float | None = None, tags: dict[str, str] | None = None
     ) -> CollectionInfo:
         """Create it, audited. Raises AlreadyExists for a taken name."""
         ...
 
     def names(self) -> list[str]: ...
-    def tags(self, name: str) -> dict[str, str]: ...
+    def tags(self, collection: str) -> dict[str, str]: ...
 
-    def tag(self, name: str, tags: dict[str, str], *, most: int) -> None:
+    def tag(self, collection: str, tags: dict[str, str], *, most: int) -> None:
         """All or nothing: if the collection would hold more than ``most`` tags, raise
         InvalidParameter and keep none of them.
         """
         ...
 
-    def untag(self, name: str, keys: list[str]) -> None: ...
-    def describe(self, name: str) -> CollectionInfo: ...
+    def untag(self, collection: str, keys: list[str]) -> None: ...
+    def describe(self, collection: str) -> CollectionInfo: ...
 
-    def model(self, name: str) -> str:
+    def model(self, collection: str) -> str:
         """The embedding contract its vectors were made with; cheap (every search asks)."""
         ...
 
-    def delete(self, name: str) -> int:
+    def delete(self, collection: str) -> int:
         """Erase it with its faces, users, index and the video results naming its faces,
         and end the consent records limited to it; return how many faces.
         """
@@ -78,33 +78,33 @@ class CollectionsPart(Protocol):
 class FacesPart(Protocol):
     """Faces: sealed embeddings of a collection, and the 1:N search over them."""
 
-    def add(self, name: str, faces: list[NewFace], *, model: str) -> list[StoredFace]:
+    def add(self, collection: str, faces: list[NewFace], *, model: str) -> list[StoredFace]:
         """Durable and searchable on return; all or none. Refuse (InvalidParameter) a
         ``model`` other than the collection's, and (ConsentRequired) a subject without
         consent where the collection requires it.
         """
         ...
 
-    def page(self, name: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
+    def page(self, collection: str, *, user_id: str | None = None, face_ids: list[str] | None = None, max_results: int = 1000, next_token: str | None = None) -> tuple[list[StoredFace], str | None]:
         """Oldest first; the token is opaque to callers and None on the last page."""
         ...
 
-    def delete(self, name: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
+    def delete(self, collection: str, face_ids: list[str]) -> tuple[list[str], list[tuple[str, str | None, str]]]:
         """Erase faces not tied to a user; the others come back as unsuccessful, with the
         Rekognition reason (``FACE_NOT_FOUND``, ``ASSOCIATED_TO_AN_EXISTING_USER``).
         """
         ...
 
-    def vector(self, name: str, face_id: str) -> np.ndarray: ...
+    def vector(self, collection: str, face_id: str) -> np.ndarray: ...
 
-    def search(self, name: str, vector: np.ndarray, *, max_faces: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchFacesByImage") -> list[FaceHit]:
+    def search(self, collection: str, vector: np.ndarray, *, max_faces: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchFacesByImage") -> list[FaceHit]:
         """Best first, each hit with its exact cosine, none below ``min_cosine``. Refuse a
         ``purpose`` other than the collection's; skip faces past retention or consent;
         audit the search as ``action``.
         """
         ...
 
-    def size(self, name: str) -> int:
+    def size(self, collection: str) -> int:
         """How many faces a search compares against (a result's gallery size)."""
         ...
 
@@ -112,17 +112,17 @@ class FacesPart(Protocol):
 class UsersPart(Protocol):
     """Users: a person's faces grouped under one id, with idempotent client tokens."""
 
-    def create(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+    def create(self, collection: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
         """A ``client_token`` seen before from ``owner`` with the same request succeeds
         again without acting; with another request it raises IdempotentParameterMismatch.
         Tokens are held per collection row, so they do not outlive a deleted collection.
         """
         ...
 
-    def delete(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None: ...
-    def page(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]: ...
+    def delete(self, collection: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None: ...
+    def page(self, collection: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]: ...
     def associate(
-        self, name: str, user_id: str, face_ids: list[str], *, bar: FaceBar | None = None, client_token: str | None = None, owner: str = ""
+        self, collection: str, user_id: str, face_ids: list[str], *, bar: FaceBar | None = None, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
         """With ``bar``, refuse (``LOW_MATCH_CONFIDENCE``) faces that do not match the user's
         template, or, for a user without faces, the rest of the batch. A retry with the
@@ -130,14 +130,14 @@ class UsersPart(Protocol):
         """
         ...
 
-    def disassociate(self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = "") -> tuple[list[str], list[tuple[str, str | None, str]]]: ...
-    def status(self, name: str, user_id: str) -> str: ...
+    def disassociate(self, collection: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = "") -> tuple[list[str], list[tuple[str, str | None, str]]]: ...
+    def status(self, collection: str, user_id: str) -> str: ...
 
-    def vector(self, name: str, user_id: str) -> np.ndarray:
+    def vector(self, collection: str, user_id: str) -> np.ndarray:
         """The user's template: the unit mean of its faces' embeddings (NotFound without faces)."""
         ...
 
-    def search(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
+    def search(self, collection: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
         """Best first, each scored against the user's whole template; same purpose check
         and audit as ``FacesPart.search``.
         """

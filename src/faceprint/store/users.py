@@ -18,7 +18,7 @@ from faceprint.store.crypto import Cipher
 from faceprint.store.db import Transactions
 from faceprint.store.faces import faces_by_face_id
 from faceprint.store.indexes import Indexes
-from faceprint.store.records import UserHit, UserInfo
+from faceprint.types import UserHit, UserInfo
 from faceprint.store.tokens import decode_int, encode_token
 
 MAX_FACES_PER_USER = 100
@@ -45,7 +45,7 @@ class Users:
         self._indexes = indexes
         self._audit = audit
 
-    def create(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+    def create(self, collection: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
         """CreateUser. With ``client_token`` (ClientRequestToken), a retry of a call that
         succeeded succeeds again without acting; tokens belong to ``owner`` (the
         calling access key).
@@ -58,20 +58,20 @@ class Users:
         uid = validate.user_id(user_id)
         now = time.time()
         with self._tx.write() as c:
-            cid = collection_row(c, name)[0]
-            # tokens are held per collection (its row, not its name): one must not outlive a
+            cid = collection_row(c, collection)["id"]
+            # tokens are held per collection (its row, not its collection): one must not outlive a
             # deleted collection and answer for a new one made under the same name
             request = idempotency.digest({"Collection": cid, "UserId": uid})
             if client_token is not None and idempotency.recall(c, owner, "CreateUser", f"{cid}:{client_token}", request, now) is not None:
                 return
             if c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
-                raise Conflict(f"user {uid} already exists in collection {name}")
+                raise Conflict(f"user {uid} already exists in collection {collection}")
             c.execute("INSERT INTO users(collection_id, user_id, created) VALUES (?,?,?)", (cid, uid, now))
-            self._audit.write(c, "CreateUser", name, None, 0)
+            self._audit.write(c, "CreateUser", collection, None, 0)
             if client_token is not None:
                 idempotency.remember(c, owner, "CreateUser", f"{cid}:{client_token}", request, "{}", now)
 
-    def delete(self, name: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
+    def delete(self, collection: str, user_id: str, *, client_token: str | None = None, owner: str = "") -> None:
         """Delete a user; its faces stay in the collection, no longer associated. With
         ``client_token``, a retry of a call that succeeded succeeds again without acting.
 
@@ -82,24 +82,24 @@ class Users:
         uid = validate.user_id(user_id)
         now = time.time()
         with self._tx.write() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             request = idempotency.digest({"Collection": cid, "UserId": uid})
             if client_token is not None and idempotency.recall(c, owner, "DeleteUser", f"{cid}:{client_token}", request, now) is not None:
                 return
             if c.execute("DELETE FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount == 0:
-                raise NotFound(f"user {uid} is not in collection {name}")
+                raise NotFound(f"user {uid} is not in collection {collection}")
             n = c.execute("UPDATE faces SET user_id=NULL WHERE collection_id=? AND user_id=?", (cid, uid)).rowcount
-            self._audit.write(c, "DeleteUser", name, None, n)
+            self._audit.write(c, "DeleteUser", collection, None, n)
             if client_token is not None:
                 idempotency.remember(c, owner, "DeleteUser", f"{cid}:{client_token}", request, "{}", now)
         self._tx.checkpoint()
 
-    def page(self, name: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
+    def page(self, collection: str, *, max_results: int = 500, next_token: str | None = None) -> tuple[list[UserInfo], str | None]:
         """One page of users, oldest first, and the token of the next page (or None)."""
         max_results = validate.count(max_results, "MaxResults", 1, 500)
         after = decode_int(next_token, "users")
         with self._tx.read() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             rows = c.execute(
                 "SELECT u.rowid, u.user_id, (SELECT COUNT(*) FROM faces f WHERE f.collection_id=u.collection_id AND f.user_id=u.user_id) "
                 "FROM users u WHERE u.collection_id=? AND u.rowid>? ORDER BY u.rowid LIMIT ?",
@@ -111,7 +111,7 @@ class Users:
         return users, (encode_token("users", int(rows[-1][0])) if more else None)
 
     def associate(
-        self, name: str, user_id: str, face_ids: list[str], *, bar: FaceBar | None = None, client_token: str | None = None, owner: str = ""
+        self, collection: str, user_id: str, face_ids: list[str], *, bar: FaceBar | None = None, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, float | None, str]]]:
         """Tie faces to a user. With ``bar``, each face must reach the cosine the bar
         sets for it and the user's template; a user without faces yet has none, so the
@@ -131,22 +131,22 @@ class Users:
         ids = list(dict.fromkeys(validate.face_ids(face_ids, most=100)))
         now = time.time()
         with self._tx.write() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids, "Bar": None if bar is None else bar.key})
             if client_token is not None:
                 earlier = idempotency.recall(c, owner, "AssociateFaces", f"{cid}:{client_token}", request, now)
                 if earlier is not None:
                     done, failed = json.loads(earlier)
-                    return done, [tuple(f) for f in failed]  # type: ignore[misc]
+                    return done, [tuple(f) for f in failed]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
-                raise NotFound(f"user {uid} is not in collection {name}")
+                raise NotFound(f"user {uid} is not in collection {collection}")
             have = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone()[0]
             template = self._template(c, cid, uid) if bar is not None and have else None
-            found = {r[1]: r for r in faces_by_face_id(c, cid, ids)}
+            found = {r["face_id"]: r for r in faces_by_face_id(c, cid, ids)}
             candidates = [found[f] for f in ids if f in found and found[f][4] is None]
             if have + len(candidates) > MAX_FACES_PER_USER:
                 raise ServiceQuotaExceeded(f"user {uid} has {have} faces; a user holds at most {MAX_FACES_PER_USER}")
-            vectors = {r[1]: self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (r[0],)).fetchone()[0], r[1]) for r in candidates} if bar is not None else {}
+            vectors = {r["face_id"]: self._cipher.open(c.execute("SELECT embedding FROM faces WHERE id=?", (r["id"],)).fetchone()[0], r["face_id"]) for r in candidates} if bar is not None else {}
             outliers = _first_batch_outliers(vectors, bar) if bar is not None and not have else {}
             done, failed = [], []
             for fid in ids:
@@ -154,25 +154,25 @@ class Users:
                 if row is None:
                     failed.append((fid, None, None, "FACE_NOT_FOUND"))
                     continue
-                if row[4] == uid:
+                if row["user_id"] == uid:
                     done.append(fid)
                     continue
-                if row[4] is not None:
-                    failed.append((fid, row[4], None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                if row["user_id"] is not None:
+                    failed.append((fid, row["user_id"], None, "ASSOCIATED_TO_A_DIFFERENT_USER"))
                     continue
                 cos = outliers.get(fid) if template is None else float(vectors[fid] @ template)
                 if cos is not None and (template is None or cos < bar.pair(vectors[fid], template)):  # type: ignore[union-attr]
                     failed.append((fid, uid, cos, "LOW_MATCH_CONFIDENCE"))
                     continue
-                c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row[0]))
+                c.execute("UPDATE faces SET user_id=? WHERE id=?", (uid, row["id"]))
                 done.append(fid)
-            self._audit.write(c, "AssociateFaces", name, None, len(done))
+            self._audit.write(c, "AssociateFaces", collection, None, len(done))
             if client_token is not None:
                 idempotency.remember(c, owner, "AssociateFaces", f"{cid}:{client_token}", request, json.dumps([done, failed]), now)
         return done, failed
 
     def disassociate(
-        self, name: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
+        self, collection: str, user_id: str, face_ids: list[str], *, client_token: str | None = None, owner: str = ""
     ) -> tuple[list[str], list[tuple[str, str | None, str]]]:
         """DisassociateFaces: untie faces from a user (they stay in the collection).
         With ``client_token``, a retry gets the first call's answer.
@@ -189,43 +189,43 @@ class Users:
         ids = validate.face_ids(face_ids, most=100)
         now = time.time()
         with self._tx.write() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             request = idempotency.digest({"Collection": cid, "UserId": uid, "FaceIds": ids})
             if client_token is not None:
                 earlier = idempotency.recall(c, owner, "DisassociateFaces", f"{cid}:{client_token}", request, now)
                 if earlier is not None:
                     done, failed = json.loads(earlier)
-                    return done, [tuple(f) for f in failed]  # type: ignore[misc]
+                    return done, [tuple(f) for f in failed]
             if not c.execute("SELECT 1 FROM users WHERE collection_id=? AND user_id=?", (cid, uid)).fetchone():
-                raise NotFound(f"user {uid} is not in collection {name}")
-            found = {r[1]: r for r in faces_by_face_id(c, cid, ids)}
+                raise NotFound(f"user {uid} is not in collection {collection}")
+            found = {r["face_id"]: r for r in faces_by_face_id(c, cid, ids)}
             done, failed = [], []
             for fid in ids:
                 row = found.get(fid)
                 if row is None:
                     failed.append((fid, None, "FACE_NOT_FOUND"))
-                elif row[4] != uid:
-                    failed.append((fid, row[4], "ASSOCIATED_TO_A_DIFFERENT_USER"))
+                elif row["user_id"] != uid:
+                    failed.append((fid, row["user_id"], "ASSOCIATED_TO_A_DIFFERENT_USER"))
                 else:
-                    c.execute("UPDATE faces SET user_id=NULL WHERE id=?", (row[0],))
+                    c.execute("UPDATE faces SET user_id=NULL WHERE id=?", (row["id"],))
                     done.append(fid)
-            self._audit.write(c, "DisassociateFaces", name, None, len(done))
+            self._audit.write(c, "DisassociateFaces", collection, None, len(done))
             if client_token is not None:
                 idempotency.remember(c, owner, "DisassociateFaces", f"{cid}:{client_token}", request, json.dumps([done, failed]), now)
         return done, failed
 
-    def status(self, name: str, user_id: str) -> str:
+    def status(self, collection: str, user_id: str) -> str:
         """``ACTIVE`` once the user has a face, ``CREATED`` before (an unknown user too).
 
         Raises:
             NotFound: no such collection.
         """
         with self._tx.read() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             n = c.execute("SELECT COUNT(*) FROM faces WHERE collection_id=? AND user_id=?", (cid, user_id)).fetchone()[0]
         return "ACTIVE" if n else "CREATED"
 
-    def vector(self, name: str, user_id: str) -> np.ndarray:
+    def vector(self, collection: str, user_id: str) -> np.ndarray:
         """The user's template: the normalised mean of its faces' embeddings.
 
         Raises:
@@ -233,13 +233,13 @@ class Users:
         """
         uid = validate.user_id(user_id)
         with self._tx.read() as c:
-            cid = collection_row(c, name)[0]
+            cid = collection_row(c, collection)["id"]
             t = self._template(c, cid, uid)
         if t is None:
-            raise NotFound(f"user {uid} has no faces in collection {name}")
+            raise NotFound(f"user {uid} has no faces in collection {collection}")
         return t
 
-    def search(self, name: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
+    def search(self, collection: str, vector: np.ndarray, *, max_users: int, min_cosine: float, purpose: str | None = None, exclude: str | None = None, action: str = "SearchUsersByImage") -> list[UserHit]:
         """Users whose template is most similar to ``vector``, best first. Candidates come
         from the face index; each is then scored against its whole template.
 
@@ -252,8 +252,8 @@ class Users:
             InvalidParameter: another purpose, or a bad ``max_users``.
         """
         max_users = validate.count(max_users, "MaxUsers", 1, 500)
-        row = check_purpose(self._tx, name, purpose)
-        cid, declared = row[0], row[2]
+        row = check_purpose(self._tx, collection, purpose)
+        cid, declared = row["id"], row["purpose"]
         index = self._indexes.get(cid)
         ids, _ = index.search(np.asarray(vector, np.float32), max(100, 10 * max_users))[0]
         hits: list[UserHit] = []
@@ -271,7 +271,7 @@ class Users:
         hits.sort(key=lambda h: -h.cosine)
         hits = hits[:max_users]
         with self._tx.write(durable=False) as c:
-            self._audit.write(c, action, name, declared, len(hits))
+            self._audit.write(c, action, collection, declared, len(hits))
         return hits
 
     def _template(self, c: sqlite3.Connection, cid: int, uid: str) -> np.ndarray | None:

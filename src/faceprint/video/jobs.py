@@ -199,7 +199,7 @@ class VideoJobs:
                 source = self._source(params)
                 result: VideoFaceSearch | VideoFaceDetection
                 if record.kind == "FaceSearch":
-                    result = search_video(self.service, source, params["CollectionId"], threshold=params.get("FaceMatchThreshold", DEFAULT_WATCH_SIMILARITY))
+                    result = search_video(self.service, source, params["CollectionId"], min_similarity=params.get("FaceMatchThreshold", DEFAULT_WATCH_SIMILARITY))
                 else:
                     result = detect_video(self.service, source, attributes=params.get("FaceAttributes", "DEFAULT"))
                 self.service.store.jobs.finish_job(job_id, result.status, self._render(result), result.error or None)

@@ -80,7 +80,7 @@ class StreamProcessors:
         name: str,
         stream_arn: str,
         collection: str,
-        threshold: float | None,
+        min_similarity: float | None,
         tags: dict[str, str],
         *,
         regions: list[dict[str, Any]] | None = None,
@@ -91,7 +91,7 @@ class StreamProcessors:
         source = self._source_name(stream_arn)
         self.service.store.collections.describe(collection)
         self._check_tags(tags)
-        params: dict[str, Any] = {"Stream": source, "StreamArn": stream_arn, "CollectionId": collection, "FaceMatchThreshold": threshold if threshold is not None else DEFAULT_WATCH_SIMILARITY, "Tags": tags}
+        params: dict[str, Any] = {"Stream": source, "StreamArn": stream_arn, "CollectionId": collection, "FaceMatchThreshold": min_similarity if min_similarity is not None else DEFAULT_WATCH_SIMILARITY, "Tags": tags}
         if regions is not None:
             parse_regions(regions)
             params["RegionsOfInterest"] = regions
@@ -118,7 +118,7 @@ class StreamProcessors:
             source = VideoSource(source_spec, pace=True, max_width=self.max_width, reconnect=True)
             settings = WatchSettings(
                 params["CollectionId"],
-                threshold=params["FaceMatchThreshold"],
+                min_similarity=params["FaceMatchThreshold"],
                 regions=parse_regions(params.get("RegionsOfInterest") or []),
                 starts_at=starts_at,
                 max_duration_s=max_duration_s,

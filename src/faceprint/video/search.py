@@ -34,7 +34,7 @@ def search_video(
     source: VideoSource,
     collection: str,
     *,
-    threshold: float = DEFAULT_WATCH_SIMILARITY,
+    min_similarity: float = DEFAULT_WATCH_SIMILARITY,
     every_ms: float = 200.0,
     sort_by: str = "TIMESTAMP",
     progress: Callable[[Frame], None] | None = None,
@@ -46,7 +46,7 @@ def search_video(
         service: the collection's backend (its engine and store).
         source: the video, read without pacing.
         collection: the collection searched.
-        threshold: FaceMatchThreshold, the similarity a track's decision must reach.
+        min_similarity: FaceMatchThreshold, the similarity a track's decision must reach.
         every_ms: each track is listed at most this often.
         sort_by: TIMESTAMP (appearance order) or INDEX (by track, then time).
         progress: called with every analysed frame.
@@ -77,7 +77,7 @@ def search_video(
     # Matches come from a sink, not the observer: a track decided while out of sight
     # (or lost) has no frame to report its alert with.
     collected = MemorySink("search")
-    watcher = Watcher(service, source, WatchSettings(collection, threshold=threshold), [collected], name=source.source, observer=observe)
+    watcher = Watcher(service, source, WatchSettings(collection, min_similarity=min_similarity), [collected], name=source.source, observer=observe)
     watcher.run()
     collected.close()
     matches: dict[int, list[Alert]] = {}  # a track can change person at a camera cut
@@ -137,8 +137,8 @@ def detect_video(
                     due.append(i)
             if due:
                 listed = item.faces[np.array(due)]
-                measured: list[FaceAttributes | None] = analyzer.attributes(frame.pixels, listed) if attributes == "ALL" else [None] * len(due)  # type: ignore[arg-type, assignment]
-                for face, attrs in zip(listed, measured):  # type: ignore[call-overload]
+                measured: list[FaceAttributes | None] = analyzer.attributes(frame.pixels, listed) if attributes == "ALL" else [None] * len(due)
+                for face, attrs in zip(listed, measured):
                     faces_out.append(FaceAppearance(timestamp_ms=int(round(frame.ms)), face=face, image_wh=(w, h), attributes=attrs))
             if progress is not None:
                 progress(frame)

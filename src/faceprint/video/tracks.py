@@ -29,7 +29,7 @@ CHECK_MATCHED_MS = 1000.0
 SAME_PERSON_COSINE = 0.25
 
 
-def face_quality(face: Face) -> float:
+def sample_score(face: Face) -> float:
     """How good a frame of this face is for recognition: size x confidence x frontality."""
     x0, y0, x1, y1 = face.xyxy
     size = min(x1 - x0, y1 - y0)
@@ -157,7 +157,7 @@ class FaceTracker:
         tracked = self._tracker.update_with_detections(detections)
         # ByteTrack returns the input boxes it kept, with their track ids
         rows = np.array([int(np.argmin(np.abs(boxes - box).sum(axis=1))) for box in tracked.xyxy], np.intp)
-        kept: Faces = faces[rows].with_(track_id=np.asarray(tracked.tracker_id, np.int64).reshape(len(rows)))  # type: ignore[union-attr]
+        kept: Faces = faces[rows].with_(track_id=np.asarray(tracked.tracker_id, np.int64).reshape(len(rows)))
         for face in kept:
             track_id = int(face.track_id)  # type: ignore[arg-type]
             track = self.tracks.get(track_id)

@@ -35,7 +35,7 @@ from faceprint.video.backend import Backend
 from faceprint.video.regions import Polygon, inside
 from faceprint.video.sources import Frame, VideoSource
 from faceprint.video.stream import Tracking
-from faceprint.video.tracks import MIN_FACE_PX, Sample, Track, face_quality
+from faceprint.video.tracks import MIN_FACE_PX, Sample, Track, sample_score
 from faceprint.video.urls import redact
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class WatchSettings:
 
     Args:
         collection: the watch list.
-        threshold: similarity an identity decision must reach (50: 1 in 100,000).
+        min_similarity: similarity an identity decision must reach (50: 1 in 100,000).
         per_frame: decide on every embedded frame alone instead of per track (kept to
             measure what tracking buys; not for production).
         regions: where in the frame faces are searched (``regions.parse``); none: everywhere.
@@ -62,12 +62,12 @@ class WatchSettings:
         max_duration_s: stop after this much stream time from the first analysed frame.
 
     Example:
-        >>> WatchSettings("staff", threshold=60).per_frame
+        >>> WatchSettings("staff", min_similarity=60).per_frame
         False
     """
 
     collection: str
-    threshold: float = DEFAULT_WATCH_SIMILARITY
+    min_similarity: float = DEFAULT_WATCH_SIMILARITY
     per_frame: bool = False
     regions: list[Polygon] = field(default_factory=list)
     starts_at: float | None = None
@@ -323,7 +323,7 @@ class Watcher:
             h, w = frame.pixels.shape[:2]
             keep = inside(faces.xyxy / np.array([w, h, w, h], np.float32), regions)
             self.stats.faces_outside_regions += int(len(keep) - keep.sum())
-            faces = faces[keep]  # type: ignore[assignment]
+            faces = faces[keep]
         # the same step as tracked_faces (stream.py); detection ran in another thread
         tracked = tracking.track(frame, faces).faces
         tracker = tracking.tracker
@@ -333,13 +333,13 @@ class Watcher:
         wanted: list[tuple[Track, int, Face, float]] = []
         for i, (tid, face) in enumerate(seen):
             track = tracker.tracks[tid]
-            quality = face_quality(face)
+            quality = sample_score(face)
             size = min(face.size_wh)
             if (self.settings.per_frame and size >= MIN_FACE_PX) or track.wants_sample(quality, frame.ms, size):
                 wanted.append((track, i, face, quality))
         alerts: dict[int, Alert] = {}
         if wanted:
-            embedded = analyzer.embed(frame.pixels, tracked[np.array([i for _, i, _, _ in wanted])])  # type: ignore[arg-type]
+            embedded = analyzer.embed(frame.pixels, tracked[np.array([i for _, i, _, _ in wanted])])
             self.stats.embeddings += len(wanted)
             for (track, _, face, quality), vector in zip(wanted, embedded.embedding):  # type: ignore[arg-type]
                 sample = Sample(vector, quality, frame.ms, face, _crop(frame.pixels, face), (frame.pixels.shape[1], frame.pixels.shape[0]), frame.wall)
@@ -371,7 +371,7 @@ class Watcher:
         vector = track.samples[-1].embedding if self.settings.per_frame else track.template()
         # a few candidates: the rate depends on both faces, so the nearest by cosine
         # may fail its own bar where the next one passes
-        found = search_collection(self.service.engine, self.service.store, self.settings.collection, vector, threshold=self.settings.threshold, max_faces=CANDIDATES, action="StreamFaceSearch")
+        found = search_collection(self.service.engine, self.service.store, self.settings.collection, vector, min_similarity=self.settings.min_similarity, max_faces=CANDIDATES, action="StreamFaceSearch")
         track.decided_version = track.version
         now = time.time()
         latency = (now - track.first_wall) * 1000.0  # first frame decoded -> decided now

@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# The box type is shared vocabulary (imaging makes it, the store keeps it, shapes
-# writes it): it lives in faceprint.types, and the store hands out that same class.
-from faceprint.types import Box
+from faceprint.types.faces import Box
 
 
 @dataclass(frozen=True)

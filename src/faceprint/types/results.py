@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faceprint.store import StoredFace, UserInfo
-from faceprint.types import Face, Match
+from faceprint.types.faces import Face
+from faceprint.types.matches import Match
+from faceprint.types.records import StoredFace, UserInfo
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +54,7 @@ class FaceSearch:
     image_wh: tuple[int, int]
     model: str
     gallery_size: int
-    threshold: float
+    min_similarity: float
     threshold_false_match_rate: float
     refusal: str | None = None  # the searched face cannot be decided at this threshold (see Match.refusal)
 
