@@ -102,7 +102,7 @@ class Service:
         level = quality_filter.check_level(quality_filter_level)
         self._check_model(collection)
         pixels = self.engine.load(image)
-        faces = self.engine.analyzer.detect(pixels).sorted_by_area()
+        faces = self.engine.analyzer.detect(pixels)
         keep, unindexed = [], []
         for i, face in enumerate(faces):
             why = quality_filter.reasons(face, level)
@@ -192,7 +192,7 @@ class Service:
         level = quality_filter.check_level(quality_filter_level)
         self._check_model(collection)
         pixels = self.engine.load(image)
-        all_faces = self.engine.analyzer.detect(pixels).sorted_by_area()
+        all_faces = self.engine.analyzer.detect(pixels)
         face = self._largest(pixels, level, all_faces)
         vec = self.engine.analyzer.embed(pixels, face).embedding[0]  # type: ignore[index]
         min_cosine, refusal = probe_bar(self.engine, vec, min_similarity)
@@ -220,7 +220,7 @@ class Service:
 
     def _largest(self, pixels: np.ndarray, level: str, faces: Faces | None = None) -> Faces:
         if faces is None:  # SearchFacesByImage: the pose is not reported, only filtered on
-            faces = self.engine.analyzer.detect(pixels, pose=level != "NONE").sorted_by_area()
+            faces = self.engine.analyzer.detect(pixels, pose=level != "NONE")
         if len(faces) == 0:
             raise NoFaceFound("there are no faces in the image")
         if quality_filter.reasons(faces[0], level):

@@ -79,7 +79,7 @@ def detect_faces(call: Call) -> dict[str, Any]:
     members = _measured_attributes(call, "Attributes")
     pixels = svc.engine.load(call.image())
     h, w = pixels.shape[:2]
-    faces = svc.engine.analyzer.detect(pixels).sorted_by_area()
+    faces = svc.engine.analyzer.detect(pixels)
     attrs = svc.engine.analyzer.attributes(pixels, faces) if shapes.wants_mesh(members) else None
     return shapes.detect_faces(faces, (w, h), attrs, members)
 

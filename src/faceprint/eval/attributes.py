@@ -51,7 +51,7 @@ def labelled_images(data: Path, labels: list[Labelled]) -> Iterator[tuple[Labell
 
 def largest_face_attributes(engine: Engine, image: np.ndarray | Path) -> FaceAttributes | None:
     pixels = engine.load(image)
-    faces = engine.analyzer.detect(pixels).sorted_by_area()
+    faces = engine.analyzer.detect(pixels)
     return engine.analyzer.attributes(pixels, faces[:1])[0] if len(faces) else None
 
 
@@ -118,7 +118,7 @@ def mirror_agreement(engine: Engine, images: list[Path]) -> dict[str, object]:
     for path in images:
         pixels = engine.load(path)
         mirrored = np.ascontiguousarray(pixels[:, ::-1])
-        a, b = engine.analyzer.detect(pixels).sorted_by_area(), engine.analyzer.detect(mirrored).sorted_by_area()
+        a, b = engine.analyzer.detect(pixels), engine.analyzer.detect(mirrored)
         if len(a) == 0 or len(b) == 0:
             continue
         ma, mb = engine.analyzer.attributes(pixels, a[:1])[0], engine.analyzer.attributes(mirrored, b[:1])[0]

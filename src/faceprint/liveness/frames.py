@@ -84,7 +84,7 @@ def measure(analyzer: Analyzer, frames: Iterable[tuple[float, FramePixels]]) -> 
         shape = shape or pixels.shape
         if pixels.shape != shape:
             raise Unjudgeable("FRAME_SIZE_CHANGED", "every frame must have the same size")
-        faces = analyzer.detect(pixels, pose=False).sorted_by_area()  # the mesh below gives the pose
+        faces = analyzer.detect(pixels, pose=False)  # largest first; the mesh below gives the pose
         if len(faces) == 0:
             if i + 1 - len(measured) > may_miss:
                 raise Unjudgeable("FACE_NOT_FOUND", f"no face in {i + 1 - len(measured)} of the first {i + 1} of {len(items)} frames; at most {may_miss} may miss it")

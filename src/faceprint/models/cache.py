@@ -12,6 +12,7 @@ again. A cache folder that cannot be written costs only the time: nothing fails.
 from __future__ import annotations
 
 import hashlib
+from importlib import metadata
 import logging
 import os
 import tempfile
@@ -40,9 +41,9 @@ def rewritten(card: ModelCard, rewrite: Callable[[bytes], bytes], version: str) 
     Example:
         >>> graph = rewritten(card("sface.2021dec"), optimise, REWRITE_VERSION)   # doctest: +SKIP
     """
-    import onnx  # the serialiser's version is part of the key
-
-    path = cache_dir() / f"{card.name}-{card.sha256[:16]}-{version}-onnx{onnx.__version__}.onnx"
+    # the serialiser's version is part of the key; read from its metadata, since
+    # importing onnx (40 ms) is needed only on a miss
+    path = cache_dir() / f"{card.name}-{card.sha256[:16]}-{version}-onnx{metadata.version('onnx')}.onnx"
     digest = path.with_suffix(".sha256")
     try:
         data = path.read_bytes()

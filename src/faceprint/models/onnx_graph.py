@@ -25,9 +25,14 @@ change the numbers a model gives beyond float rounding; exact rewrites keep it, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
+
+# onnx (with protobuf) takes ~40 ms to import and is needed only when the rewritten graph
+# is not in the disk cache yet: each function imports what it uses.
+if TYPE_CHECKING:
+    import onnx
 
 REWRITE_VERSION = "fold-dq+prelu+fc-int8-v2"
 
@@ -40,6 +45,8 @@ def optimise(model_bytes: bytes, *, dynamic_batch: bool = True, rewrite_prelu: b
     ``int8_fc``: run fully connected layers with block-quantized int8 weights as
     ``MatMulNBits`` (not exact; see above).
     """
+    import onnx
+    from onnx import helper, numpy_helper
     model = onnx.load_from_string(model_bytes)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
@@ -74,6 +81,7 @@ def optimise(model_bytes: bytes, *, dynamic_batch: bool = True, rewrite_prelu: b
 
 
 def _dequantize(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> np.ndarray:
+    from onnx import helper, numpy_helper
     q = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)
     scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
     has_zero = len(node.input) > 2 and node.input[2]
@@ -97,6 +105,7 @@ def _dequantize(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> np.
 def _gemm_as_int8(node: onnx.NodeProto, dequantized: dict[str, onnx.NodeProto], inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto) -> list[onnx.NodeProto] | None:
     """``y = x @ W.T + b`` as ``MatMulNBits`` on W's own int8 blocks, when W is a
     constant int8 tensor dequantized in blocks along its input axis; else None."""
+    from onnx import helper, numpy_helper
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if attrs.get("transB") != 1 or attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
         return None
@@ -138,6 +147,7 @@ def _rewrite_prelus(nodes: list[onnx.NodeProto], inits: dict[str, onnx.TensorPro
     channel's output is negated instead (``-s*x + relu((s-1)*x)``) and the layer that
     reads it, a convolution or batch norm, takes the sign into its weights.
     """
+    from onnx import helper, numpy_helper
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in nodes:
         for name in node.input:
@@ -169,6 +179,7 @@ def _rewrite_prelus(nodes: list[onnx.NodeProto], inits: dict[str, onnx.TensorPro
 def _take_sign(reader: onnx.NodeProto, sign: np.ndarray, inits: dict[str, onnx.TensorProto], uses: dict[str, int]) -> bool:
     """Make ``reader`` undo a per-channel sign on its input, in its own weights.
     False when it cannot (another kind of node, or weights it shares)."""
+    from onnx import numpy_helper
 
     def owned(name: str) -> bool:
         return name in inits and uses.get(name, 0) == 1
@@ -195,6 +206,7 @@ def _take_sign(reader: onnx.NodeProto, sign: np.ndarray, inits: dict[str, onnx.T
 
 
 def _prelu_as_relu_mix(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto], graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    from onnx import helper, numpy_helper
     x, slope_name = node.input
     y = node.output[0]
     slope = numpy_helper.to_array(inits[slope_name]).astype(np.float32)
