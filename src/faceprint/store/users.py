@@ -59,7 +59,7 @@ class Users:
         now = time.time()
         with self._tx.write() as c:
             cid = collection_row(c, collection)["id"]
-            # tokens are held per collection (its row, not its collection): one must not outlive a
+            # tokens are held per collection (its row, not its name): one must not outlive a
             # deleted collection and answer for a new one made under the same name
             request = idempotency.digest({"Collection": cid, "UserId": uid})
             if client_token is not None and idempotency.recall(c, owner, "CreateUser", f"{cid}:{client_token}", request, now) is not None:
