@@ -15,12 +15,12 @@ from faceprint.engine import Engine, check_similarity
 from faceprint.errors import InvalidParameter
 from faceprint.matching import UNREACHABLE
 from faceprint.types import CollectionMatch, FaceSearch
-from faceprint.store import Store
+from faceprint.store import StoreBackend
 
 NEVER = 2.0  # a cosine no pair reaches: the search returns nothing
 
 
-def check_contract(engine: Engine, store: Store, collection: str) -> None:
+def check_contract(engine: Engine, store: StoreBackend, collection: str) -> None:
     """Refuse a collection whose vectors another embedder made.
 
     Vectors of two embedders of the same size compare without error and mean nothing;
@@ -55,7 +55,7 @@ def probe_bar(engine: Engine, vector: np.ndarray, similarity: float) -> tuple[fl
 
 def search_collection(
     engine: Engine,
-    store: Store,
+    store: StoreBackend,
     collection: str,
     vector: np.ndarray,
     *,

@@ -24,7 +24,7 @@ from faceprint.engine import DEFAULT_MIN_SIMILARITY, Engine, check_similarity
 from faceprint.errors import InvalidParameter, NoFaceFound, NotFound
 from faceprint.imaging import ImageSource, box_fractions
 from faceprint.types import CollectionInfo, Comparison, Face, FaceSearch, Faces, IndexResult, IndexedFace, NewFace, UnindexedFace, UserHit, UserMatch, UserSearch
-from faceprint.store import Store, validate
+from faceprint.store import Store, StoreBackend, validate
 from faceprint.search import check_contract, probe_bar, search_collection
 
 DEFAULT_MAX_FACES = 10
@@ -36,16 +36,27 @@ class Service:
     Args:
         home: the store folder (default ``$FACEPRINT_HOME`` or ``~/.faceprint``).
         engine: the engine whose embeddings the collections hold (default: fast mode).
+        store: a store to use instead of opening the one at ``home`` (its owner
+            closes it and runs its retention).
         actor: who is acting, for the audit log.
         purge_every_s: how often expired faces are erased while the service is open
             (searches never return them in between); None to purge only on open.
     """
 
-    def __init__(self, home: str | Path | None = None, *, engine: Engine | None = None, actor: str | None = None, purge_every_s: float | None = 3600.0) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        engine: Engine | None = None,
+        store: StoreBackend | None = None,
+        actor: str | None = None,
+        purge_every_s: float | None = 3600.0,
+    ) -> None:
         self._owns_engine = engine is None
         self.engine = engine or Engine()
-        self.store = Store(home, actor=actor)
-        if purge_every_s:
+        self._owns_store = store is None
+        self.store: StoreBackend = store if store is not None else Store(home, actor=actor)
+        if purge_every_s and self._owns_store:
             self.store.start_retention(purge_every_s)
 
     def __enter__(self) -> Service:
@@ -55,8 +66,9 @@ class Service:
         self.close()
 
     def close(self) -> None:
-        """Close the store, and the engine if this service made it."""
-        self.store.close()
+        """Close the store and the engine, those this service made."""
+        if self._owns_store:
+            self.store.close()
         if self._owns_engine:
             self.engine.close()
 

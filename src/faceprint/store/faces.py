@@ -235,7 +235,7 @@ class Faces:
         return [FaceHit(face_from_row(rows[int(i)]), float(s), v) for i, s, v in zip(ids, cos, vectors) if int(i) in rows and v is not None]
 
 
-def faces_by_face_id(c: sqlite3.Connection, cid: int, face_ids: list[str]) -> list[tuple[Any, ...]]:
+def faces_by_face_id(c: sqlite3.Connection, cid: int, face_ids: list[str]) -> list[sqlite3.Row]:
     """The rows (``FACE_COLUMNS``) of the named faces of one collection; unknown ids are absent."""
     marks = ",".join("?" * len(face_ids))
     return c.execute(f"SELECT {FACE_COLUMNS} FROM faces WHERE collection_id=? AND face_id IN ({marks})", (cid, *face_ids)).fetchall()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from faceprint.engine import Engine
-from faceprint.store import Store
+from faceprint.store import StoreBackend
 
 
 class Backend(Protocol):
@@ -21,4 +21,4 @@ class Backend(Protocol):
     def engine(self) -> Engine: ...
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> StoreBackend: ...
