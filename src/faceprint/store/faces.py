@@ -8,7 +8,6 @@ import shlex
 import sqlite3
 import time
 import uuid
-from typing import Any
 
 import numpy as np
 
@@ -148,7 +147,9 @@ class Faces:
         with self._tx.write() as c:
             cid = collection_row(c, collection)["id"]
             found = {r["face_id"]: r for r in faces_by_face_id(c, cid, ids)}
-            deleted, failed, rowids = [], [], []
+            deleted: list[str] = []
+            failed: list[tuple[str, str | None, str]] = []
+            rowids: list[int] = []
             for fid in ids:
                 row = found.get(fid)
                 if row is None:
