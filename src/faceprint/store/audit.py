@@ -87,7 +87,7 @@ def append(
     )
     head = f"{entry.seq}:{mac}"
     signed = f"{head}:{cipher.mac(b'head:' + head.encode())}"
-    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (signed,))
+    conn.execute("INSERT INTO meta(key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (signed,))
     return signed
 
 

@@ -103,9 +103,9 @@ class Collections:
             if c.execute("SELECT 1 FROM collections WHERE name=?", (collection,)).fetchone():
                 raise AlreadyExists(f"collection {collection} already exists")
             cid = c.execute(
-                "INSERT INTO collections(name, purpose, consent_required, max_age_days, model, created) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO collections(name, purpose, consent_required, max_age_days, model, created) VALUES (?,?,?,?,?,?) RETURNING id",
                 (collection, purpose, int(consent_required), max_age_days, model, now),
-            ).lastrowid
+            ).fetchone()[0]
             c.executemany("INSERT INTO collection_tags(collection_id, key, value) VALUES (?,?,?)", [(cid, k, v) for k, v in (tags or {}).items()])
             detail: dict[str, object] = {"consent_required": consent_required, "max_age_days": max_age_days}
             self._audit.write(c, "CreateCollection", collection, purpose, 0, detail)
@@ -135,7 +135,7 @@ class Collections:
         """
         with self._tx.write() as c:
             cid = collection_row(c, collection)["id"]
-            c.executemany("INSERT OR REPLACE INTO collection_tags(collection_id, key, value) VALUES (?,?,?)", [(cid, k, v) for k, v in tags.items()])
+            c.executemany("INSERT INTO collection_tags(collection_id, key, value) VALUES (?,?,?) ON CONFLICT(collection_id, key) DO UPDATE SET value=excluded.value", [(cid, k, v) for k, v in tags.items()])
             n = c.execute("SELECT COUNT(*) FROM collection_tags WHERE collection_id=?", (cid,)).fetchone()[0]
             if n > most:
                 raise InvalidParameter(f"collection {collection} would hold {n} tags of its own; at most {most} fit")

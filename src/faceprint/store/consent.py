@@ -47,11 +47,11 @@ COLUMNS = "id, subject, basis, purpose, collection, expires, created, revoked"
 
 def insert(conn: sqlite3.Connection, subject: str, basis: str, purpose: str, *, collection: str | None, expires: float | None) -> ConsentRecord:
     now = time.time()
-    cur = conn.execute(
-        "INSERT INTO consent(subject, basis, purpose, collection, expires, created) VALUES (?,?,?,?,?,?)",
+    rid = conn.execute(
+        "INSERT INTO consent(subject, basis, purpose, collection, expires, created) VALUES (?,?,?,?,?,?) RETURNING id",
         (subject, basis, purpose, collection, expires, now),
-    )
-    return ConsentRecord(int(cur.lastrowid or 0), subject, basis, purpose, collection, expires, now, None)
+    ).fetchone()[0]
+    return ConsentRecord(int(rid), subject, basis, purpose, collection, expires, now, None)
 
 
 def records(conn: sqlite3.Connection, subject: str | None = None) -> list[ConsentRecord]:

@@ -159,7 +159,7 @@ def connect(path: Path) -> sqlite3.Connection:
         for statement in _statements(SCHEMA):
             conn.execute(statement)
         _add_columns(conn)
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT(key) DO NOTHING", (str(SCHEMA_VERSION),))
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise _storage_error(exc, path) from None

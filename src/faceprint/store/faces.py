@@ -90,11 +90,11 @@ class Faces:
                 fid = str(uuid.uuid4())
                 box = json.dumps([f.box.left, f.box.top, f.box.width, f.box.height])
                 vec = np.asarray(f.embedding, np.float32).ravel()
-                cur = c.execute(
-                    "INSERT INTO faces(face_id, collection_id, image_id, external_image_id, box, confidence, indexed, embedding) VALUES (?,?,?,?,?,?,?,?)",
+                row = c.execute(
+                    "INSERT INTO faces(face_id, collection_id, image_id, external_image_id, box, confidence, indexed, embedding) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
                     (fid, cid, f.image_id, f.external_image_id, box, f.confidence, now, self._cipher.seal(vec, fid)),
-                )
-                ids.append(int(cur.lastrowid or 0))
+                ).fetchone()
+                ids.append(int(row[0]))
                 vecs.append(vec)
                 stored.append(StoredFace(fid, f.image_id, f.external_image_id, None, f.box, f.confidence, now))
             self._audit.write(c, "IndexFaces", collection, purpose, len(faces))

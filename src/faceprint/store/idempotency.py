@@ -46,7 +46,8 @@ def recall(c: sqlite3.Connection, owner: str, operation: str, token: str, params
 
 def remember(c: sqlite3.Connection, owner: str, operation: str, token: str, params_digest: str, response: str, now: float) -> None:
     c.execute(
-        "INSERT OR REPLACE INTO request_tokens(owner, operation, token, digest, response, created) VALUES (?,?,?,?,?,?)",
+        "INSERT INTO request_tokens(owner, operation, token, digest, response, created) VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT(owner, operation, token) DO UPDATE SET digest=excluded.digest, response=excluded.response, created=excluded.created",
         (owner, operation, token, params_digest, response, now),
     )
 

@@ -129,7 +129,7 @@ class Store:
         cipher = Cipher(load_key(self.home, create=row is None))
         if row is None:
             with self._tx.write() as c:
-                c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('key_check', ?)", (cipher.check_value,))
+                c.execute("INSERT INTO meta(key, value) VALUES ('key_check', ?) ON CONFLICT(key) DO NOTHING", (cipher.check_value,))
                 stored = c.execute("SELECT value FROM meta WHERE key='key_check'").fetchone()[0]
             if stored != cipher.check_value:  # another process created the store first
                 raise EncryptionKeyError(f"the store at {self.home} was created with a different key")
