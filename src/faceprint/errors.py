@@ -148,6 +148,16 @@ class StorageError(FaceprintError):
     retryable = True
 
 
+class DatabaseUnavailable(StorageError):
+    """The store's database server cannot be reached (at start, or lost mid-request);
+    the interrupted transaction left nothing behind. Retry, or point faceprint at a
+    promoted replica (docs/cluster.md)."""
+
+    code = "database_unavailable"
+    aws_code = "ServiceUnavailableException"
+    retryable = True
+
+
 class ModelError(FaceprintError):
     """Base class of model registry and loading errors."""
 
@@ -198,6 +208,7 @@ __all__ = [
     "ConsentRequired",
     "EncryptionKeyError",
     "StorageError",
+    "DatabaseUnavailable",
     "ModelError",
     "UnknownModel",
     "ModelNotAvailable",

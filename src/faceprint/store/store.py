@@ -24,8 +24,8 @@ import os
 import threading
 from pathlib import Path
 
-from faceprint.errors import EncryptionKeyError, StorageError
-from faceprint.store import audit
+from faceprint.errors import EncryptionKeyError, InvalidParameter, StorageError
+from faceprint.store import audit, postgres
 from faceprint.store.anchor import Anchor
 from faceprint.store.audit_log import AuditLog
 from faceprint.store.collections import Collections
@@ -35,12 +35,14 @@ from faceprint.store.faces import Faces
 from faceprint.store.governance import Governance
 from faceprint.store.indexes import Indexes
 from faceprint.store.keys import Keys
+from faceprint.store.postgres import PgTransactions
 from faceprint.store.users import Users
 from faceprint.store.video import Jobs
 
 log = logging.getLogger(__name__)
 
 HOME_ENV = "FACEPRINT_HOME"
+STORE_ENV = "FACEPRINT_STORE"  # a postgresql:// URL: the server store (else the embedded one in HOME)
 
 
 def default_home() -> Path:
@@ -62,6 +64,11 @@ class Store:
         audit_syslog: ``local`` or ``HOST[:PORT]``: send each new head to syslog
             (default ``$FACEPRINT_AUDIT_SYSLOG``; none). See ``anchor.py`` for what
             each detects.
+        database: a ``postgresql://`` URL: keep everything in that database, shared
+            by every process and machine pointed at it (default ``$FACEPRINT_STORE``;
+            none: the SQLite file in ``home``). ``home`` still holds the key (unless
+            ``$FACEPRINT_KEY`` gives it: every server of one database needs the same)
+            and the uploaded videos.
 
     Example:
         >>> with Store("/tmp/fp-doc") as store:                   # doctest: +SKIP
@@ -76,6 +83,7 @@ class Store:
         audit_witness: str | Path | None = None,
         audit_hook: str | None = None,
         audit_syslog: str | None = None,
+        database: str | None = None,
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.actor = actor or audit.default_actor()
@@ -85,8 +93,17 @@ class Store:
             raise StorageError(f"cannot create the store folder {self.home}: {exc.strerror}") from None
         _make_private(self.home)
         db_path = self.home / "faceprint.db"
+        database = database if database is not None else os.environ.get(STORE_ENV) or None
         self._anchor = Anchor.from_environment(self.home, witness=audit_witness, hook=audit_hook, syslog=audit_syslog)
-        self._tx = Transactions(connect(db_path), db_path)
+        self._tx: Transactions | PgTransactions
+        if database is not None:
+            if not postgres.is_url(database):
+                raise InvalidParameter(f"{STORE_ENV} (or --store) takes a postgresql:// URL, not {database!r}; the folder of an embedded store is {HOME_ENV}")
+            self._tx = PgTransactions(database)
+            self.location = postgres.redact(database)
+        else:
+            self._tx = Transactions(connect(db_path), db_path)
+            self.location = str(db_path)
         self._timer: threading.Timer | None = None
         self._closed = False
         try:
