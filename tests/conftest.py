@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres import database_url, postgres_server  # noqa: F401 - fixtures for every test module
+
 REPO = Path(__file__).resolve().parents[1]
 
 

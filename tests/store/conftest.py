@@ -1,4 +1,8 @@
-"""Store fixtures: a fresh store folder per test, its own key, and face-like vectors."""
+"""Store fixtures: a fresh store per test on each backend (a SQLite folder, and a new
+database on a real PostgreSQL server), its own key, and face-like vectors.
+
+``store`` and ``open_store`` are parametrized over the backends, so every test that
+uses them runs against both: the same module, not a reduced copy."""
 
 from __future__ import annotations
 
@@ -17,9 +21,30 @@ def _isolated_key(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "home") as s:
+def open_store(backend: str, tmp_path, request: pytest.FixtureRequest):
+    """``open_store(home=None, **kw)``: a Store on this test's backend. Stores opened
+    with the same ``home`` (or none) share one database, as processes on one machine
+    (SQLite) or servers of one database (PostgreSQL) do."""
+    url = request.getfixturevalue("database_url") if backend == "postgresql" else None
+
+    def make(home=None, **kw) -> Store:
+        return Store(home or tmp_path / "home", database=url, **kw)
+
+    return make
+
+
+@pytest.fixture
+def store(open_store):
+    with open_store() as s:
         yield s
 
 

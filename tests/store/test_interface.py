@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from faceprint.store import Store
 from faceprint.store.interface import PARTS, StoreBackend
 
 
@@ -22,8 +21,8 @@ def _parameters(fn: object) -> list[tuple[str, object, object]]:
 
 
 @pytest.mark.parametrize("part", sorted(PARTS))
-def test_each_part_has_the_interface_verbs_with_their_parameters(tmp_path: Path, part: str) -> None:
-    with Store(tmp_path) as store:
+def test_each_part_has_the_interface_verbs_with_their_parameters(open_store, part: str) -> None:
+    with open_store() as store:
         impl = getattr(store, part)
         for verb in _verbs(PARTS[part]):
             assert hasattr(impl, verb), f"store.{part} lacks {verb}"
@@ -32,8 +31,8 @@ def test_each_part_has_the_interface_verbs_with_their_parameters(tmp_path: Path,
             assert hasattr(impl, attribute), f"store.{part} lacks {attribute}"
 
 
-def test_the_store_names_every_part_and_the_root_verbs(tmp_path: Path) -> None:
-    with Store(tmp_path) as store:
+def test_the_store_names_every_part_and_the_root_verbs(open_store) -> None:
+    with open_store() as store:
         for name in StoreBackend.__annotations__:
             assert hasattr(store, name), name
         for verb in _verbs(StoreBackend):

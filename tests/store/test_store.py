@@ -199,9 +199,8 @@ def test_revoking_consent_erases_the_subject(store):
         store.faces.add("w", new_faces(unit_vectors(1), ["bob"]), model=MODEL)
 
 
-def test_lapsed_consent_and_retention_are_purged(tmp_path):
-    home = tmp_path / "home"
-    with Store(home) as s:
+def test_lapsed_consent_and_retention_are_purged(open_store):
+    with open_store() as s:
         s.collections.create("w", purpose="p", model=MODEL)
         s.collections.create("short", purpose="p", model=MODEL, consent_required=False, max_age_days=1.5 / 86400)
         s.governance.add_consent("bob", basis="consent", purpose="p", expires=time.time() + 1.0)
@@ -210,7 +209,7 @@ def test_lapsed_consent_and_retention_are_purged(tmp_path):
         s.faces.add("short", new_faces(unit_vectors(2)), model=MODEL)
         assert s.purge_expired() == 0
     time.sleep(1.6)
-    with Store(home) as s:  # purged on open
+    with open_store() as s:  # purged on open
         assert [f.external_image_id for f in s.faces.page("w")[0]] == ["eve"]
         assert s.collections.describe("short").face_count == 0
         purges = s.audit.entries(action="Purge")
@@ -227,10 +226,10 @@ def test_search_must_be_for_the_declared_purpose(store):
     assert (last.collection, last.purpose, last.count) == ("c", "door access", 1)
 
 
-def test_a_second_store_on_the_same_folder_sees_changes(tmp_path):
-    home = tmp_path / "home"
+def test_a_second_store_on_the_same_database_sees_changes(open_store):
+    """Two processes of one machine over SQLite, or two servers of one PostgreSQL."""
     v = unit_vectors(20)
-    with Store(home) as a, Store(home) as b:
+    with open_store() as a, open_store() as b:
         make(a)
         stored = a.faces.add("c", new_faces(v[:10]), model=MODEL)
         assert len(b.faces.search("c", v[0], max_faces=20, min_cosine=-1)) == 10  # b builds its index
@@ -289,12 +288,12 @@ def test_foreign_tokens_are_refused(store, token):
         store.faces.page("c", next_token=token)
 
 
-def test_large_collections_search_through_the_approximate_index(tmp_path, monkeypatch):
+def test_large_collections_search_through_the_approximate_index(open_store, monkeypatch):
     import faceprint.store.vectors as vectors_mod
 
     monkeypatch.setattr(vectors_mod, "APPROXIMATE_FROM", 1000)
     v = unit_vectors(1600, seed=11)
-    with Store(tmp_path / "h") as a, Store(tmp_path / "h") as b:
+    with open_store() as a, open_store() as b:
         make(a)
         stored = a.faces.add("c", new_faces(v[:1200]), model=MODEL)
         assert a.faces.search("c", v[5], max_faces=1, min_cosine=-1)[0].face.face_id == stored[5].face_id

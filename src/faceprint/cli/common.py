@@ -34,8 +34,8 @@ EXIT_CODES = {
     "consent_required": 7,
     "encryption_key": 8,
     "storage": 9,
+    "database_unavailable": 10,
 }
-
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

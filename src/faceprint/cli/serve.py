@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import click
@@ -34,6 +35,7 @@ def _stream(text: str) -> tuple[str, str]:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
 @click.option("--port", default=8300, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--data", "home", type=click.Path(file_okay=False, path_type=Path), default=None, help="The store folder (default $FACEPRINT_HOME or ~/.faceprint).")
+@click.option("--store", "store_url", envvar="FACEPRINT_STORE", default=None, metavar="URL", help="A postgresql:// database holding the store, shared by every server pointed at it (default $FACEPRINT_STORE; none: the embedded store in --data).")
 @click.option("--accurate", is_flag=True, help="Accurate mode (about 5x slower per image).")
 @click.option("--bucket", "buckets", multiple=True, metavar="NAME=FOLDER", help="Serve FOLDER as S3 bucket NAME for S3Object images (repeatable).")
 @click.option("--stream", "streams", multiple=True, metavar="NAME=SOURCE", help="A video source stream processors may read as arn:aws:kinesisvideo:local:000000000000:stream/NAME (repeatable).")
@@ -50,7 +52,7 @@ def _stream(text: str) -> tuple[str, str]:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @handle_errors
 def serve(
-    host: str, port: int, home: Path | None, accurate: bool, buckets: tuple[str, ...], streams: tuple[str, ...], rate_limit: float, max_body_mb: float,
+    host: str, port: int, home: Path | None, store_url: str | None, accurate: bool, buckets: tuple[str, ...], streams: tuple[str, ...], rate_limit: float, max_body_mb: float,
     max_image_mp: float, workers: int | None, max_connections: int, header_timeout: float, body_timeout: float, webhook_http_hosts: tuple[str, ...],
     ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
 ) -> None:  # fmt: skip
@@ -66,6 +68,8 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise InvalidParameter("--ssl-certfile and --ssl-keyfile go together")
     require_writable_witness()  # a server must not run with its audit log unanchored
+    if store_url:
+        os.environ["FACEPRINT_STORE"] = store_url  # every store this process opens uses it
     config = ServerConfig(
         home=home,
         mode="accurate" if accurate else "fast",

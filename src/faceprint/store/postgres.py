@@ -234,10 +234,8 @@ class PgTransactions:
         self.path = redact(url)
         self.lock = threading.RLock()
         self._hooks: list[Callable[[], None]] | None = None
-        try:
-            self.conn = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise DatabaseUnavailable(f"cannot reach the database at {self.path}: {_first_line(exc)}") from None
+        self._url = url
+        self.conn = self._connect()
         try:
             self._create_schema()
         except BaseException:
@@ -314,6 +312,8 @@ class PgTransactions:
     def data_version(self) -> int:
         """Changes when any process commits a change to faces or collections."""
         with self.lock:
+            if self.conn.closed or self.conn.broken:
+                self.conn = self._connect()
             try:
                 return int(self.conn.execute("SELECT value FROM meta WHERE key='data_version'").fetchone()[0])
             except self._psycopg.Error as exc:
@@ -328,7 +328,15 @@ class PgTransactions:
         with self.lock:
             self.conn.close()
 
+    def _connect(self) -> Any:
+        try:
+            return self._psycopg.connect(self._url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
+        except self._psycopg.Error as exc:
+            raise DatabaseUnavailable(f"cannot reach the database at {self.path}: {_first_line(exc)}") from None
+
     def _begin(self, statement: str) -> None:
+        if self.conn.closed or self.conn.broken:  # lost earlier (a restart, a failover): connect again
+            self.conn = self._connect()
         try:
             self.conn.execute(statement)
         except self._psycopg.Error as exc:

@@ -149,9 +149,9 @@ class Store:
                 c.execute("INSERT INTO meta(key, value) VALUES ('key_check', ?) ON CONFLICT(key) DO NOTHING", (cipher.check_value,))
                 stored = c.execute("SELECT value FROM meta WHERE key='key_check'").fetchone()[0]
             if stored != cipher.check_value:  # another process created the store first
-                raise EncryptionKeyError(f"the store at {self.home} was created with a different key")
+                raise EncryptionKeyError(f"the store at {self.location} was created with a different key")
         elif row[0] != cipher.check_value:
-            raise EncryptionKeyError(f"the key does not open the store at {self.home} (it was created with another key)")
+            raise EncryptionKeyError(f"the key does not open the store at {self.location} (it was created with another key; servers of one database share it through $FACEPRINT_KEY)")
         return cipher
 
     def purge_expired(self) -> int:

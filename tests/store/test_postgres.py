@@ -1,0 +1,103 @@
+"""What only the server store has to get right: an unreachable or lost database, a
+newer schema, and several stores (servers) on one database. The store's behaviour
+itself is tested on both backends by test_store.py and test_interface.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from faceprint.errors import DatabaseUnavailable, StorageError
+from faceprint.store import Store
+
+from .conftest import MODEL, new_faces, unit_vectors
+
+UNREACHABLE = "postgresql://faceprint@127.0.0.1:9/faceprint?connect_timeout=2"
+
+
+def test_an_unreachable_database_is_a_clear_error_at_start(tmp_path):
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match="cannot reach the database at postgresql://faceprint@127.0.0.1:9"):
+        Store(tmp_path, database=UNREACHABLE)
+    assert time.monotonic() - started < 15
+
+
+def test_the_command_line_says_so_in_one_line_and_exits_non_zero(tmp_path):
+    env = {**os.environ, "FACEPRINT_HOME": str(tmp_path), "FACEPRINT_STORE": UNREACHABLE}
+    done = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "collection", "list"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 10
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "cannot reach the database" in lines[0], done.stderr
+
+
+def test_a_password_never_appears_in_messages(tmp_path):
+    with pytest.raises(DatabaseUnavailable) as caught:
+        Store(tmp_path, database="postgresql://faceprint:hunter2@127.0.0.1:9/x?connect_timeout=2")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_folder_is_not_a_database_url(tmp_path):
+    from faceprint.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter, match="postgresql://"):
+        Store(tmp_path, database=str(tmp_path / "somewhere"))
+
+
+def test_a_server_with_another_key_is_refused(tmp_path, database_url):
+    from faceprint.errors import EncryptionKeyError
+
+    with Store(tmp_path / "a", database=database_url):
+        pass
+    with pytest.raises(EncryptionKeyError):
+        Store(tmp_path / "b", database=database_url)  # a new key file of its own
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path, database_url):
+    with Store(tmp_path, database=database_url):
+        pass
+    with psycopg.connect(database_url, autocommit=True) as c:
+        c.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    with pytest.raises(StorageError, match="newer than this faceprint"):
+        Store(tmp_path, database=database_url)
+
+
+def test_a_connection_lost_mid_write_leaves_nothing_and_the_store_reconnects(tmp_path, database_url):
+    with Store(tmp_path, database=database_url) as store:
+        store.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+        pid = store._tx.conn.info.backend_pid
+        with pytest.raises(DatabaseUnavailable):
+            with store._tx.write() as c:
+                c.execute("INSERT INTO meta(key, value) VALUES ('half', 'written')")
+                with psycopg.connect(database_url, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                c.execute("SELECT 1")
+        # the next call connects again and sees only what was committed
+        assert store.collections.names() == ["c"]
+        with store._tx.read() as c:
+            assert c.execute("SELECT value FROM meta WHERE key='half'").fetchone() is None
+        store.faces.add("c", new_faces(unit_vectors(2)), model=MODEL)
+        assert store.collections.describe("c").face_count == 2
+
+
+def test_a_face_acknowledged_by_one_server_is_found_by_another_at_once(tmp_path, database_url, monkeypatch):
+    """No search may miss a face whose IndexFaces returned before the search began, on
+    whichever server it was indexed. The two servers have their own folders and share
+    the key through the environment, as two machines would."""
+    monkeypatch.setenv("FACEPRINT_KEY", os.urandom(32).hex())
+    v = unit_vectors(200, seed=3)
+    with Store(tmp_path / "a", database=database_url) as a, Store(tmp_path / "b", database=database_url) as b:
+        a.collections.create("c", purpose="p", model=MODEL, consent_required=False)
+        b.faces.search("c", v[0], max_faces=1, min_cosine=-1)  # b loads its index (empty)
+        for i in range(0, 200, 20):
+            stored = a.faces.add("c", new_faces(v[i : i + 20]), model=MODEL)
+            for j, face in enumerate(stored):
+                hits = b.faces.search("c", v[i + j], max_faces=1, min_cosine=0.99)
+                assert hits and hits[0].face.face_id == face.face_id
+        gone = [f.face_id for f in b.faces.page("c", max_results=10)[0]]
+        b.faces.delete("c", gone)
+        assert not {h.face.face_id for h in a.faces.search("c", v[0], max_faces=200, min_cosine=-1)} & set(gone)
