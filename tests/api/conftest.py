@@ -70,10 +70,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, *args: str, scheme: str = "http") -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_server(home: Path, *args: str, scheme: str = "http", env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     log = home / f"server-{port}.log"
-    env = {**os.environ, "FACEPRINT_HOME": str(home)}
+    env = {**os.environ, "FACEPRINT_HOME": str(home), **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "faceprint.cli.main", "serve", "--port", str(port), "--data", str(home), *args],
         stdout=open(log, "wb"),
@@ -104,8 +104,8 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def make_keys(home: Path) -> dict[str, tuple[str, str]]:
-    with Store(home) as store:
+def make_keys(home: Path, database: str | None = None) -> dict[str, tuple[str, str]]:
+    with Store(home, database=database) as store:
         return {role: tuple(x.key_id if i == 0 else x for i, x in enumerate(store.keys.issue(role, f"tests as {role}"))) for role in ROLES}  # type: ignore[misc]
 
 

@@ -103,6 +103,14 @@ def test_sigv4_parse_refusals(mutate, error):
         sigv4.parse(headers)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def guard_store(request: pytest.FixtureRequest, tmp_path):
+    """Stores whose request log the guard uses: in memory (embedded), or in PostgreSQL
+    tables that every server of the database shares. The rules must not differ."""
+    url = request.getfixturevalue("database_url") if request.param == "postgresql" else None
+    return lambda: Store(tmp_path, database=url)
+
+
 class _Signer:
     """A store with one searcher key, a guard over it on a clock the test moves, and
     requests signed by that key exactly as botocore signs them."""
@@ -132,12 +140,12 @@ class _Signer:
         return exc.value
 
 
-def test_guard_runs_each_signature_once(tmp_path):
+def test_guard_runs_each_signature_once(guard_store):
     """Reads and writes alike: a second copy of a signature with a new invocation id,
     soon after the first, is an SDK's same-second duplicate (retryable Throttling, which
     the SDK re-signs); any other repeat is a replay. A captured read replayed later with
     a fresh invocation id must not run (it would reveal what changed since)."""
-    with Store(tmp_path) as store:
+    with guard_store() as store:
         s = _Signer(store, RateLimit(per_second=1000, burst=1000))
         request = s.request()
         assert s.call(request, "a").role == "searcher"
@@ -148,19 +156,19 @@ def test_guard_runs_each_signature_once(tmp_path):
         assert s.refused(request, "c").aws_code == "InvalidSignatureException"  # replayed later, fresh invocation id
 
 
-def test_guard_refuses_long_invocation_ids(tmp_path):
+def test_guard_refuses_long_invocation_ids(guard_store):
     """The unsigned invocation id is the caller's to choose: one of 64 KB per request
     grew the server by 313 MB over 3,000 reads. A UUID is 36 characters."""
-    with Store(tmp_path) as store:
+    with guard_store() as store:
         s = _Signer(store, RateLimit(per_second=1000, burst=1000))
         assert s.call(s.request(), str(uuid.uuid4()))
         error = s.refused(s.request(b'{"a": 1}'), "x" * 65536)
         assert isinstance(error, InvalidParameter) and "amz-sdk-invocation-id" in error.message
 
 
-def test_guard_caps_what_it_remembers_per_key(tmp_path):
+def test_guard_caps_what_it_remembers_per_key(guard_store):
     """One key filling the replay window is throttled; another key is not held back."""
-    with Store(tmp_path) as store:
+    with guard_store() as store:
         s = _Signer(store, RateLimit(per_second=1000, burst=1000, max_remembered=3))
         for i in range(3):
             s.call(s.request(b'{"n": %d}' % i), str(uuid.uuid4()))
@@ -172,11 +180,11 @@ def test_guard_caps_what_it_remembers_per_key(tmp_path):
             s.call(s.request(b'{"m": %d}' % i), str(uuid.uuid4()))
 
 
-def test_guard_throttles_before_it_remembers(tmp_path):
+def test_guard_throttles_before_it_remembers(guard_store):
     """A request refused by the rate limit is not remembered: the SDK's retry of it
     (same signature within the second, same invocation id) runs once the bucket
     refills instead of failing as a replay."""
-    with Store(tmp_path) as store:
+    with guard_store() as store:
         s = _Signer(store, RateLimit(per_second=1, burst=1))
         s.call(s.request(), "first")
         retried = s.request(b'{"n": 2}')
@@ -187,11 +195,11 @@ def test_guard_throttles_before_it_remembers(tmp_path):
         assert s.refused(retried, "second").aws_code == "InvalidSignatureException"  # and only once
 
 
-def test_a_body_trickled_in_past_its_date_is_refused(tmp_path):
+def test_a_body_trickled_in_past_its_date_is_refused(guard_store):
     """The date is checked when the headers arrive, the replay window once the body has:
     a captured copy whose headers came just inside the 15 minutes, and whose body was
     trickled in until the first copy left the window, must not run."""
-    with Store(tmp_path) as store:
+    with guard_store() as store:
         s = _Signer(store, RateLimit(per_second=1000, burst=1000))
         request = s.request()
         assert s.call(request, "a").role == "searcher"

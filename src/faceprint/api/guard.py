@@ -32,7 +32,6 @@ only for clients that sign an extra header, which unmodified SDKs do not.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,7 +40,8 @@ from typing import Callable, Mapping, Sequence
 from faceprint.api import roles, sigv4
 from faceprint.api.errors import AccessDenied, InvalidSignature, ReplayedRequest, Throttling, UnrecognizedClient
 from faceprint.errors import FaceprintError, InvalidParameter, NotFound
-from faceprint.store import AccessKey, Store
+from faceprint.store import AccessKey, StoreBackend
+from faceprint.store.requests import Limits, Verdict
 
 KEY_CACHE_S = 5.0  # a revoked key is refused within this long (at once via the API)
 MAX_INVOCATION_ID = 128  # SDKs send a UUID: 36 characters
@@ -49,7 +49,6 @@ MAX_INVOCATION_ID = 128  # SDKs send a UUID: 36 characters
 # for an SDK's same-second duplicate (answered Throttling) rather than a replay. Longer
 # than a second: the two copies of a large body may finish arriving some time apart.
 DUPLICATE_S = 5.0
-SWEEP_S = 60.0  # how often keys that stopped calling have their expired entries dropped
 
 
 @dataclass(frozen=True)
@@ -90,35 +89,16 @@ class RateLimit:
     max_remembered: int = 100_000
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-@dataclass
-class _Window:
-    """One key's signatures whose date is still accepted."""
-
-    seen: dict[bytes, tuple[bytes, float]] = field(default_factory=dict)  # signature -> (invocation digest, first seen)
-    expiry: list[tuple[float, bytes]] = field(default_factory=list)  # a heap: (when its date expires, signature)
-
-    def expire(self, now: float) -> None:
-        while self.expiry and self.expiry[0][0] < now:
-            _, signature = heapq.heappop(self.expiry)
-            self.seen.pop(signature, None)
-
-
 class Guard:
-    def __init__(self, store: Store, *, rate: RateLimit = RateLimit(), clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: StoreBackend, *, rate: RateLimit = RateLimit(), clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.rate = rate
         self.clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[AccessKey, str, float]] = {}
-        self._windows: dict[str, _Window] = {}
-        self._buckets: dict[str, _Bucket] = {}
-        self._swept = clock()
+        # the signatures seen and the buckets live in the store: in this process for the
+        # embedded store, in the database (every server's) for the server store
+        self._limits = Limits(rate.per_second, rate.burst, rate.max_remembered, DUPLICATE_S)
 
     def claim(self, headers: Mapping[str, str]) -> Claim:
         """What the headers claim, checked as far as it can be without the body: the
@@ -164,29 +144,7 @@ class Guard:
             # The date was fresh when the headers came, but a body trickled in past it: its
             # first copy may already have left the window, so it could not be told from a replay.
             raise InvalidSignature(f"Signature expired: {claim.signed.date} is more than 15 minutes from the server's time (the body arrived too late)")
-        with self._lock:
-            window = self._windows.setdefault(key_id, _Window())
-            window.expire(now)
-            if now - self._swept > SWEEP_S:
-                self._sweep(now)
-            seen = window.seen.get(signature)
-            if seen is not None:
-                first_invocation, first_at = seen
-                if claim.invocation != first_invocation and now - first_at < DUPLICATE_S:
-                    # x-amz-retry-after makes the SDK wait into the next second, so its
-                    # retry carries a new date and so a new signature.
-                    raise Throttling(
-                        "an identical request signed in the same second was already received; retry it (a retry is signed afresh)", retry_after_ms=1100
-                    )
-                raise ReplayedRequest("this signed request was already received: a replayed request is refused")
-            if len(window.expiry) >= self.rate.max_remembered:
-                wait = max(0.0, window.expiry[0][0] - now)
-                raise Throttling(
-                    f"access key {key_id} has made {len(window.expiry)} requests in the last 15 minutes; slow down", retry_after_ms=int(1000 * min(wait, 60.0)) + 1
-                )
-            self._spend(key_id, now)  # before remembering: a throttled request's retry may run
-            window.seen[signature] = (claim.invocation, now)
-            heapq.heappush(window.expiry, (expires, signature))
+        _refuse(self.store.requests.admit(key_id, signature, claim.invocation, now=now, expires=expires, limits=self._limits), key_id, self.rate)
         return Caller(claim.key, signature)
 
     def authenticate(
@@ -206,10 +164,7 @@ class Guard:
         """Forget a request that was refused with a retryable error before it had any
         effect, so the SDK's retry (same signature within the second, same invocation
         id) is not refused as a replay."""
-        with self._lock:
-            window = self._windows.get(caller.key_id)
-            if window is not None:
-                window.seen.pop(caller.request, None)
+        self.store.requests.release(caller.key_id, caller.request)
 
     def authorize(self, caller: Caller, operation: str) -> None:
         """Raises AccessDenied: the caller's role may not call ``operation``."""
@@ -247,24 +202,19 @@ class Guard:
             raise UnrecognizedClient("The security token included in the request is invalid (the access key was revoked).")
         return key, secret
 
-    def _sweep(self, now: float) -> None:
-        """Drop expired entries of every key (under the lock)."""
-        self._swept = now
-        for key_id, window in list(self._windows.items()):
-            window.expire(now)
-            if not window.expiry:
-                del self._windows[key_id]
 
-    def _spend(self, key_id: str, now: float) -> None:
-        """Take a token from the key's bucket (under the lock)."""
-        bucket = self._buckets.get(key_id)
-        if bucket is None:
-            bucket = self._buckets[key_id] = _Bucket(self.rate.burst, now)
-        bucket.tokens = min(self.rate.burst, bucket.tokens + max(0.0, now - bucket.at) * self.rate.per_second)
-        bucket.at = now
-        if bucket.tokens < 1.0:
-            raise Throttling(
-                f"Rate exceeded for access key {key_id}: {self.rate.per_second:g} requests per second",
-                retry_after_ms=int(1000 * (1.0 - bucket.tokens) / self.rate.per_second) + 1,
-            )
-        bucket.tokens -= 1.0
+def _refuse(verdict: Verdict, key_id: str, rate: RateLimit) -> None:
+    """Raise the API's error for a request the store did not admit."""
+    if verdict.outcome == "admitted":
+        return
+    if verdict.outcome == "duplicate":
+        # x-amz-retry-after makes the SDK wait into the next second, so its retry
+        # carries a new date and so a new signature.
+        raise Throttling("an identical request signed in the same second was already received; retry it (a retry is signed afresh)", retry_after_ms=1100)
+    if verdict.outcome == "replayed":
+        raise ReplayedRequest("this signed request was already received: a replayed request is refused")
+    if verdict.outcome == "window_full":
+        raise Throttling(
+            f"access key {key_id} has made {verdict.remembered} requests in the last 15 minutes; slow down", retry_after_ms=int(1000 * min(verdict.wait_s, 60.0)) + 1
+        )
+    raise Throttling(f"Rate exceeded for access key {key_id}: {rate.per_second:g} requests per second", retry_after_ms=int(1000 * verdict.wait_s) + 1)

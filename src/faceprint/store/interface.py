@@ -39,6 +39,7 @@ from faceprint.matching.bar import FaceBar
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.store.consent import ConsentRecord
 from faceprint.store.keys import AccessKey
+from faceprint.store.requests import Requests
 from faceprint.types import CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
 from faceprint.store.video import JobRecord, ProcessorRecord, VideoLimits, VideoUpload
 
@@ -273,6 +274,7 @@ class StoreBackend(Protocol):
     audit: AuditPart
     keys: KeysPart
     jobs: JobsPart
+    requests: Requests
 
     def close(self) -> None: ...
 
@@ -293,5 +295,6 @@ PARTS: dict[str, type] = {
     "audit": AuditPart,
     "keys": KeysPart,
     "jobs": JobsPart,
+    "requests": Requests,
 }
 """Each part's attribute name on a :class:`StoreBackend` and its Protocol (for conformance tests)."""

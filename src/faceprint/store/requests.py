@@ -90,10 +90,10 @@ class MemoryRequests:
 
     def admit(self, key_id: str, signature: bytes, invocation: bytes, *, now: float, expires: float, limits: Limits) -> Verdict:
         with self._lock:
+            if now - self._swept > SWEEP_S:  # before taking this key's window: a sweep drops empty ones
+                self._sweep(now)
             window = self._windows.setdefault(key_id, _Window())
             window.expire(now)
-            if now - self._swept > SWEEP_S:
-                self._sweep(now)
             seen = window.seen.get(signature)
             if seen is not None:
                 first_invocation, first_at = seen

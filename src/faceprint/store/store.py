@@ -12,8 +12,8 @@ indexes with the rows before its next read.
 :class:`Store` is the composition root: it opens the database, the key and the
 anchor, and composes the parts over that one handle, each a class of its own file:
 ``store.collections``, ``store.faces``, ``store.users``, ``store.governance`` (consent,
-erasure, retention), ``store.audit``, ``store.keys`` and ``store.jobs`` (video jobs,
-uploads, stream processors). ``interface.py`` names what each part must offer, for a
+erasure, retention), ``store.audit``, ``store.keys``, ``store.jobs`` (video jobs,
+uploads, stream processors) and ``store.requests`` (signed requests seen, rate buckets). ``interface.py`` names what each part must offer, for a
 second backend.
 """
 
@@ -36,6 +36,7 @@ from faceprint.store.governance import Governance
 from faceprint.store.indexes import Indexes
 from faceprint.store.keys import Keys
 from faceprint.store.postgres import PgTransactions
+from faceprint.store.requests import DatabaseRequests, MemoryRequests, Requests
 from faceprint.store.users import Users
 from faceprint.store.video import Jobs
 
@@ -117,6 +118,7 @@ class Store:
             self.governance = Governance(self._tx, self._cipher, self._indexes, self.audit)
             self.keys = Keys(self._tx, self._cipher, self.audit)
             self.jobs = Jobs(self.home, self._tx, self._cipher, self.audit)
+            self.requests: Requests = DatabaseRequests(database) if database is not None else MemoryRequests()
             self.purge_expired()
             self._tx.checkpoint(attempts=1)  # finish an erasure a crash interrupted
         except BaseException:
@@ -135,6 +137,8 @@ class Store:
             if self._timer is not None:
                 self._timer.cancel()
             try:
+                if isinstance(self.requests, DatabaseRequests):
+                    self.requests.close()
                 self._tx.close()
             finally:
                 if self._anchor is not None:
