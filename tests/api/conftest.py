@@ -35,6 +35,15 @@ class Server:
     keys: dict[str, tuple[str, str]]  # role -> (key id, secret)
     bucket: Path
     log: Path
+    database: str | None = None  # the server's --store, when not the embedded store
+
+    def open_store(self) -> Store:
+        """The server's store, opened as another process (the CLI) would."""
+        return Store(self.home, database=self.database)
+
+    def cli_env(self) -> dict[str, str]:
+        """The environment a command run beside the server needs to reach its store."""
+        return {**os.environ, "FACEPRINT_HOME": str(self.home), **({"FACEPRINT_STORE": self.database} if self.database else {})}
 
     def client(self, role: str = "admin", service: str = "rekognition", **config: object):
         """An unmodified boto3 client signed with ``role``'s key, with boto3's default
@@ -109,16 +118,25 @@ def make_keys(home: Path, database: str | None = None) -> dict[str, tuple[str, s
         return {role: tuple(x.key_id if i == 0 else x for i, x in enumerate(store.keys.issue(role, f"tests as {role}"))) for role in ROLES}  # type: ignore[misc]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", params=STORES)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The server every API test talks to, once over each store: the embedded SQLite
+    store, then a PostgreSQL database (``--store``), so every API module runs on both."""
     home = tmp_path_factory.mktemp("server-home")
     bucket = tmp_path_factory.mktemp("bucket")
-    keys = make_keys(home)
+    database = None
+    if request.param == "postgresql":
+        database = request.getfixturevalue("postgres_server").new_database()
+    keys = make_keys(home, database)
     clip = DATA / "people" / "face_recognition" / "examples" / "short_hamilton_clip.mp4"
     streams = ["--stream", f"door={clip}"] if clip.is_file() else []  # a file loops like a camera
-    proc, url, log = start_server(home, "--bucket", f"photos={bucket}", *streams)
+    store = ["--store", database] if database else []
+    proc, url, log = start_server(home, "--bucket", f"photos={bucket}", *streams, *store)
     try:
-        yield Server(url, home, keys, bucket, log)
+        yield Server(url, home, keys, bucket, log, database)
     finally:
         stop_server(proc)
 

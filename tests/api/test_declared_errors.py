@@ -33,7 +33,6 @@ from botocore.utils import ArgumentGenerator
 
 from faceprint.api import operation_table
 from faceprint.api.model import FACEPRINT_PREFIX, REKOGNITION_PREFIX, service_models
-from faceprint.store import Store
 from faceprint.types import Box, NewFace
 from faceprint.store.users import MAX_FACES_PER_USER
 from tests.api.conftest import DATA, lfw_images, unique
@@ -116,7 +115,7 @@ class World:
         then associated over the wire."""
         name = unique("declared-full")
         self.rek.create_collection(CollectionId=name, Tags={"faceprint:consent-required": "false", "faceprint:purpose": self.purpose})
-        with Store(server.home) as store:
+        with server.open_store() as store:
             base = store.faces.vector(self.collection, self.face)
             rng = np.random.default_rng(0)
             vecs = base + 0.01 * rng.normal(size=(MAX_FACES_PER_USER + 1, len(base))).astype(np.float32)

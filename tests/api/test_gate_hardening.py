@@ -226,7 +226,7 @@ def test_revoking_a_key_ends_its_alert_streams(server):
         cli_stream = _open_events(server, (by_cli["AccessKeyId"], by_cli["SecretAccessKey"]), name)
         fp.revoke_access_key(AccessKeyId=by_api["AccessKeyId"])
         _read_to_end(api_stream)
-        subprocess.run([sys.executable, "-m", "faceprint.cli.main", "keys", "revoke", by_cli["AccessKeyId"], "--home", str(server.home)], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "faceprint.cli.main", "keys", "revoke", by_cli["AccessKeyId"], "--home", str(server.home)], check=True, capture_output=True, env=server.cli_env())
         _read_to_end(cli_stream)  # within the server's key cache window
         _open_events(server, server.keys["searcher"], name).close()  # other keys still subscribe
     finally:

@@ -101,3 +101,32 @@ def test_a_face_acknowledged_by_one_server_is_found_by_another_at_once(tmp_path,
         gone = [f.face_id for f in b.faces.page("c", max_results=10)[0]]
         b.faces.delete("c", gone)
         assert not {h.face.face_id for h in a.faces.search("c", v[0], max_faces=200, min_cosine=-1)} & set(gone)
+
+
+def test_every_command_honours_faceprint_store(tmp_path, database_url, monkeypatch):
+    """Commands run on another machine (another folder, the shared key) read and write the
+    server store when FACEPRINT_STORE names it."""
+    key = os.urandom(32).hex()
+    env = {**os.environ, "FACEPRINT_HOME": str(tmp_path / "machine-b"), "FACEPRINT_STORE": database_url, "FACEPRINT_KEY": key}
+    cli = [sys.executable, "-m", "faceprint.cli.main"]
+    for args in (["collection", "create", "lobby", "--purpose", "visitor badges"], ["consent", "add", "alice", "--basis", "consent", "--purpose", "visitor badges"]):
+        done = subprocess.run(cli + args, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    monkeypatch.setenv("FACEPRINT_KEY", key)
+    with Store(tmp_path / "machine-a", database=database_url) as store:
+        assert store.collections.names() == ["lobby"]
+        assert [r.subject for r in store.governance.consent_records()] == ["alice"]
+    assert not (tmp_path / "machine-b" / "faceprint.db").exists()  # nothing went to an embedded store
+
+
+def test_text_with_a_nul_character_is_bad_input_not_a_database_error(tmp_path, database_url):
+    """PostgreSQL's text cannot hold U+0000 (the fuzz test's find: a 500 on
+    ListAuditEvents with Actor "\\u0000"); it is InvalidParameter, as any bad input."""
+    from faceprint.errors import InvalidParameter
+
+    with Store(tmp_path, database=database_url) as store:
+        with pytest.raises(InvalidParameter, match="NUL"):
+            store.audit.entries(actor="\x00")
+        with pytest.raises(InvalidParameter):
+            store.governance.add_consent("alice", basis="consent", purpose="door\x00access")
+        assert store.audit.verify().ok

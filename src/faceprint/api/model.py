@@ -110,6 +110,8 @@ def _check(shape: Shape, value: Any, path: str, *, decode: bool) -> Any:
         if not isinstance(value, str):
             raise InvalidParameter(f"{where} must be a string")
         _range(len(value), meta, where, "characters")
+        if decode and "\x00" in value:  # no store keeps it as text (PostgreSQL refuses it); no id or name needs it
+            raise InvalidParameter(f"{where} must not contain the NUL character")
         if "enum" in meta and value not in meta["enum"]:
             raise InvalidParameter(f"{where} must be one of {', '.join(meta['enum'])}")
         pattern = _pattern(meta["pattern"]) if "pattern" in meta else None

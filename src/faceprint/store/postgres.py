@@ -27,7 +27,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-from faceprint.errors import DatabaseUnavailable, StorageError
+from faceprint.errors import DatabaseUnavailable, InvalidParameter, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,14 @@ def _sql(statement: str) -> str:
     return statement.replace("%", "%%").replace("?", "%s")
 
 
+def _check_text(params: Sequence[Any]) -> None:
+    """PostgreSQL's text cannot hold U+0000, which SQLite's can: refuse it as bad input
+    (the API refuses it before it gets here; this keeps the Python API's answer typed)."""
+    for value in params:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidParameter("text values must not contain the NUL character")
+
+
 class Connection:
     """What the store's parts use of a connection (``execute``, ``executemany``), over
     psycopg."""
@@ -207,10 +215,14 @@ class Connection:
         self._conn = conn
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(_sql(statement), tuple(params))
+        params = tuple(params)
+        _check_text(params)
+        return self._conn.execute(_sql(statement), params)
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         rows = [tuple(r) for r in rows]
+        for row in rows:
+            _check_text(row)
         if rows:
             with self._conn.cursor() as cur:
                 cur.executemany(_sql(statement), rows)
