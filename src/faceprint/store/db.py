@@ -207,7 +207,34 @@ def _statements(script: str) -> Iterator[str]:
             buf = []
 
 
-class Transactions:
+class CommitHooks:
+    """Work to run once the current write transaction has committed, in commit order;
+    dropped when it rolls back. Both backends' transactions keep them."""
+
+    _hooks: list[Callable[[], None]] | None = None
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the current write transaction has committed."""
+        if self._hooks is None:
+            raise RuntimeError("after_commit outside a write transaction")
+        self._hooks.append(hook)
+
+    def _in_write(self) -> bool:
+        return self._hooks is not None
+
+    def _begin_hooks(self) -> None:
+        self._hooks = []
+
+    def _drop_hooks(self) -> None:
+        self._hooks = None
+
+    def _run_hooks(self) -> None:
+        hooks, self._hooks = self._hooks or [], None
+        for hook in hooks:  # the caller still holds the lock: hooks run in commit order
+            hook()
+
+
+class Transactions(CommitHooks):
     """One connection shared by a process's threads, one write transaction at a time.
 
     In-memory state that mirrors the rows (the vector indexes) is changed through
@@ -219,7 +246,6 @@ class Transactions:
         self.conn = conn
         self.path = path
         self.lock = threading.RLock()
-        self._hooks: list[Callable[[], None]] | None = None
 
     @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
@@ -247,12 +273,12 @@ class Transactions:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _storage_error(exc, self.path) from None
-            self._hooks = []
+            self._begin_hooks()
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
             except BaseException as exc:
-                self._hooks = None
+                self._drop_hooks()
                 try:
                     self.conn.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -260,22 +286,14 @@ class Transactions:
                 if isinstance(exc, sqlite3.Error):
                     raise _storage_error(exc, self.path) from None
                 raise
-            hooks, self._hooks = self._hooks, None
-            for hook in hooks:  # still under the lock: hooks run in commit order
-                hook()
-
-    def after_commit(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` once the current write transaction has committed."""
-        if self._hooks is None:
-            raise RuntimeError("after_commit outside a write transaction")
-        self._hooks.append(hook)
+            self._run_hooks()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several SELECTs (inside a write transaction, that
         transaction's own view)."""
         with self.lock:
-            if self._hooks is not None:  # already inside write(): read through it
+            if self._in_write():  # already inside write(): read through it
                 yield self.conn
                 return
             try:

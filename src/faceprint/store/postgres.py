@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from faceprint.errors import DatabaseUnavailable, InvalidParameter, StorageError
+from faceprint.store.db import CommitHooks
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ class Connection:
                 cur.executemany(_sql(statement), rows)
 
 
-class PgTransactions:
+class PgTransactions(CommitHooks):
     """The PostgreSQL counterpart of :class:`faceprint.store.db.Transactions`.
 
     Args:
@@ -245,7 +246,6 @@ class PgTransactions:
         self._psycopg = psycopg
         self.path = redact(url)
         self.lock = threading.RLock()
-        self._hooks: list[Callable[[], None]] | None = None
         self._url = url
         self.conn = self._connect()
         try:
@@ -275,7 +275,7 @@ class PgTransactions:
         """
         with self.lock:
             self._begin("BEGIN")
-            self._hooks = []
+            self._begin_hooks()
             try:
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 if not durable:
@@ -283,27 +283,19 @@ class PgTransactions:
                 yield Connection(self.conn)
                 self.conn.execute("COMMIT")
             except BaseException as exc:
-                self._hooks = None
+                self._drop_hooks()
                 self._rollback()
                 if isinstance(exc, self._psycopg.Error):
                     raise self._error(exc) from None
                 raise
-            hooks, self._hooks = self._hooks, None
-            for hook in hooks:  # still under the lock: hooks run in commit order
-                hook()
-
-    def after_commit(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` once the current write transaction has committed."""
-        if self._hooks is None:
-            raise RuntimeError("after_commit outside a write transaction")
-        self._hooks.append(hook)
+            self._run_hooks()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A consistent snapshot for several SELECTs (inside a write transaction, that
         transaction's own view)."""
         with self.lock:
-            if self._hooks is not None:
+            if self._in_write():  # already inside write(): read through it
                 yield Connection(self.conn)
                 return
             self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
