@@ -4,6 +4,7 @@ use, expire, belong to their caller, and failures are throttled."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -28,10 +29,49 @@ def live(data: Path) -> list[tuple[float, np.ndarray]]:
     return video_frames(data / "liveness" / "replay_apfol" / "videos" / "real2.webm", every=3, limit=30)
 
 
-@pytest.fixture()
-def sessions(engine: fp.Engine) -> tuple[LivenessSessions, Clock]:
+@pytest.fixture(params=["memory", "postgresql"])
+def sessions(request: pytest.FixtureRequest, engine: fp.Engine, tmp_path: Path) -> Iterator[tuple[LivenessSessions, Clock]]:
+    """Sessions kept in this process (the embedded store), and in a PostgreSQL server
+    store, where any server may serve any step: the rules must not differ."""
     clock = Clock()
-    return LivenessSessions(engine.analyzer, clock=clock), clock
+    if request.param == "memory":
+        yield LivenessSessions(engine.analyzer, clock=clock), clock
+        return
+    with fp.Store(tmp_path, database=request.getfixturevalue("database_url")) as store:
+        yield LivenessSessions(engine.analyzer, clock=clock, ledger=store.liveness), clock
+
+
+def test_a_session_created_on_one_server_is_judged_and_read_on_another(engine: fp.Engine, live, tmp_path: Path, database_url: str, monkeypatch) -> None:
+    """Two servers of one database: create and challenge on one, send the frames to the
+    other, read the result on the first; the caller's failures count on both."""
+    import os
+
+    monkeypatch.setenv("FACEPRINT_KEY", os.urandom(32).hex())
+    clock = Clock()
+    with fp.Store(tmp_path / "a", database=database_url) as a, fp.Store(tmp_path / "b", database=database_url) as b:
+        one = LivenessSessions(engine.analyzer, clock=clock, ledger=a.liveness)
+        other = LivenessSessions(engine.analyzer, clock=clock, ledger=b.liveness)
+        session = one.create("app", actions=["BLINK", "TURN_LEFT"])
+        one.challenge(session.session_id, "app")
+        clock.now += 5  # the person performs it
+        judged = other.submit(session.session_id, "app", live)
+        read = one.get(session.session_id, "app")
+        assert read.status == judged.status == "SUCCEEDED" and read.result is not None
+        assert read.result.live == judged.result.live and read.result.confidence == pytest.approx(judged.result.confidence)
+        with pytest.raises(InvalidParameter, match="already used"):
+            one.submit(session.session_id, "app", live)
+        with pytest.raises(SessionNotFound):
+            other.get(session.session_id, "another-app")
+        few = [(0.0, np.zeros((64, 64, 3), np.uint8))]
+        for i in range(4):  # with the failed challenge above: five, made on either server
+            server = (one, other)[i % 2]
+            s = server.create("app")
+            server.challenge(s.session_id, "app")
+            assert server.submit(s.session_id, "app", few).status == "FAILED"
+        with pytest.raises(TooManyFailures):
+            other.create("app")
+        with pytest.raises(TooManyFailures):
+            one.create("app")
 
 
 def test_bad_input_fails_with_its_reason(engine: fp.Engine, live, data: Path) -> None:

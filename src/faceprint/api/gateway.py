@@ -78,7 +78,9 @@ class Gateway:
         self.config.buckets = {**config.buckets, video_operations.UPLOADS: uploads}
         self.jobs = VideoJobs(self.service, render=shapes.video_job)
         self.processors = StreamProcessors(self.service, config.streams, webhook_http_hosts=config.webhook_http_hosts)
-        self.liveness = LivenessSessions(self.service.engine.analyzer, same_person=self.service.engine.bar(SAME_PERSON_SIMILARITY).thresholds)
+        self.liveness = LivenessSessions(
+            self.service.engine.analyzer, same_person=self.service.engine.bar(SAME_PERSON_SIMILARITY).thresholds, ledger=self.service.store.liveness
+        )
         self.pool = ThreadPoolExecutor(max(1, config.workers), thread_name_prefix="faceprint-api")
         self._pending = 0
         self._lock = threading.Lock()

@@ -39,6 +39,7 @@ from faceprint.matching.bar import FaceBar
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.store.consent import ConsentRecord
 from faceprint.store.keys import AccessKey
+from faceprint.store.liveness import LivenessPart
 from faceprint.store.requests import Requests
 from faceprint.types import CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
 from faceprint.store.video import JobRecord, ProcessorRecord, VideoLimits, VideoUpload
@@ -275,6 +276,7 @@ class StoreBackend(Protocol):
     keys: KeysPart
     jobs: JobsPart
     requests: Requests
+    liveness: LivenessPart
 
     def close(self) -> None: ...
 
@@ -296,5 +298,6 @@ PARTS: dict[str, type] = {
     "keys": KeysPart,
     "jobs": JobsPart,
     "requests": Requests,
+    "liveness": LivenessPart,
 }
 """Each part's attribute name on a :class:`StoreBackend` and its Protocol (for conformance tests)."""

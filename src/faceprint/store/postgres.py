@@ -267,17 +267,22 @@ class PgTransactions(CommitHooks):
             c.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT(key) DO NOTHING", (str(SCHEMA_VERSION),))
 
     @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+    def write(self, *, durable: bool = True, lock: tuple[str, str] | None = None) -> Iterator[Connection]:
         """One write transaction, alone among every process's writers; all or nothing.
 
         ``durable=False`` commits without waiting for the WAL flush (``synchronous_commit
-        = off``): only audit entries of read-only operations use it.
+        = off``): only audit entries of read-only operations use it. ``lock``: take this
+        named lock instead of the store's write lock, for state no part of the store
+        reads (one liveness caller's sessions), so it does not wait behind indexing.
         """
         with self.lock:
             self._begin("BEGIN")
             self._begin_hooks()
             try:
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                if lock is None:
+                    self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                else:
+                    self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", lock)
                 if not durable:
                     self.conn.execute("SET LOCAL synchronous_commit = off")
                 yield Connection(self.conn)

@@ -13,7 +13,8 @@ indexes with the rows before its next read.
 anchor, and composes the parts over that one handle, each a class of its own file:
 ``store.collections``, ``store.faces``, ``store.users``, ``store.governance`` (consent,
 erasure, retention), ``store.audit``, ``store.keys``, ``store.jobs`` (video jobs,
-uploads, stream processors) and ``store.requests`` (signed requests seen, rate buckets). ``interface.py`` names what each part must offer, for a
+uploads, stream processors), ``store.requests`` (signed requests seen, rate buckets)
+and ``store.liveness`` (liveness sessions between their requests). ``interface.py`` names what each part must offer, for a
 second backend.
 """
 
@@ -35,6 +36,7 @@ from faceprint.store.faces import Faces
 from faceprint.store.governance import Governance
 from faceprint.store.indexes import Indexes
 from faceprint.store.keys import Keys
+from faceprint.store.liveness import DatabaseLiveness, LivenessPart, MemoryLiveness
 from faceprint.store.postgres import PgTransactions
 from faceprint.store.requests import DatabaseRequests, MemoryRequests, Requests
 from faceprint.store.users import Users
@@ -119,6 +121,7 @@ class Store:
             self.keys = Keys(self._tx, self._cipher, self.audit)
             self.jobs = Jobs(self.home, self._tx, self._cipher, self.audit)
             self.requests: Requests = DatabaseRequests(database) if database is not None else MemoryRequests()
+            self.liveness: LivenessPart = DatabaseLiveness(self._tx, self._cipher) if isinstance(self._tx, PgTransactions) else MemoryLiveness()
             self.purge_expired()
             self._tx.checkpoint(attempts=1)  # finish an erasure a crash interrupted
         except BaseException:
