@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.conftest import Server, lfw_images, make_keys, start_server, stop_server, unique
+from tests.api.conftest import DATA, Server, lfw_images, make_keys, start_server, stop_server, unique
+from tests.api.test_gate_hardening import _open_events, _read_to_end
+from tests.api.test_video_api import _events
 from tests.api.test_auth import send, signed
 
 
@@ -31,11 +33,14 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> It
     finally:
         for k, v in old.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    clip = DATA / "people" / "face_recognition" / "examples" / "short_hamilton_clip.mp4"
     procs = []
     try:
         servers = []
-        for home in homes:
-            proc, base, log = start_server(home, "--rate-limit", "2", env=env)
+        for i, home in enumerate(homes):
+            # only the first server can open the camera: its processors run there
+            streams = ["--stream", f"door={clip}"] if i == 0 and clip.is_file() else []
+            proc, base, log = start_server(home, "--rate-limit", "2", *streams, env=env)
             procs.append(proc)
             servers.append(Server(base, home, keys, home, log))
         yield servers[0], servers[1]
@@ -87,3 +92,36 @@ def test_a_keys_rate_is_counted_across_both(two_servers):
     elapsed = time.monotonic() - started
     assert "ThrottlingException" in answers
     assert answers.count("ok") <= 4 + 2 * elapsed + 1, (answers.count("ok"), elapsed)
+
+
+def test_an_alert_from_a_stream_run_by_one_reaches_a_subscriber_of_the_other(two_servers):
+    """The camera is configured on the first server only, so the processor runs there;
+    a subscriber connected to the second hears its alerts, and a stop sent to the
+    second stops it on the first."""
+    a, b = two_servers
+    examples = DATA / "people" / "face_recognition" / "examples"
+    if not (examples / "short_hamilton_clip.mp4").is_file():
+        pytest.skip(f"the hamilton clip is not in {examples}")
+    admin_a, admin_b = a.client("admin"), b.client("admin")
+    watch, name = unique("watch"), unique("door")
+    admin_a.create_collection(CollectionId=watch, Tags={"faceprint:consent-required": "false", "faceprint:purpose": "two servers"})
+    admin_a.index_faces(CollectionId=watch, Image={"Bytes": (examples / "lin-manuel-miranda.png").read_bytes()}, ExternalImageId="lin-manuel-miranda")
+    admin_a.create_stream_processor(
+        Name=name,
+        Input={"KinesisVideoStream": {"Arn": "arn:aws:kinesisvideo:local:000000000000:stream/door/1"}},
+        Output={"KinesisDataStream": {"Arn": "arn:aws:kinesis:local:000000000000:stream/alerts"}},
+        Settings={"FaceSearch": {"CollectionId": watch, "FaceMatchThreshold": 50}},
+        RoleArn="arn:aws:iam::000000000000:role/faceprint",
+    )
+    admin_a.start_stream_processor(Name=name)
+    try:
+        assert admin_b.describe_stream_processor(Name=name)["Status"] == "RUNNING"
+        alerts = _events(b, name, seconds=60)  # the clip loops: Lin-Manuel comes back
+        assert alerts and alerts[0]["ExternalImageId"] == "lin-manuel-miranda"
+        following = _open_events(b, b.keys["searcher"], name)
+    finally:
+        admin_b.stop_stream_processor(Name=name)
+    # the first server stops its watcher within its next lease renewal and announces the
+    # end, which closes the stream followed on the second
+    _read_to_end(following)
+    assert admin_a.describe_stream_processor(Name=name)["Status"] == "STOPPED"

@@ -73,17 +73,16 @@ def test_one_key_holds_at_most_a_few_alert_streams(tmp_path):
     """Each alert stream holds a connection of the server's shared limit: one key
     opening hundreds would lock every other caller out."""
     from faceprint.errors import LimitExceeded
-    from faceprint.video.alerts import Broadcast
-    from faceprint.video.processors import MAX_STREAMS_PER_KEY, _Running
+    from faceprint.video.processors import MAX_STREAMS_PER_KEY
 
     with _store(tmp_path) as store:
         processors = StreamProcessors(SimpleNamespace(store=store, engine=None), {"door": str(tmp_path / "door.mp4")})  # type: ignore[arg-type]
         store.jobs.create_processor("p", _params())
-        broadcast = Broadcast()
-        processors._running["p"] = _Running(SimpleNamespace(running=True), [], broadcast)  # type: ignore[arg-type]
+        store.jobs.set_processor_status("p", "RUNNING")  # running, as far as subscribers can tell
         held = [processors.subscribe("p", "key-a") for _ in range(MAX_STREAMS_PER_KEY)]
         with pytest.raises(LimitExceeded):
             processors.subscribe("p", "key-a")
         processors.subscribe("p", "key-b")  # other keys are not held back
-        processors.unsubscribe(broadcast, held[0][0], "key-a")
+        queue_, broadcast = held[0]
+        processors.unsubscribe(broadcast, queue_, "key-a")
         processors.subscribe("p", "key-a")  # a closed stream frees its place

@@ -39,6 +39,7 @@ from faceprint.matching.bar import FaceBar
 from faceprint.store.audit import AuditEntry, AuditReport
 from faceprint.store.consent import ConsentRecord
 from faceprint.store.keys import AccessKey
+from faceprint.store.events import EventsPart
 from faceprint.store.liveness import LivenessPart
 from faceprint.store.requests import Requests
 from faceprint.types import CollectionInfo, FaceHit, NewFace, StoredFace, UserHit, UserInfo
@@ -277,6 +278,8 @@ class StoreBackend(Protocol):
     jobs: JobsPart
     requests: Requests
     liveness: LivenessPart
+    events: EventsPart
+    shared: bool  # other servers may use this store at the same time (the server store)
 
     def close(self) -> None: ...
 
@@ -299,5 +302,6 @@ PARTS: dict[str, type] = {
     "jobs": JobsPart,
     "requests": Requests,
     "liveness": LivenessPart,
+    "events": EventsPart,
 }
 """Each part's attribute name on a :class:`StoreBackend` and its Protocol (for conformance tests)."""

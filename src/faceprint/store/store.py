@@ -14,7 +14,8 @@ anchor, and composes the parts over that one handle, each a class of its own fil
 ``store.collections``, ``store.faces``, ``store.users``, ``store.governance`` (consent,
 erasure, retention), ``store.audit``, ``store.keys``, ``store.jobs`` (video jobs,
 uploads, stream processors), ``store.requests`` (signed requests seen, rate buckets)
-and ``store.liveness`` (liveness sessions between their requests). ``interface.py`` names what each part must offer, for a
+``store.liveness`` (liveness sessions between their requests) and ``store.events``
+(alerts fanned out to every server). ``interface.py`` names what each part must offer, for a
 second backend.
 """
 
@@ -35,6 +36,7 @@ from faceprint.store.db import Transactions, connect
 from faceprint.store.faces import Faces
 from faceprint.store.governance import Governance
 from faceprint.store.indexes import Indexes
+from faceprint.store.events import DatabaseEvents, MemoryEvents
 from faceprint.store.keys import Keys
 from faceprint.store.liveness import DatabaseLiveness, LivenessPart, MemoryLiveness
 from faceprint.store.postgres import PgTransactions
@@ -122,6 +124,8 @@ class Store:
             self.jobs = Jobs(self.home, self._tx, self._cipher, self.audit)
             self.requests: Requests = DatabaseRequests(database) if database is not None else MemoryRequests()
             self.liveness: LivenessPart = DatabaseLiveness(self._tx, self._cipher) if isinstance(self._tx, PgTransactions) else MemoryLiveness()
+            self.events: MemoryEvents | DatabaseEvents = DatabaseEvents(database, self._cipher) if database is not None else MemoryEvents()
+            self.shared = database is not None  # other servers may use this store at the same time
             self.purge_expired()
             self._tx.checkpoint(attempts=1)  # finish an erasure a crash interrupted
         except BaseException:
@@ -142,6 +146,7 @@ class Store:
             try:
                 if isinstance(self.requests, DatabaseRequests):
                     self.requests.close()
+                self.events.close()
                 self._tx.close()
             finally:
                 if self._anchor is not None:

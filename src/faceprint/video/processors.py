@@ -8,6 +8,13 @@ Processors are stored, and those running when the process stopped start again wi
 it (unless their session had a stop time: they are stopped, and say why). Alerts go to
 live subscribers (server-sent events) and to an optional webhook.
 
+Over a store several servers share (the server store), a processor runs on one server
+at a time: the one that started or adopted it, which renews a lease in the processor's
+record every ``HEARTBEAT_S``. A server that stops renewing (it died) loses its
+processors after ``LEASE_S`` to any server with the same stream configured. Alerts go
+out through the store's events, so a subscriber on any server hears them, and a
+processor stopped through any server stops where it runs.
+
 A session may start at a time (``starts_at``: frames decoded before it are skipped;
 faceprint keeps no video, so it cannot start earlier than now) and stop after a
 duration of stream; regions of interest limit where faces are searched and may change
@@ -18,9 +25,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Collection
 
@@ -39,12 +48,31 @@ WEBHOOK_TAG = "faceprint:webhook"
 MAX_TAGS = 200  # Rekognition's limit per resource
 
 
+HEARTBEAT_S = 5.0  # how often a server renews the lease of the processors it runs
+LEASE_S = 20.0  # a lease not renewed for this long is free: another server may adopt the processor
+
+
 @dataclass
 class _Running:
     watcher: Watcher
     sinks: list[Sink]
-    broadcast: Broadcast
     session: dict[str, Any] = field(default_factory=dict)  # StartedAt, StartsAt, StopAfterSeconds
+
+
+class _Published(Sink):
+    """A running watcher's alerts, published through the store's events to every
+    server's subscribers (this one's included)."""
+
+    def __init__(self, events: Any, processor: str) -> None:
+        self._events, self._processor = events, processor
+        super().__init__(f"events-{processor}")
+
+    def deliver(self, alert: Alert) -> None:
+        self._events.publish(_topic(self._processor), pickle.dumps(("alert", alert), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _topic(processor: str) -> str:
+    return f"processor:{processor}"
 
 
 # Alert streams one access key may hold open at once: each holds a connection, and the
@@ -58,22 +86,76 @@ class StreamProcessors:
         self.streams = streams
         self.max_width = max_width
         self.webhook_http_hosts = frozenset(h.lower() for h in webhook_http_hosts)  # reachable over plain http
+        self.server_id = uuid.uuid4().hex[:12]  # whose lease a processor's record names
         self._running: dict[str, _Running] = {}
+        self._broadcasts: dict[str, Broadcast] = {}  # processor -> this server's subscribers
         self._lock = threading.Lock()
         self._streams: dict[str, int] = {}  # open alert streams per access key
-        for record in service.store.jobs.processors():
-            if record.status in ("RUNNING", "STARTING"):
-                session = record.params.get("Session", {})
-                if session.get("StopAfterSeconds") is not None:
-                    # its stop time was counted in a process that is gone: a fresh session
-                    # would run longer than asked
-                    service.store.jobs.set_processor_status(record.name, "STOPPED", "the server restarted during a session with a StopSelector; start it again")
+        self._closed = threading.Event()
+        self._stop_listening = service.store.events.listen(self._on_event)
+        self._adopt(at_start=True)
+        self._tender = threading.Thread(target=self._tend, name="faceprint-processors", daemon=True)
+        self._tender.start()
+
+    def _adopt(self, *, at_start: bool = False) -> None:
+        """Start the stored processors that should run and run nowhere: at start, those
+        that ran when this store's server stopped; on a shared store, also those whose
+        server stopped renewing its lease."""
+        shared = bool(getattr(self.service.store, "shared", False))
+        for record in self.service.store.jobs.processors():
+            if record.status not in ("RUNNING", "STARTING") or record.params.get("Stream") not in self.streams:
+                continue
+            with self._lock:
+                if record.name in self._running and self._running[record.name].watcher.running:
                     continue
-                starts_at = session.get("StartsAt")
-                try:
-                    self.start(record.name, starts_at=starts_at if starts_at is not None and starts_at > time.time() else None)
-                except FaceprintError as exc:
-                    service.store.jobs.set_processor_status(record.name, "FAILED", str(exc))
+            if shared and self._leased_elsewhere(record.params):
+                continue
+            if not shared and not at_start:
+                continue  # one server per embedded store: only its own restart resumes
+            session = record.params.get("Session", {})
+            if session.get("StopAfterSeconds") is not None:
+                # its stop time was counted in a process that is gone: a fresh session
+                # would run longer than asked
+                self.service.store.jobs.set_processor_status(record.name, "STOPPED", "the server restarted during a session with a StopSelector; start it again")
+                continue
+            starts_at = session.get("StartsAt")
+            try:
+                self.start(record.name, starts_at=starts_at if starts_at is not None and starts_at > time.time() else None)
+                log.info("stream processor adopted", extra={"processor": record.name, "server": self.server_id})
+            except ResourceInUse:
+                continue  # another server took it first
+            except FaceprintError as exc:
+                self.service.store.jobs.set_processor_status(record.name, "FAILED", str(exc))
+
+    def _leased_elsewhere(self, params: dict[str, Any]) -> bool:
+        runner = params.get("Runner") or {}
+        return bool(runner) and runner.get("Id") != self.server_id and time.time() - float(runner.get("Heartbeat", 0.0)) < LEASE_S
+
+    def _tend(self) -> None:
+        """Renew the leases of the processors this server runs; stop those stopped (or
+        taken over) elsewhere; adopt orphans on a shared store."""
+        while not self._closed.wait(HEARTBEAT_S):
+            try:
+                with self._lock:
+                    mine = [name for name, r in self._running.items() if r.watcher.running]
+                for name in mine:
+                    self._renew(name)
+                if getattr(self.service.store, "shared", False):
+                    self._adopt()
+            except Exception:  # noqa: BLE001 - the next round tries again (the database may be back)
+                log.exception("tending stream processors failed")
+
+    def _renew(self, name: str) -> None:
+        try:
+            record = self.service.store.jobs.processor(name)
+        except NotFound:
+            self._stop_local(name)
+            return
+        runner = record.params.get("Runner") or {}
+        if record.status not in ("RUNNING", "STARTING") or runner.get("Id") != self.server_id:
+            self._stop_local(name)  # stopped through another server, or adopted by one
+            return
+        self.service.store.jobs.update_processor(name, lambda p: {**p, "Runner": {"Id": self.server_id, "Heartbeat": time.time()}})
 
     def create(
         self,
@@ -111,8 +193,7 @@ class StreamProcessors:
             webhook = params.get("Tags", {}).get(WEBHOOK_TAG)
             if webhook:
                 check_webhook(webhook, self.webhook_http_hosts)  # stored before the rule, or the operator's list changed
-            broadcast = Broadcast()
-            sinks: list[Sink] = [broadcast]
+            sinks: list[Sink] = [_Published(self.service.store.events, name)]
             if webhook:
                 sinks.append(WebhookSink(webhook, os.environ.get("FACEPRINT_WEBHOOK_SECRET", "")))
             source = VideoSource(source_spec, pace=True, max_width=self.max_width, reconnect=True)
@@ -125,9 +206,20 @@ class StreamProcessors:
             )
             watcher = Watcher(self.service, source, settings, sinks, name=name, on_end=lambda w: self._ended(name, w))
             session = {"StartedAt": time.time(), "StartsAt": starts_at, "StopAfterSeconds": max_duration_s}
-            self.service.store.jobs.update_processor(name, lambda p: {**p, "Session": session})
+
+            def claim(p: dict[str, Any]) -> dict[str, Any]:
+                if self._leased_elsewhere(p):  # read and written in one transaction: one server wins
+                    raise ResourceInUse(f"stream processor {name} is already running on another server")
+                return {**p, "Session": session, "Runner": {"Id": self.server_id, "Heartbeat": time.time()}}
+
+            try:
+                self.service.store.jobs.update_processor(name, claim)
+            except BaseException:
+                for sink in sinks:
+                    sink.close()
+                raise
             watcher.start()
-            self._running[name] = _Running(watcher, sinks, broadcast, session)
+            self._running[name] = _Running(watcher, sinks, session)
         self.service.store.jobs.set_processor_status(name, "RUNNING")
 
     def _ended(self, name: str, watcher: Watcher) -> None:
@@ -140,6 +232,7 @@ class StreamProcessors:
             return
         for sink in running.sinks:
             sink.close()
+        self._publish_end(name)
         try:
             stream = self.service.store.jobs.processor(name).params["Stream"]
             self.service.store.jobs.set_processor_status(name, "FAILED" if watcher.error else "STOPPED", self._redact(watcher.error or watcher.end_reason, stream))
@@ -147,15 +240,44 @@ class StreamProcessors:
             log.warning("could not record the end of a stream processor", extra={"processor": name, "error": str(exc)})
 
     def stop(self, name: str) -> None:
-        """Stop a processor and free its threads, decoder and sinks."""
+        """Stop a processor and free its threads, decoder and sinks; one running on
+        another server of a shared store stops there within ``HEARTBEAT_S``."""
         self.service.store.jobs.processor(name)  # NotFound
+        running = self._stop_local(name)
+        self.service.store.jobs.set_processor_status(name, "STOPPED", running.watcher.error if running else None)
+
+    def _stop_local(self, name: str) -> _Running | None:
         with self._lock:
             running = self._running.pop(name, None)
         if running is not None:
             running.watcher.stop()
             for sink in running.sinks:
                 sink.close()
-        self.service.store.jobs.set_processor_status(name, "STOPPED", running.watcher.error if running else None)
+            self._publish_end(name)
+        return running
+
+    def _publish_end(self, name: str) -> None:
+        """Tell every server's subscribers that this session is over."""
+        try:
+            self.service.store.events.publish(_topic(name), pickle.dumps(("end", None)))
+        except FaceprintError as exc:  # their streams end when their server notices the status
+            log.warning("could not announce the end of a stream processor", extra={"processor": name, "error": str(exc)})
+
+    def _on_event(self, topic: str, payload: bytes) -> None:
+        """An event from any server (this one's included): hand alerts to this server's
+        subscribers; at a session's end, end their streams."""
+        if not topic.startswith("processor:"):
+            return
+        name = topic[len("processor:") :]
+        kind, alert = pickle.loads(payload)  # sealed by the store, or from this process: written by us only
+        with self._lock:
+            broadcast = self._broadcasts.get(name) if kind == "alert" else self._broadcasts.pop(name, None)
+        if broadcast is None:
+            return
+        if kind == "alert":
+            broadcast.offer(alert)
+        else:
+            broadcast.close()
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -234,14 +356,17 @@ class StreamProcessors:
         Raises:
             LimitExceeded: ``owner`` already holds MAX_STREAMS_PER_KEY open streams.
         """
+        record = self.service.store.jobs.processor(name)  # NotFound
+        if self._status(record) != "RUNNING":  # never started, or its session ended (on any server)
+            raise ResourceInUse(f"stream processor {name} is not running")
         with self._lock:
-            running = self._running.get(name)
-            if running is None or not running.watcher.running:  # never started, or its session ended
-                raise ResourceInUse(f"stream processor {name} is not running") if self._exists(name) else NotFound(f"no stream processor {name}")
             if self._streams.get(owner, 0) >= MAX_STREAMS_PER_KEY:
                 raise LimitExceeded(f"this access key already holds {MAX_STREAMS_PER_KEY} open alert streams; close one first")
             self._streams[owner] = self._streams.get(owner, 0) + 1
-        return running.broadcast.subscribe(), running.broadcast
+            broadcast = self._broadcasts.get(name)
+            if broadcast is None or not broadcast.alive:
+                broadcast = self._broadcasts[name] = Broadcast()
+        return broadcast.subscribe(), broadcast
 
     def unsubscribe(self, broadcast: Broadcast, q: queue.Queue[Alert], owner: str = "") -> None:
         broadcast.unsubscribe(q)
@@ -253,13 +378,19 @@ class StreamProcessors:
                 self._streams.pop(owner, None)
 
     def close(self) -> None:
-        """Stop every processor (their stored status stays RUNNING: they restart with the server)."""
+        """Stop every processor (their stored status stays RUNNING: they restart with the
+        server, or another server of a shared store adopts them once the lease runs out)."""
+        self._closed.set()
+        self._stop_listening()
         with self._lock:
             running, self._running = list(self._running.values()), {}
+            broadcasts, self._broadcasts = list(self._broadcasts.values()), {}
         for r in running:
             r.watcher.stop()
             for sink in r.sinks:
                 sink.close()
+        for broadcast in broadcasts:
+            broadcast.close()
 
     def _check_tags(self, tags: dict[str, str]) -> None:
         unknown = sorted(k for k in tags if k.startswith("faceprint:") and k != WEBHOOK_TAG)
@@ -276,12 +407,6 @@ class StreamProcessors:
         spec = self.streams.get(stream)
         return text.replace(spec, f"stream {stream}") if text and spec else text
 
-    def _exists(self, name: str) -> bool:
-        try:
-            self.service.store.jobs.processor(name)
-            return True
-        except NotFound:
-            return False
 
     def _source_name(self, arn: str) -> str:
         resource = arn.split(":", 5)[-1]
