@@ -125,3 +125,60 @@ def test_an_alert_from_a_stream_run_by_one_reaches_a_subscriber_of_the_other(two
     # end, which closes the stream followed on the second
     _read_to_end(following)
     assert admin_a.describe_stream_processor(Name=name)["Status"] == "STOPPED"
+
+
+def test_a_processor_whose_server_dies_is_adopted_by_another(tmp_path_factory, postgres_server):
+    """Both servers can open the camera; the one running the processor is killed (no
+    clean shutdown); the other adopts the processor once its lease runs out."""
+    from faceprint.store import Store
+    from faceprint.video.processors import HEARTBEAT_S, LEASE_S
+
+    clip = DATA / "people" / "face_recognition" / "examples" / "short_hamilton_clip.mp4"
+    if not clip.is_file():
+        pytest.skip(f"the hamilton clip is not in {clip.parent}")
+    url = postgres_server.new_database()
+    env = {"FACEPRINT_STORE": url, "FACEPRINT_KEY": os.urandom(32).hex()}
+    homes = [tmp_path_factory.mktemp("dies"), tmp_path_factory.mktemp("adopts")]
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    procs = []
+    try:
+        keys = make_keys(homes[0], database=url)
+        for home in homes:
+            proc, base, log = start_server(home, "--stream", f"door={clip}", env=env)
+            procs.append((proc, Server(base, home, keys, home, log, url)))
+        (dying, first), (_, second) = procs
+        admin = first.client("admin")
+        watch, name = unique("watch"), unique("door")
+        admin.create_collection(CollectionId=watch, Tags={"faceprint:consent-required": "false"})
+        admin.create_stream_processor(
+            Name=name,
+            Input={"KinesisVideoStream": {"Arn": "arn:aws:kinesisvideo:local:000000000000:stream/door/1"}},
+            Output={"KinesisDataStream": {"Arn": "arn:aws:kinesis:local:000000000000:stream/alerts"}},
+            Settings={"FaceSearch": {"CollectionId": watch}},
+            RoleArn="arn:aws:iam::000000000000:role/faceprint",
+        )
+        admin.start_stream_processor(Name=name)
+        with Store(homes[0], database=url) as store:
+            runner = store.jobs.processor(name).params["Runner"]["Id"]
+        dying.kill()
+        dying.wait()
+        killed = time.monotonic()
+        adopted = None
+        while time.monotonic() - killed < LEASE_S + 3 * HEARTBEAT_S + 10:
+            with Store(homes[1], database=url) as store:
+                record = store.jobs.processor(name)
+            if record.params["Runner"]["Id"] != runner:
+                adopted = time.monotonic() - killed
+                break
+            time.sleep(1.0)
+        assert adopted is not None, "no server adopted the processor"
+        print(f"adopted {adopted:.1f} s after its server was killed")  # shown with pytest -s
+        assert record.status == "RUNNING" and second.client("admin").describe_stream_processor(Name=name)["Status"] == "RUNNING"
+        second.client("admin").stop_stream_processor(Name=name)
+    finally:
+        for proc, _ in procs:
+            stop_server(proc)
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        postgres_server.drop_database(url)
