@@ -130,3 +130,27 @@ def test_text_with_a_nul_character_is_bad_input_not_a_database_error(tmp_path, d
         with pytest.raises(InvalidParameter):
             store.governance.add_consent("alice", basis="consent", purpose="door\x00access")
         assert store.audit.verify().ok
+
+
+def test_a_server_resumes_only_the_video_jobs_queued_on_its_machine(tmp_path, database_url, monkeypatch):
+    """A restarted server used to run every IN_PROGRESS job again: on a shared store that
+    would run again the jobs another server is running (or could not, their uploads being
+    on the other machine)."""
+    from types import SimpleNamespace
+
+    from faceprint.video.jobs import VideoJobs
+
+    monkeypatch.setenv("FACEPRINT_KEY", os.urandom(32).hex())
+    with Store(tmp_path / "a", database=database_url) as a, Store(tmp_path / "b", database=database_url) as b:
+        assert a.node_id != b.node_id and a.node_id == Store(tmp_path / "a", database=database_url).node_id
+        a.jobs.create_job("mine", "FaceDetection", {"Video": {}, "Node": a.node_id}, owner="k")
+        a.jobs.create_job("theirs", "FaceDetection", {"Video": {}, "Node": b.node_id}, owner="k")
+        jobs = VideoJobs(SimpleNamespace(store=a, engine=None), render=lambda result: {})  # type: ignore[arg-type]
+        try:
+            deadline = time.time() + 20
+            while a.jobs.job("mine")[0].status == "IN_PROGRESS" and time.time() < deadline:
+                time.sleep(0.1)
+        finally:
+            jobs.close()
+        assert a.jobs.job("mine")[0].status == "FAILED"  # resumed here (and failed: there is no video)
+        assert a.jobs.job("theirs")[0].status == "IN_PROGRESS"  # left to its own machine

@@ -280,6 +280,7 @@ class StoreBackend(Protocol):
     liveness: LivenessPart
     events: EventsPart
     shared: bool  # other servers may use this store at the same time (the server store)
+    node_id: str  # this machine's stable name among them (see Store.node_id)
 
     def close(self) -> None: ...
 

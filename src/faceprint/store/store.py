@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
 from pathlib import Path
 
 from faceprint.errors import EncryptionKeyError, InvalidParameter, StorageError
@@ -151,6 +152,24 @@ class Store:
             finally:
                 if self._anchor is not None:
                     self._anchor.close()
+
+    @property
+    def node_id(self) -> str:
+        """This machine's name among the servers of a shared store: kept in the folder
+        (``node-id``), which holds what only this machine has (uploaded videos), so it
+        survives restarts and names the work only this machine can resume."""
+        path = self.home / "node-id"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            fresh = uuid.uuid4().hex[:16]
+            try:
+                with open(path, "x") as fh:  # another process may create it first: then read theirs
+                    fh.write(fresh)
+                path.chmod(0o600)
+            except FileExistsError:
+                pass
+            return path.read_text().strip()
 
     def _open_cipher(self) -> Cipher:
         with self._tx.read() as c:

@@ -112,7 +112,13 @@ class VideoJobs:
         self._lock = threading.Lock()  # a key's count and its new job go together
         self._thread = threading.Thread(target=self._run, name="faceprint-video-jobs", daemon=True)
         self.current: str | None = None
+        self.node = service.store.node_id
+        shared = bool(getattr(service.store, "shared", False))
         for record in service.store.jobs.interrupted_jobs():
+            # on a store other servers share, only the jobs queued on this machine (its
+            # uploads are here): another server's are running there, or resume there
+            if shared and record.params.get("Node", self.node) != self.node:
+                continue
             log.info("resuming an interrupted video job", extra={"job_id": record.job_id})
             self._queue.put(record.owner, record.job_id)
         self._thread.start()
@@ -133,7 +139,7 @@ class VideoJobs:
         if kind not in KINDS:
             raise InvalidParameter(f"job kind must be one of {', '.join(KINDS)}")
         store = self.service.store
-        stored = dict(params)
+        stored = {**params, "Node": self.node}  # where it is queued, and its upload kept
         if upload is not None:
             stored["Upload"] = upload.name
         elif path is not None and path.is_file():
