@@ -154,3 +154,29 @@ def test_a_server_resumes_only_the_video_jobs_queued_on_its_machine(tmp_path, da
             jobs.close()
         assert a.jobs.job("mine")[0].status == "FAILED"  # resumed here (and failed: there is no video)
         assert a.jobs.job("theirs")[0].status == "IN_PROGRESS"  # left to its own machine
+
+
+def test_an_older_database_is_migrated_once(tmp_path, database_url, caplog):
+    """A database a faceprint of schema 1 made (its tables, no shared-state tables) is
+    brought to this faceprint's schema on open, its rows kept; opening again changes
+    nothing."""
+    import logging
+
+    from faceprint.store.postgres_schema import MIGRATIONS, SCHEMA_VERSION
+
+    with psycopg.connect(database_url, autocommit=True) as c:
+        c.execute(MIGRATIONS[0][1])
+        c.execute("INSERT INTO meta(key, value) VALUES ('schema', '1')")
+        c.execute("INSERT INTO collections(name, purpose, consent_required, model, created) VALUES ('old', 'p', 0, %s, 0)", (MODEL,))
+    caplog.set_level(logging.INFO, logger="faceprint.store.postgres")
+    with Store(tmp_path, database=database_url) as store:
+        assert store.collections.names() == ["old"]
+        assert [r.getMessage() for r in caplog.records].count("store schema migrated") == SCHEMA_VERSION - 1
+        assert store.liveness is not None and store.requests is not None
+    with psycopg.connect(database_url, autocommit=True) as c:
+        assert c.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert c.execute("SELECT to_regclass('liveness_sessions') IS NOT NULL AND to_regclass('seen_requests') IS NOT NULL").fetchone()[0]
+    caplog.clear()
+    with Store(tmp_path, database=database_url):
+        pass
+    assert "store schema migrated" not in [r.getMessage() for r in caplog.records]

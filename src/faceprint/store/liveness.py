@@ -121,23 +121,7 @@ class MemoryLiveness:
             return self.results.get(session_id) if record is not None and record.owner == owner else None
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS liveness_sessions (
-    session_id TEXT PRIMARY KEY,
-    owner      TEXT NOT NULL,
-    status     TEXT NOT NULL,
-    created    DOUBLE PRECISION NOT NULL,
-    expires    DOUBLE PRECISION NOT NULL,
-    data       BYTEA NOT NULL,
-    result     BYTEA
-);
-CREATE INDEX IF NOT EXISTS liveness_sessions_by_owner ON liveness_sessions(owner);
-CREATE TABLE IF NOT EXISTS liveness_failures (
-    owner TEXT NOT NULL,
-    at    DOUBLE PRECISION NOT NULL
-);
-CREATE INDEX IF NOT EXISTS liveness_failures_by_owner ON liveness_failures(owner, at);
-"""
+
 
 
 class _DatabaseOwner:
@@ -181,8 +165,6 @@ class DatabaseLiveness:
     def __init__(self, tx: PgTransactions, cipher: Cipher) -> None:
         self._tx = tx
         self._cipher = cipher
-        with tx.write():
-            tx.conn.execute(SCHEMA)
 
     @contextmanager
     def owner(self, owner: str) -> Iterator[OwnerSessions]:

@@ -127,22 +127,7 @@ class MemoryRequests:
                 del self._windows[key_id]
 
 
-DATABASE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS seen_requests (
-    key_id     TEXT NOT NULL,
-    signature  BYTEA NOT NULL,
-    invocation BYTEA NOT NULL,
-    first_seen DOUBLE PRECISION NOT NULL,
-    expires    DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (key_id, signature)
-);
-CREATE INDEX IF NOT EXISTS seen_requests_by_expiry ON seen_requests(key_id, expires);
-CREATE TABLE IF NOT EXISTS rate_buckets (
-    key_id TEXT PRIMARY KEY,
-    tokens DOUBLE PRECISION NOT NULL,
-    at     DOUBLE PRECISION NOT NULL
-);
-"""
+
 
 
 class DatabaseRequests:
@@ -163,11 +148,6 @@ class DatabaseRequests:
         self._url = url
         self._lock = threading.Lock()
         self._conn: Any = None
-        with self._lock:
-            conn = self._connection()
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x72657173,))
-                conn.execute(DATABASE_SCHEMA)
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed or self._conn.broken:
