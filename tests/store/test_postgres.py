@@ -180,3 +180,31 @@ def test_an_older_database_is_migrated_once(tmp_path, database_url, caplog):
     with Store(tmp_path, database=database_url):
         pass
     assert "store schema migrated" not in [r.getMessage() for r in caplog.records]
+
+
+def test_a_job_is_taken_over_only_once_its_process_stops_renewing_its_lease(tmp_path, database_url, monkeypatch):
+    """Two processes of one machine (one folder) over the server store, as with
+    ``--processes``: a job under a live process's lease is left alone; once the lease is
+    no longer renewed (that process died), the other takes it over."""
+    from types import SimpleNamespace
+
+    import faceprint.video.jobs as jobs_module
+    from faceprint.video.jobs import VideoJobs
+
+    monkeypatch.setattr(jobs_module, "JOB_LEASE_S", 1.0)
+    monkeypatch.setattr(jobs_module, "JOB_HEARTBEAT_S", 0.2)
+    with Store(tmp_path, database=database_url) as store:
+        lease = {"Id": "a-live-process", "Heartbeat": time.time() + 3600}  # renewed as long as we like
+        store.jobs.create_job("held", "FaceDetection", {"Video": {}, "Node": store.node_id, "Runner": lease}, owner="k")
+        jobs = VideoJobs(SimpleNamespace(store=store, engine=None), render=lambda result: {})  # type: ignore[arg-type]
+        try:
+            time.sleep(1.0)  # several of its rounds
+            record = store.jobs.job("held")[0]
+            assert record.status == "IN_PROGRESS" and record.params["Runner"]["Id"] == "a-live-process"
+            store.jobs.update_job("held", lambda p: {**p, "Runner": {**lease, "Heartbeat": time.time() - 10}})  # it died
+            deadline = time.time() + 10
+            while store.jobs.job("held")[0].status == "IN_PROGRESS" and time.time() < deadline:
+                time.sleep(0.1)
+        finally:
+            jobs.close()
+        assert store.jobs.job("held")[0].status == "FAILED"  # taken over, run here (and failed: there is no video)

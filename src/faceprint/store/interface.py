@@ -229,6 +229,11 @@ class JobsPart(Protocol):
 
     def job(self, job_id: str) -> tuple[JobRecord, dict[str, Any] | None]: ...
 
+    def update_job(self, job_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> bool:
+        """Change an unfinished job's params in one transaction (None from ``change``: no
+        change); whether they were written."""
+        ...
+
     def interrupted_jobs(self) -> list[JobRecord]:
         """Jobs still IN_PROGRESS, to run again after a restart."""
         ...

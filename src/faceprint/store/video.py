@@ -220,6 +220,23 @@ class Jobs:
             raise NotFound(f"no video job {job_id}")
         return _job(row), (_open_result(self._cipher, row[8], job_id) if row[8] is not None else None)
 
+    def update_job(self, job_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> bool:
+        """Replace an unfinished job's params with ``change(params)``, read and written in
+        one transaction; ``change`` returns None to leave them (a claim refused).
+
+        Returns:
+            Whether the params were written (False: finished, gone, or refused).
+        """
+        with self._tx.write() as c:
+            row = c.execute("SELECT params FROM video_jobs WHERE job_id=? AND status='IN_PROGRESS'", (job_id,)).fetchone()
+            if row is None:
+                return False
+            params = change(json.loads(row[0]))
+            if params is None:
+                return False
+            c.execute("UPDATE video_jobs SET params=? WHERE job_id=?", (json.dumps(params), job_id))
+        return True
+
     def interrupted_jobs(self) -> list[JobRecord]:
         """Jobs still IN_PROGRESS, oldest first: at startup, those a process that died
         left behind, to be run again."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from pathlib import Path
@@ -38,6 +39,11 @@ from faceprint.video.watcher import DEFAULT_WATCH_SIMILARITY
 log = logging.getLogger(__name__)
 
 KINDS = ("FaceSearch", "FaceDetection")
+# On a store other processes share, a job is held under a lease its process renews every
+# JOB_HEARTBEAT_S; one not renewed for JOB_LEASE_S (its process died) is taken over by
+# another process of the same machine.
+JOB_HEARTBEAT_S = 5.0
+JOB_LEASE_S = 20.0
 # A finished job's typed result -> the document the store keeps for the job's readers.
 Render = Callable[[VideoFaceSearch | VideoFaceDetection], dict[str, Any]]
 
@@ -113,15 +119,55 @@ class VideoJobs:
         self._thread = threading.Thread(target=self._run, name="faceprint-video-jobs", daemon=True)
         self.current: str | None = None
         self.node = service.store.node_id
-        shared = bool(getattr(service.store, "shared", False))
-        for record in service.store.jobs.interrupted_jobs():
-            # on a store other servers share, only the jobs queued on this machine (its
-            # uploads are here): another server's are running there, or resume there
-            if shared and record.params.get("Node", self.node) != self.node:
-                continue
-            log.info("resuming an interrupted video job", extra={"job_id": record.job_id})
-            self._queue.put(record.owner, record.job_id)
+        self.runner = uuid.uuid4().hex[:12]  # this process, among those of the machine
+        self._shared = bool(getattr(service.store, "shared", False))
+        self._held: set[str] = set()  # jobs queued or running here, whose leases this process renews
+        self._closed = threading.Event()
+        self._resume(at_start=True)
         self._thread.start()
+        self._tender = threading.Thread(target=self._tend, name="faceprint-video-jobs-lease", daemon=True)
+        self._tender.start()
+
+    def _resume(self, *, at_start: bool = False) -> None:
+        """Queue the interrupted jobs this process should run: at start, every one (the
+        embedded store has one server); on a shared store, those queued on this machine
+        (its uploads are here) whose lease is not renewed by a live process, claimed one
+        by one so that two processes never both take one."""
+        if not self._shared and not at_start:
+            return
+        for record in self.service.store.jobs.interrupted_jobs():
+            if record.job_id in self._held:
+                continue
+            if self._shared and record.params.get("Node", self.node) != self.node:
+                continue  # another machine's: running there, or resumed there
+            if self._shared and not self.service.store.jobs.update_job(record.job_id, self._claim):
+                continue  # a live process holds it
+            log.info("resuming an interrupted video job", extra={"job_id": record.job_id})
+            self._held.add(record.job_id)
+            self._queue.put(record.owner, record.job_id)
+
+    def _claim(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        runner = params.get("Runner") or {}
+        if runner and runner.get("Id") != self.runner and time.time() - float(runner.get("Heartbeat", 0.0)) < JOB_LEASE_S:
+            return None
+        return {**params, "Runner": {"Id": self.runner, "Heartbeat": time.time()}}
+
+    def _tend(self) -> None:
+        """Renew the leases of the jobs held here; on a shared store, take over the jobs of
+        this machine's processes that died."""
+        while not self._closed.wait(JOB_HEARTBEAT_S):
+            try:
+                for job_id in list(self._held):
+                    if not self.service.store.jobs.update_job(job_id, self._renew):
+                        self._held.discard(job_id)  # finished (or taken over after a long stall)
+                self._resume()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("renewing video job leases failed")
+
+    def _renew(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        if (params.get("Runner") or {}).get("Id") != self.runner:
+            return None
+        return {**params, "Runner": {"Id": self.runner, "Heartbeat": time.time()}}
 
     def start(self, kind: str, params: dict[str, Any], *, owner: str, path: Path | None = None, upload: VideoUpload | None = None, token: str | None = None) -> str:
         """Queue a job over a file (``path``) or an upload; returns its JobId.
@@ -139,7 +185,8 @@ class VideoJobs:
         if kind not in KINDS:
             raise InvalidParameter(f"job kind must be one of {', '.join(KINDS)}")
         store = self.service.store
-        stored = {**params, "Node": self.node}  # where it is queued, and its upload kept
+        # where it is queued (and its upload kept), and the process whose lease it is under
+        stored = {**params, "Node": self.node, "Runner": {"Id": self.runner, "Heartbeat": time.time()}}
         if upload is not None:
             stored["Upload"] = upload.name
         elif path is not None and path.is_file():
@@ -161,6 +208,7 @@ class VideoJobs:
             job_id = uuid.uuid4().hex
             record = store.jobs.create_job(job_id, kind, stored, owner=owner, token=request)
             if record.job_id == job_id:
+                self._held.add(job_id)
                 self._queue.put(owner, job_id)
         return record.job_id
 
@@ -183,6 +231,7 @@ class VideoJobs:
         return record.status, record.message, result, record.params
 
     def close(self, timeout: float = 5.0) -> None:
+        self._closed.set()
         self._queue.close()
         self._thread.join(timeout)
 
@@ -217,4 +266,5 @@ class VideoJobs:
                     pass
             finally:
                 self.current = None
+                self._held.discard(job_id)
                 self._queue.done()
