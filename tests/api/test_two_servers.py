@@ -182,3 +182,48 @@ def test_a_processor_whose_server_dies_is_adopted_by_another(tmp_path_factory, p
         for k, v in old.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
         postgres_server.drop_database(url)
+
+
+def test_one_server_of_two_processes_behaves_as_one(tmp_path_factory, postgres_server):
+    """``faceprint serve --processes 2``: two worker processes on one port, each with its
+    own models, sharing the rest through the server store."""
+    import psutil
+
+    url = postgres_server.new_database()
+    env = {"FACEPRINT_STORE": url, "FACEPRINT_KEY": os.urandom(32).hex()}
+    home = tmp_path_factory.mktemp("processes")
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    proc = None
+    try:
+        keys = make_keys(home, database=url)
+        proc, base, log = start_server(home, "--processes", "2", env=env)
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "python" in c.name().lower()]
+        assert len(workers) >= 2, [c.cmdline()[:3] for c in workers]
+        server = Server(base, home, keys, home, log, url)
+        photo = lfw_images(1)[0]
+        name = unique("procs")
+        server.client("admin").create_collection(CollectionId=name, Tags={"faceprint:consent-required": "false"})
+        face = server.client("indexer").index_faces(CollectionId=name, Image={"Bytes": photo.read_bytes()})["FaceRecords"][0]["Face"]["FaceId"]
+        for _ in range(8):  # a new client, a new connection: the kernel spreads them over the processes
+            found = server.client("searcher").search_faces_by_image(CollectionId=name, Image={"Bytes": photo.read_bytes()})
+            assert [m["Face"]["FaceId"] for m in found["FaceMatches"]] == [face]
+        request = signed(base, keys["admin"], "RekognitionService.ListCollections", {})
+        assert send(request)[0] == 200
+        status, body = send(request)  # whichever process gets the copy refuses it
+        assert (status, body["__type"]) == (403, "InvalidSignatureException")
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        postgres_server.drop_database(url)
+
+
+def test_several_processes_need_the_server_store(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "FACEPRINT_STORE"}
+    done = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "serve", "--processes", "2", "--data", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--processes needs the server store" in done.stderr

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import os
+import pickle
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -11,9 +16,16 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from faceprint.api.app import create_app
 from faceprint.api.config import ServerConfig
 from faceprint.api.logs import log_config
+from faceprint.errors import InvalidParameter
+from faceprint.store import postgres
+from faceprint.store.store import STORE_ENV
 
 # A request's line and headers together; SigV4's come to well under 2 KB.
 MAX_HEAD_BYTES = 32 * 1024
+
+
+WORKER_CONFIG_ENV = "FACEPRINT_SERVER_CONFIG"  # the config each worker process of --processes builds its app from
+HEADER_TIMEOUT_ENV = "FACEPRINT_HEADER_TIMEOUT_S"
 
 
 def serve(
@@ -24,15 +36,22 @@ def serve(
     ssl_certfile: Path | None = None,
     ssl_keyfile: Path | None = None,
     log_level: str = "info",
+    processes: int = 1,
 ) -> None:
-    """Serve until interrupted. One process: the store, the replay window and the rate
-    limits live in it; inference uses ``config.workers`` threads (all cores)."""
+    """Serve until interrupted.
+
+    One process by default: inference uses ``config.workers`` threads (all cores). With
+    ``processes`` > 1, uvicorn runs that many worker processes on one socket (restarting
+    one that dies), each with its own models and an equal share of the threads; they
+    share everything else through the server store, which is therefore required.
+
+    Raises:
+        InvalidParameter: ``processes`` > 1 over the embedded store.
+    """
     _limit_malloc_arenas()
-    uvicorn.run(
-        create_app(config),
+    common: dict[str, Any] = dict(
         host=host,
         port=port,
-        http=head_deadline_protocol(config.header_timeout_s),
         limit_concurrency=config.max_connections,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
@@ -42,6 +61,23 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+    if processes <= 1:
+        uvicorn.run(create_app(config), http=head_deadline_protocol(config.header_timeout_s), **common)
+        return
+    if not postgres.is_url(os.environ.get(STORE_ENV, "")):
+        raise InvalidParameter(
+            "--processes needs the server store (--store postgresql://...): over the embedded store, the replay guard, "
+            "rate limits, liveness sessions and alerts live in one process"
+        )
+    worker = dataclasses.replace(config, workers=max(1, config.workers // processes))
+    os.environ[WORKER_CONFIG_ENV] = base64.b64encode(pickle.dumps(worker)).decode()
+    os.environ[HEADER_TIMEOUT_ENV] = str(config.header_timeout_s)
+    uvicorn.run("faceprint.api.server:app_from_environment", factory=True, workers=processes, http="faceprint.api.server:WorkerProtocol", **common)
+
+
+def app_from_environment() -> Any:
+    """The app of one worker process of ``serve(processes=N)``."""
+    return create_app(pickle.loads(base64.b64decode(os.environ[WORKER_CONFIG_ENV])))  # written by serve() above
 
 
 class _HeadTooLarge(Exception):
@@ -134,3 +170,8 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass
+
+
+# The HTTP protocol of --processes' workers, named by import string (each worker
+# imports this module; the header timeout comes through the environment).
+WorkerProtocol = head_deadline_protocol(float(os.environ.get(HEADER_TIMEOUT_ENV, "10")))

@@ -43,6 +43,7 @@ def _stream(text: str) -> tuple[str, str]:
 @click.option("--max-body-mb", default=8.0, show_default=True, help="Larger requests are refused unread.")
 @click.option("--max-image-mp", default=25.0, show_default=True, type=click.FloatRange(0.01, 80.0), help="Images of more megapixels are refused from their header, before decoding.")
 @click.option("--workers", default=None, type=click.IntRange(1, 256), help="Inference threads (default: one per core).")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes on one port, each with its own models (needs --store: they share everything else through it).")
 @click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(2, 1_000_000), help="Open connections at once (alert streams hold one each); a request beyond it is answered 503.")
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 3600.0), help="Seconds a connection may take to send a request's line and headers before it is closed.")
 @click.option("--body-timeout", default=60.0, show_default=True, type=click.FloatRange(0.1, 3600.0), help="Seconds a request's body may take to arrive (RequestTimeoutException after).")
@@ -53,7 +54,7 @@ def _stream(text: str) -> tuple[str, str]:
 @handle_errors
 def serve(
     host: str, port: int, home: Path | None, store_url: str | None, accurate: bool, buckets: tuple[str, ...], streams: tuple[str, ...], rate_limit: float, max_body_mb: float,
-    max_image_mp: float, workers: int | None, max_connections: int, header_timeout: float, body_timeout: float, webhook_http_hosts: tuple[str, ...],
+    max_image_mp: float, workers: int | None, processes: int, max_connections: int, header_timeout: float, body_timeout: float, webhook_http_hosts: tuple[str, ...],
     ssl_certfile: Path | None, ssl_keyfile: Path | None, log_level: str,
 ) -> None:  # fmt: skip
     """Serve the Rekognition-compatible API, the console (/console/), /health, /ready and /metrics.
@@ -85,7 +86,7 @@ def serve(
     )
     if workers:
         config.workers = workers
-    run(config, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, log_level=log_level)
+    run(config, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, log_level=log_level, processes=processes)
 
 
 @click.group("keys")
