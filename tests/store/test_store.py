@@ -334,3 +334,26 @@ def test_threads_can_share_a_store(store):
         t.join()
     assert not errors
     assert store.collections.describe("c").face_count == 60 == store.faces.size("c")
+
+
+def test_events_reach_every_listener_until_it_stops(open_store):
+    """Alerts are fanned out through the store's events: in the process for the embedded
+    store, to every server (here: a second store on the same database) for the server store."""
+    with open_store() as a, open_store() as b:
+        heard: list[tuple[str, bytes]] = []
+        stop = b.events.listen(lambda topic, payload: heard.append((topic, payload)))
+        a_heard: list[tuple[str, bytes]] = []
+        a.events.listen(lambda topic, payload: a_heard.append((topic, payload)))
+        a.events.publish("processor:door", b"first")
+        deadline = time.time() + 5
+        while (not a_heard or (a.shared and not heard)) and time.time() < deadline:
+            time.sleep(0.05)
+        assert a_heard == [("processor:door", b"first")]
+        if a.shared:  # another server hears it too; an embedded store is one process
+            assert heard == [("processor:door", b"first")]
+        stop()
+        a.events.publish("processor:door", b"second")
+        deadline = time.time() + 2
+        while len(a_heard) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert a_heard[-1] == ("processor:door", b"second") and ("processor:door", b"second") not in heard

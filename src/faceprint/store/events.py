@@ -38,20 +38,14 @@ class EventsPart(Protocol):
         ...
 
 
-class MemoryEvents:
-    """Events within this process."""
+class _Listeners:
+    """The listeners of one process, added and removed from any thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            _call(listener, topic, payload)
-
-    def listen(self, listener: Listener) -> Callable[[], None]:
+    def add(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
             self._listeners.append(listener)
 
@@ -62,12 +56,34 @@ class MemoryEvents:
 
         return stop
 
-    def close(self) -> None:
+    def call(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(topic, payload)
+            except Exception:  # noqa: BLE001 - one listener failing must not silence the others
+                log.exception("an event listener failed")
+
+    def clear(self) -> None:
         with self._lock:
             self._listeners.clear()
 
 
+class MemoryEvents:
+    """Events within this process."""
 
+    def __init__(self) -> None:
+        self._listeners = _Listeners()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._listeners.call(topic, payload)
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        return self._listeners.add(listener)
+
+    def close(self) -> None:
+        self._listeners.clear()
 
 
 class DatabaseEvents:
@@ -79,8 +95,8 @@ class DatabaseEvents:
         self._psycopg = psycopg
         self._url = url
         self._cipher = cipher
-        self._lock = threading.Lock()
-        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()  # the publishing connection and the listener thread's start
+        self._listeners = _Listeners()
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         self._publisher: Any = None
@@ -108,19 +124,13 @@ class DatabaseEvents:
                 raise DatabaseUnavailable(f"cannot publish an event to the database ({_first_line(exc)})") from None
 
     def listen(self, listener: Listener) -> Callable[[], None]:
+        stop = self._listeners.add(listener)
         with self._lock:
-            self._listeners.append(listener)
             if self._thread is None:
                 ready = threading.Event()
                 self._thread = threading.Thread(target=self._run, args=(ready,), name="faceprint-events", daemon=True)
                 self._thread.start()
                 ready.wait(10.0)  # events published after listen() returns are heard
-
-        def stop() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
         return stop
 
     def close(self) -> None:
@@ -150,21 +160,10 @@ class DatabaseEvents:
 
     def _deliver(self, conn: Any, last: int) -> int:
         rows = conn.execute("SELECT id, topic, payload FROM events WHERE id > %s ORDER BY id", (last,)).fetchall()
-        with self._lock:
-            listeners = list(self._listeners)
         for event_id, topic, payload in rows:
-            data = self._cipher.open_data(bytes(payload), f"event:{event_id}")
-            for listener in listeners:
-                _call(listener, topic, data)
+            self._listeners.call(topic, self._cipher.open_data(bytes(payload), f"event:{event_id}"))
             last = event_id
         return last
-
-
-def _call(listener: Listener, topic: str, payload: bytes) -> None:
-    try:
-        listener(topic, payload)
-    except Exception:  # noqa: BLE001 - one listener failing must not silence the others
-        log.exception("an event listener failed")
 
 
 def _first_line(exc: Exception) -> str:
