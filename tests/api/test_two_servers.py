@@ -42,7 +42,7 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> It
             streams = ["--stream", f"door={clip}"] if i == 0 and clip.is_file() else []
             proc, base, log = start_server(home, "--rate-limit", "2", *streams, env=env)
             procs.append(proc)
-            servers.append(Server(base, home, keys, home, log))
+            servers.append(Server(base, home, keys, home, log, url))
         yield servers[0], servers[1]
     finally:
         for proc in procs:
@@ -227,3 +227,30 @@ def test_several_processes_need_the_server_store(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "FACEPRINT_STORE"}
     done = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "serve", "--processes", "2", "--data", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--processes needs the server store" in done.stderr
+
+
+def test_a_database_lost_mid_request_is_retryable_and_the_server_recovers(two_servers):
+    """The database drops every connection of a server (a restart, a failover): the call
+    it was serving gets ServiceUnavailableException, which SDKs retry, and the next one
+    is served on a new connection."""
+    import psycopg
+    from botocore.exceptions import ClientError
+
+    a, _ = two_servers
+    name = unique("lost")
+    admin = a.client("admin")
+    admin.create_collection(CollectionId=name, Tags={"faceprint:consent-required": "false"})
+    with psycopg.connect(a.database, autocommit=True) as c:
+        database = c.execute("SELECT current_database()").fetchone()[0]
+        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname=%s AND pid <> pg_backend_pid()", (database,))
+    once = a.client("admin", retries={"max_attempts": 1})
+    answers = []
+    for _ in range(3):  # the server's connections are found broken one by one
+        try:
+            once.describe_collection(CollectionId=name)
+            answers.append("ok")
+        except ClientError as exc:
+            answers.append(exc.response["Error"]["Code"])
+            assert exc.response["ResponseMetadata"]["HTTPStatusCode"] >= 500
+    assert "ServiceUnavailableException" in answers and set(answers) <= {"ok", "ServiceUnavailableException"} and answers[-1] == "ok", answers
+    assert admin.describe_collection(CollectionId=name)["FaceCount"] == 0  # with the SDK's retries: served
