@@ -121,6 +121,11 @@ CREATE TABLE IF NOT EXISTS stream_processors (
     created    REAL NOT NULL,
     updated    REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stream_hosts (
+    server_id  TEXT PRIMARY KEY,
+    streams    TEXT NOT NULL,
+    heartbeat  REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq        INTEGER PRIMARY KEY,
     ts         REAL NOT NULL,

@@ -265,6 +265,14 @@ class JobsPart(Protocol):
 
     def delete_processor(self, name: str) -> None: ...
 
+    def announce_streams(self, server_id: str, streams: list[str]) -> None:
+        """Record the streams a server has (renewed while it runs)."""
+        ...
+
+    def announced_streams(self, within_s: float) -> set[str]:
+        """The streams some server announced within ``within_s`` seconds."""
+        ...
+
 
 class StoreBackend(Protocol):
     """A whole store: its parts, and the root's own verbs (closing, the purge and its timer).

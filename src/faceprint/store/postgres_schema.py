@@ -175,5 +175,15 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, STORE), (2, SHARED_STATE)]
+# 3: which server has which camera (stream processors' inputs), so a processor can be
+# created and started through any server
+STREAM_HOSTS = """
+CREATE TABLE IF NOT EXISTS stream_hosts (
+    server_id  TEXT PRIMARY KEY,
+    streams    TEXT NOT NULL,
+    heartbeat  DOUBLE PRECISION NOT NULL
+);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, STORE), (2, SHARED_STATE), (3, STREAM_HOSTS)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -423,6 +423,22 @@ class Jobs:
             c.execute("UPDATE stream_processors SET params=?, updated=? WHERE name=?", (json.dumps(params), now, name))
         return ProcessorRecord(row[0], params, row[2], row[3], row[4], now)
 
+    def announce_streams(self, server_id: str, streams: list[str]) -> None:
+        """Record that ``server_id`` has these streams now (renewed while it runs)."""
+        with self._tx.write(durable=False) as c:
+            c.execute(
+                "INSERT INTO stream_hosts(server_id, streams, heartbeat) VALUES (?,?,?) "
+                "ON CONFLICT(server_id) DO UPDATE SET streams=excluded.streams, heartbeat=excluded.heartbeat",
+                (server_id, json.dumps(sorted(streams)), time.time()),
+            )
+            c.execute("DELETE FROM stream_hosts WHERE heartbeat < ?", (time.time() - 3600.0,))
+
+    def announced_streams(self, within_s: float) -> set[str]:
+        """The streams some server announced within the last ``within_s`` seconds."""
+        with self._tx.read() as c:
+            rows = c.execute("SELECT streams FROM stream_hosts WHERE heartbeat >= ?", (time.time() - within_s,)).fetchall()
+        return {name for row in rows for name in json.loads(row[0])}
+
     def delete_processor(self, name: str) -> None:
         """Delete a processor's record (stopping its watcher is the caller's job).
 

@@ -93,6 +93,7 @@ class StreamProcessors:
         self._streams: dict[str, int] = {}  # open alert streams per access key
         self._closed = threading.Event()
         self._stop_listening = service.store.events.listen(self._on_event)
+        self._announce()
         self._adopt(at_start=True)
         self._tender = threading.Thread(target=self._tend, name="faceprint-processors", daemon=True)
         self._tender.start()
@@ -127,6 +128,11 @@ class StreamProcessors:
             except FaceprintError as exc:
                 self.service.store.jobs.set_processor_status(record.name, "FAILED", str(exc))
 
+    def _announce(self) -> None:
+        """Tell the servers of a shared store which streams this one can open."""
+        if getattr(self.service.store, "shared", False) and self.streams:
+            self.service.store.jobs.announce_streams(self.server_id, list(self.streams))
+
     def _leased_elsewhere(self, params: dict[str, Any]) -> bool:
         runner = params.get("Runner") or {}
         return bool(runner) and runner.get("Id") != self.server_id and time.time() - float(runner.get("Heartbeat", 0.0)) < LEASE_S
@@ -141,6 +147,7 @@ class StreamProcessors:
                 for name in mine:
                     self._renew(name)
                 if getattr(self.service.store, "shared", False):
+                    self._announce()
                     self._adopt()
             except Exception:  # noqa: BLE001 - the next round tries again (the database may be back)
                 log.exception("tending stream processors failed")
@@ -183,6 +190,9 @@ class StreamProcessors:
         """Start a session: analysis from ``starts_at`` (Unix seconds; None: now) for at
         most ``max_duration_s`` of stream (None: until stopped)."""
         record = self.service.store.jobs.processor(name)
+        if record.params["Stream"] not in self.streams and getattr(self.service.store, "shared", False):
+            self._hand_over(record, starts_at, max_duration_s)
+            return
         with self._lock:
             if name in self._running and self._running[name].watcher.running:
                 raise ResourceInUse(f"stream processor {name} is already running")
@@ -221,6 +231,19 @@ class StreamProcessors:
             watcher.start()
             self._running[name] = _Running(watcher, sinks, session)
         self.service.store.jobs.set_processor_status(name, "RUNNING")
+
+    def _hand_over(self, record: ProcessorRecord, starts_at: float | None, max_duration_s: float | None) -> None:
+        """Start a processor whose stream this server does not have: it is marked
+        STARTING, and a server that has the stream adopts it within ``HEARTBEAT_S``."""
+        name = record.name
+        if record.status in ("RUNNING", "STARTING") and self._leased_elsewhere(record.params):
+            raise ResourceInUse(f"stream processor {name} is already running")
+        session = {"StartedAt": time.time(), "StartsAt": starts_at, "StopAfterSeconds": None}
+        if max_duration_s is not None:
+            # a StopSelector's clock would start on another server: refuse rather than run longer
+            raise InvalidParameter(f"a session with a StopSelector must be started through a server that has stream {record.params['Stream']}")
+        self.service.store.jobs.update_processor(name, lambda p: {**p, "Session": session, "Runner": {}})
+        self.service.store.jobs.set_processor_status(name, "STARTING", f"waiting for a server that has stream {record.params['Stream']}")
 
     def _ended(self, name: str, watcher: Watcher) -> None:
         """A watcher's last thread is done. When it ended on its own (its StopSelector, or
@@ -409,8 +432,13 @@ class StreamProcessors:
 
 
     def _source_name(self, arn: str) -> str:
+        """The stream an input ARN names: one configured on this server, or, on a store
+        other servers share, one a live server announced (only an operator's configured
+        names are ever opened, wherever the call came in)."""
         resource = arn.split(":", 5)[-1]
         name = resource.split("/")[1] if resource.startswith("stream/") and "/" in resource else ""
+        if name not in self.streams and getattr(self.service.store, "shared", False) and name in self.service.store.jobs.announced_streams(LEASE_S):
+            return name
         if name not in self.streams:
             known = ", ".join(sorted(self.streams)) or "none"
             raise InvalidParameter(f"the input must name a stream configured on this server (arn:aws:kinesisvideo:local:000000000000:stream/NAME; configured: {known})")
