@@ -140,15 +140,16 @@ class StreamProcessors:
     def _tend(self) -> None:
         """Renew the leases of the processors this server runs; stop those stopped (or
         taken over) elsewhere; adopt orphans on a shared store."""
+        if not getattr(self.service.store, "shared", False):
+            return  # one server per embedded store: no other server to tell, nothing to adopt
         while not self._closed.wait(HEARTBEAT_S):
             try:
                 with self._lock:
                     mine = [name for name, r in self._running.items() if r.watcher.running]
                 for name in mine:
                     self._renew(name)
-                if getattr(self.service.store, "shared", False):
-                    self._announce()
-                    self._adopt()
+                self._announce()
+                self._adopt()
             except Exception:  # noqa: BLE001 - the next round tries again (the database may be back)
                 log.exception("tending stream processors failed")
 
