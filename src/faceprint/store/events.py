@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 
 from faceprint.errors import DatabaseUnavailable
 from faceprint.store.crypto import Cipher
+from faceprint.store.postgres import OwnConnection, first_line
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +100,13 @@ class DatabaseEvents:
         self._listeners = _Listeners()
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
-        self._publisher: Any = None
-
-    def _connection(self) -> Any:
-        if self._publisher is None or self._publisher.closed or self._publisher.broken:
-            self._publisher = self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
-        return self._publisher
+        self._publisher = OwnConnection(url)
 
     def publish(self, topic: str, payload: bytes) -> None:
         now = time.time()
         with self._lock:
             try:
-                conn = self._connection()
+                conn = self._publisher.get()
                 with conn.transaction():
                     # one publisher at a time: ids then commit in order, so a listener that has
                     # read up to an id can never later find a smaller one
@@ -121,7 +117,7 @@ class DatabaseEvents:
                     if row[0] % 1000 == 0:  # now and then, drop what no listener needs any more
                         conn.execute("DELETE FROM events WHERE at < %s", (now - KEEP_S,))
             except self._psycopg.Error as exc:
-                raise DatabaseUnavailable(f"cannot publish an event to the database ({_first_line(exc)})") from None
+                raise DatabaseUnavailable(f"cannot publish an event to the database ({first_line(exc)})") from None
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         stop = self._listeners.add(listener)
@@ -138,8 +134,7 @@ class DatabaseEvents:
         if self._thread is not None:
             self._thread.join(5.0)
         with self._lock:
-            if self._publisher is not None:
-                self._publisher.close()
+            self._publisher.close()
 
     def _run(self, ready: threading.Event) -> None:
         last: int | None = None
@@ -155,7 +150,7 @@ class DatabaseEvents:
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             break
             except self._psycopg.Error as exc:  # the database went away: reconnect and catch up from `last`
-                log.warning("event listener lost the database; reconnecting", extra={"error": _first_line(exc)})
+                log.warning("event listener lost the database; reconnecting", extra={"error": first_line(exc)})
                 self._closed.wait(1.0)
 
     def _deliver(self, conn: Any, last: int) -> int:
@@ -165,6 +160,3 @@ class DatabaseEvents:
             last = event_id
         return last
 
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

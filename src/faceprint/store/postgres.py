@@ -207,8 +207,7 @@ class PgTransactions(CommitHooks):
     def data_version(self) -> int:
         """Changes when any process commits a change to faces or collections."""
         with self.lock:
-            if self.conn.closed or self.conn.broken:
-                self.conn = self._connect()
+            self._reconnect_if_lost()
             try:
                 return int(self.conn.execute("SELECT value FROM meta WHERE key='data_version'").fetchone()[0])
             except self._psycopg.Error as exc:
@@ -227,11 +226,14 @@ class PgTransactions(CommitHooks):
         try:
             return self._psycopg.connect(self._url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
         except self._psycopg.Error as exc:
-            raise DatabaseUnavailable(f"cannot reach the database at {self.path}: {_first_line(exc)}") from None
+            raise DatabaseUnavailable(f"cannot reach the database at {self.path}: {first_line(exc)}") from None
 
-    def _begin(self, statement: str) -> None:
+    def _reconnect_if_lost(self) -> None:
         if self.conn.closed or self.conn.broken:  # lost earlier (a restart, a failover): connect again
             self.conn = self._connect()
+
+    def _begin(self, statement: str) -> None:
+        self._reconnect_if_lost()
         try:
             self.conn.execute(statement)
         except self._psycopg.Error as exc:
@@ -245,9 +247,32 @@ class PgTransactions(CommitHooks):
 
     def _error(self, exc: Exception) -> StorageError:
         if isinstance(exc, self._psycopg.OperationalError) or self.conn.closed:
-            return DatabaseUnavailable(f"the database at {self.path} is unreachable ({_first_line(exc)}); nothing was changed")
-        return StorageError(f"the store's database reported an error ({self.path}: {_first_line(exc)}); nothing was changed", sqlite_error=str(exc))
+            return DatabaseUnavailable(f"the database at {self.path} is unreachable ({first_line(exc)}); nothing was changed")
+        return StorageError(f"the store's database reported an error ({self.path}: {first_line(exc)}); nothing was changed", sqlite_error=str(exc))
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """A database error's first line: what a message or a log needs of it."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class OwnConnection:
+    """An autocommit connection of a part's own (the request log's, the event
+    publisher's), so that it never waits behind the store's transactions; connected
+    again when it was found closed or broken (a database restart, a failover)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._url = url
+        self._conn: Any = None
+
+    def get(self) -> Any:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

@@ -15,9 +15,10 @@ from __future__ import annotations
 import heapq
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from faceprint.errors import DatabaseUnavailable
+from faceprint.store.postgres import OwnConnection, first_line
 
 Outcome = Literal["admitted", "duplicate", "replayed", "window_full", "rate_exceeded"]
 
@@ -145,25 +146,18 @@ class DatabaseRequests:
         import psycopg
 
         self._psycopg = psycopg
-        self._url = url
         self._lock = threading.Lock()
-        self._conn: Any = None
-
-    def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
-        return self._conn
+        self._conn = OwnConnection(url)
 
     def admit(self, key_id: str, signature: bytes, invocation: bytes, *, now: float, expires: float, limits: Limits) -> Verdict:
         with self._lock:
             try:
                 return self._admit(key_id, signature, invocation, now, expires, limits)
             except self._psycopg.Error as exc:
-                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise DatabaseUnavailable(f"the database that holds the request log is unreachable ({why})") from None
+                raise DatabaseUnavailable(f"the database that holds the request log is unreachable ({first_line(exc)})") from None
 
     def _admit(self, key_id: str, signature: bytes, invocation: bytes, now: float, expires: float, limits: Limits) -> Verdict:
-        conn = self._connection()
+        conn = self._conn.get()
         with conn.transaction():
             conn.execute("SET LOCAL synchronous_commit = off")
             conn.execute("INSERT INTO rate_buckets(key_id, tokens, at) VALUES (%s, %s, %s) ON CONFLICT(key_id) DO NOTHING", (key_id, limits.burst, now))
@@ -190,11 +184,10 @@ class DatabaseRequests:
     def release(self, key_id: str, signature: bytes) -> None:
         with self._lock:
             try:
-                self._connection().execute("DELETE FROM seen_requests WHERE key_id=%s AND signature=%s", (key_id, signature))
+                self._conn.get().execute("DELETE FROM seen_requests WHERE key_id=%s AND signature=%s", (key_id, signature))
             except self._psycopg.Error:  # forgetting is best effort: the retry is then refused as a replay
                 pass
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
+            self._conn.close()
