@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections import deque
 from pathlib import Path
@@ -31,6 +30,7 @@ from faceprint.errors import InvalidParameter, LimitExceeded, NotFound
 from faceprint.store import idempotency
 from faceprint.store.video import VideoUpload
 from faceprint.video.backend import Backend
+from faceprint.video.leases import held_by, held_elsewhere, lease
 from faceprint.video.results import VideoFaceDetection, VideoFaceSearch
 from faceprint.video.search import detect_video, search_video
 from faceprint.video.sources import VideoSource, file_format
@@ -147,10 +147,9 @@ class VideoJobs:
             self._queue.put(record.owner, record.job_id)
 
     def _claim(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        runner = params.get("Runner") or {}
-        if runner and runner.get("Id") != self.runner and time.time() - float(runner.get("Heartbeat", 0.0)) < JOB_LEASE_S:
+        if held_elsewhere(params, self.runner, JOB_LEASE_S):
             return None
-        return {**params, "Runner": {"Id": self.runner, "Heartbeat": time.time()}}
+        return {**params, "Runner": lease(self.runner)}
 
     def _tend(self) -> None:
         """Renew the leases of the jobs held here; on a shared store, take over the jobs of
@@ -165,9 +164,7 @@ class VideoJobs:
                 log.exception("renewing video job leases failed")
 
     def _renew(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        if (params.get("Runner") or {}).get("Id") != self.runner:
-            return None
-        return {**params, "Runner": {"Id": self.runner, "Heartbeat": time.time()}}
+        return {**params, "Runner": lease(self.runner)} if held_by(params, self.runner) else None
 
     def start(self, kind: str, params: dict[str, Any], *, owner: str, path: Path | None = None, upload: VideoUpload | None = None, token: str | None = None) -> str:
         """Queue a job over a file (``path``) or an upload; returns its JobId.
@@ -186,7 +183,7 @@ class VideoJobs:
             raise InvalidParameter(f"job kind must be one of {', '.join(KINDS)}")
         store = self.service.store
         # where it is queued (and its upload kept), and the process whose lease it is under
-        stored = {**params, "Node": self.node, "Runner": {"Id": self.runner, "Heartbeat": time.time()}}
+        stored = {**params, "Node": self.node, "Runner": lease(self.runner)}
         if upload is not None:
             stored["Upload"] = upload.name
         elif path is not None and path.is_file():

@@ -37,6 +37,7 @@ from faceprint.errors import FaceprintError, InvalidParameter, LimitExceeded, No
 from faceprint.video.backend import Backend
 from faceprint.store.video import ProcessorRecord
 from faceprint.video.alerts import Alert, Broadcast, Sink, WebhookSink
+from faceprint.video.leases import held_by, held_elsewhere, lease
 from faceprint.video.regions import parse as parse_regions
 from faceprint.video.sources import VideoSource
 from faceprint.video.urls import check_webhook
@@ -134,8 +135,7 @@ class StreamProcessors:
             self.service.store.jobs.announce_streams(self.server_id, list(self.streams))
 
     def _leased_elsewhere(self, params: dict[str, Any]) -> bool:
-        runner = params.get("Runner") or {}
-        return bool(runner) and runner.get("Id") != self.server_id and time.time() - float(runner.get("Heartbeat", 0.0)) < LEASE_S
+        return held_elsewhere(params, self.server_id, LEASE_S)
 
     def _tend(self) -> None:
         """Renew the leases of the processors this server runs; stop those stopped (or
@@ -159,11 +159,10 @@ class StreamProcessors:
         except NotFound:
             self._stop_local(name)
             return
-        runner = record.params.get("Runner") or {}
-        if record.status not in ("RUNNING", "STARTING") or runner.get("Id") != self.server_id:
+        if record.status not in ("RUNNING", "STARTING") or not held_by(record.params, self.server_id):
             self._stop_local(name)  # stopped through another server, or adopted by one
             return
-        self.service.store.jobs.update_processor(name, lambda p: {**p, "Runner": {"Id": self.server_id, "Heartbeat": time.time()}})
+        self.service.store.jobs.update_processor(name, lambda p: {**p, "Runner": lease(self.server_id)})
 
     def create(
         self,
@@ -221,7 +220,7 @@ class StreamProcessors:
             def claim(p: dict[str, Any]) -> dict[str, Any]:
                 if self._leased_elsewhere(p):  # read and written in one transaction: one server wins
                     raise ResourceInUse(f"stream processor {name} is already running on another server")
-                return {**p, "Session": session, "Runner": {"Id": self.server_id, "Heartbeat": time.time()}}
+                return {**p, "Session": session, "Runner": lease(self.server_id)}
 
             try:
                 self.service.store.jobs.update_processor(name, claim)
