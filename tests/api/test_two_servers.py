@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from unittest import mock
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -26,13 +27,8 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> It
     url = postgres_server.new_database()
     env = {"FACEPRINT_STORE": url, "FACEPRINT_KEY": os.urandom(32).hex()}
     homes = [tmp_path_factory.mktemp("server-a"), tmp_path_factory.mktemp("server-b")]
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # make_keys opens the store as the servers will
-    try:
+    with mock.patch.dict(os.environ, env):  # make_keys opens the store as the servers will
         keys = make_keys(homes[0], database=url)
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     clip = DATA / "people" / "face_recognition" / "examples" / "short_hamilton_clip.mp4"
     procs = []
     try:
@@ -139,9 +135,9 @@ def test_a_processor_whose_server_dies_is_adopted_by_another(tmp_path_factory, p
     url = postgres_server.new_database()
     env = {"FACEPRINT_STORE": url, "FACEPRINT_KEY": os.urandom(32).hex()}
     homes = [tmp_path_factory.mktemp("dies"), tmp_path_factory.mktemp("adopts")]
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     procs = []
+    environment = mock.patch.dict(os.environ, env)  # the test reads the store as the servers do
+    environment.start()
     try:
         keys = make_keys(homes[0], database=url)
         for home in homes:
@@ -179,8 +175,7 @@ def test_a_processor_whose_server_dies_is_adopted_by_another(tmp_path_factory, p
     finally:
         for proc, _ in procs:
             stop_server(proc)
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        environment.stop()
         postgres_server.drop_database(url)
 
 
@@ -192,11 +187,10 @@ def test_one_server_of_two_processes_behaves_as_one(tmp_path_factory, postgres_s
     url = postgres_server.new_database()
     env = {"FACEPRINT_STORE": url, "FACEPRINT_KEY": os.urandom(32).hex()}
     home = tmp_path_factory.mktemp("processes")
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     proc = None
     try:
-        keys = make_keys(home, database=url)
+        with mock.patch.dict(os.environ, env):
+            keys = make_keys(home, database=url)
         proc, base, log = start_server(home, "--processes", "2", env=env)
         workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "python" in c.name().lower()]
         assert len(workers) >= 2, [c.cmdline()[:3] for c in workers]
@@ -215,8 +209,6 @@ def test_one_server_of_two_processes_behaves_as_one(tmp_path_factory, postgres_s
     finally:
         if proc is not None:
             stop_server(proc)
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
         postgres_server.drop_database(url)
 
 

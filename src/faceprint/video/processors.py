@@ -238,10 +238,10 @@ class StreamProcessors:
         name = record.name
         if record.status in ("RUNNING", "STARTING") and self._leased_elsewhere(record.params):
             raise ResourceInUse(f"stream processor {name} is already running")
-        session = {"StartedAt": time.time(), "StartsAt": starts_at, "StopAfterSeconds": None}
         if max_duration_s is not None:
             # a StopSelector's clock would start on another server: refuse rather than run longer
             raise InvalidParameter(f"a session with a StopSelector must be started through a server that has stream {record.params['Stream']}")
+        session = {"StartedAt": time.time(), "StartsAt": starts_at, "StopAfterSeconds": None}
         self.service.store.jobs.update_processor(name, lambda p: {**p, "Session": session, "Runner": {}})
         self.service.store.jobs.set_processor_status(name, "STARTING", f"waiting for a server that has stream {record.params['Stream']}")
 
